@@ -1,0 +1,324 @@
+"""The Typer app: parse arguments, call the engine, render; errors become exit statuses here.
+
+Heavy modules (numpy, the engine, rich) are imported inside the commands, so that
+``--help`` and argument errors stay quick and a query imports only what it uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from embedcli import __version__
+from embedcli.errors import EmbedcliError, ExitStatus, ExpressionError
+from embedcli.render import Format
+
+if TYPE_CHECKING:
+    from embedcli.engine import Resolver
+    from embedcli.expr import Query
+    from embedcli.models import Model
+    from embedcli.render import Result
+
+PROG = "embedcli"
+
+
+def _say(kind: str, message: str) -> None:
+    """One line on stderr: ``embedcli: error: ...``."""
+    sys.stderr.write(f"{PROG}: {kind}: {message}\n" if kind else f"{PROG}: {message}\n")
+    sys.stderr.flush()
+
+
+class _BrokenPipe(Exception):
+    pass
+
+
+class EmbedcliGroup(TyperGroup):
+    """Maps every way a run can end to one stderr line and one exit status."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        try:
+            status = super().main(args, prog_name or PROG, complete_var,
+                                  standalone_mode=False, **extra)
+            status = status if isinstance(status, int) else 0
+        except ExpressionError as exc:
+            _say("error", str(exc))
+            for line in exc.caret_lines():
+                sys.stderr.write(line + "\n")
+            status = exc.status
+        except EmbedcliError as exc:
+            _say("error", str(exc))
+            status = exc.status
+        except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                sys.stdout.write(exc.format_message() + "\n")
+                status = ExitStatus.OK
+            else:
+                message = exc.format_message()
+                ctx = getattr(exc, "ctx", None)
+                if ctx is not None:
+                    message += f" (see '{ctx.command_path} --help')"
+                _say("error", message)
+                status = exc.exit_code
+        except _BrokenPipe:
+            status = ExitStatus.BROKEN_PIPE
+        except (KeyboardInterrupt, typer.Abort):
+            sys.stderr.write("\n")
+            status = ExitStatus.INTERRUPTED
+        sys.exit(int(status))
+
+
+app = typer.Typer(
+    cls=EmbedcliGroup,
+    name=PROG,
+    help="Word-embedding arithmetic at the command line: analogies, neighbours, similarity.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def main() -> None:
+    """Console-script entry point (``embedcli``, ``python -m embedcli``)."""
+    app()
+
+
+# --------------------------------------------------------------------------- options
+
+
+class Method(str, Enum):
+    add = "add"
+    mul = "mul"
+
+
+ModelOpt = Annotated[str, typer.Option(
+    "--model", "-m", envvar="EMBEDCLI_MODEL", show_envvar=True,
+    help="A bundled model name (glove-6b-50d, alias glove-wiki-gigaword-50) or the path of "
+         "a GloVe / word2vec text or word2vec binary file.")]
+TopOpt = Annotated[int, typer.Option("--top", "-n", min=1, help="How many answers.")]
+RestrictOpt = Annotated[int | None, typer.Option(
+    "--restrict", min=1, metavar="N",
+    help="Only the N most frequent words are candidates (both methods).")]
+FormatOpt = Annotated[Format | None, typer.Option(
+    "--format", "-f", case_sensitive=False,
+    help="Output format. Default: table on a terminal, tsv otherwise.")]
+CaseOpt = Annotated[bool, typer.Option(
+    "--case-sensitive", help="Do not fall back to a word's lower-case form.")]
+IncludeOpt = Annotated[bool, typer.Option(
+    "--include-inputs", help="Keep the query's own words among the answers.")]
+QueryArg = Annotated[list[str], typer.Argument(
+    metavar="QUERY...", help="The query, quoted or as separate words.", show_default=False)]
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"{PROG} {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """Word-embedding arithmetic at the command line: analogies, neighbours, similarity.
+
+    Example: embedcli analogy "king - man + woman"
+    """
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+class _StderrReporter:
+    """Notes as ``embedcli: ...`` lines; a rich progress display when stderr is a terminal."""
+
+    def note(self, message: str) -> None:
+        _say("", message)
+
+    @contextmanager
+    def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            yield lambda _n: None
+            return
+        from rich.progress import (BarColumn, Progress, SpinnerColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                   TimeElapsedColumn()]
+        if total:
+            columns.append(TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(description, total=total)
+            yield lambda n: progress.advance(task, n)
+
+
+def _load(spec: str) -> Model:
+    from embedcli.models import load
+
+    return load(spec, _StderrReporter())
+
+
+def _resolver(model: Model, case_sensitive: bool) -> Resolver:
+    from embedcli.engine import Resolver
+
+    return Resolver(model, case_sensitive=case_sensitive, on_note=lambda m: _say("note", m))
+
+
+def _parse(words: list[str], resolver: Resolver) -> Query:
+    from embedcli.expr import parse
+
+    return parse(" ".join(words), resolver.is_word)
+
+
+def _check_top(top: int, model: Model) -> None:
+    if top > len(model):
+        raise _usage(f"--top {top} is more than the {len(model):,} words of {model.name}")
+
+
+def _usage(message: str) -> EmbedcliError:
+    from embedcli.errors import UsageError
+
+    return UsageError(message)
+
+
+def _emit(result: Result, chosen: Format | None) -> None:
+    """Write a result to stdout: a table on a terminal, machine text otherwise."""
+    from embedcli.render import to_renderable, to_text
+
+    if chosen is None:
+        from rich.console import Console
+
+        chosen = Format.table if Console().is_terminal else Format.tsv
+    try:
+        if chosen is Format.table:
+            from rich.console import Console
+
+            Console().print(to_renderable(result))
+        else:
+            sys.stdout.write(to_text(result, chosen))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): stop quietly, and keep Python's final
+        # flush from complaining about the closed pipe.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        raise _BrokenPipe() from None
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@app.command()
+def analogy(
+    query: QueryArg,
+    model: ModelOpt = "glove-6b-50d",
+    top: TopOpt = 10,
+    method: Annotated[Method, typer.Option(
+        "--method", case_sensitive=False,
+        help="add: 3CosAdd (gensim most_similar); mul: 3CosMul (gensim most_similar_cosmul).",
+    )] = Method.add,
+    restrict: RestrictOpt = None,
+    include_inputs: IncludeOpt = False,
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+) -> None:
+    """Solve an analogy: which word is to C as B is to A?
+
+    QUERY takes three forms, all the same query:
+
+    embedcli analogy "king - man + woman"      (weights too: 0.5*paris)
+
+    embedcli analogy king man woman            (A B C means A - B + C, as in fastText)
+
+    embedcli analogy "man : king :: woman : ?"   (man is to king as woman is to ?)
+
+    Quote an expression whose words start with '-', or put -- before it.
+    The input words are left out of the answers (as gensim does); the output
+    says where each would have ranked.
+    """
+    from embedcli.engine import rank_query
+
+    m = _load(model)
+    _check_top(top, m)
+    resolver = _resolver(m, case_sensitive)
+    parsed = _parse(query, resolver)
+    result = rank_query(m, parsed, resolver, method=method.value, top=top, restrict=restrict,
+                        include_inputs=include_inputs)
+    _emit(result, format)
+
+
+@app.command()
+def neighbors(
+    query: QueryArg,
+    model: ModelOpt = "glove-6b-50d",
+    top: TopOpt = 10,
+    restrict: RestrictOpt = None,
+    include_inputs: IncludeOpt = False,
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+) -> None:
+    """Nearest neighbours of a word (or of an expression) by cosine similarity.
+
+    Examples:
+
+    embedcli neighbors cat
+
+    embedcli neighbors "paris - france + italy" --top 5 --format json
+    """
+    from embedcli.engine import rank_query
+
+    m = _load(model)
+    _check_top(top, m)
+    resolver = _resolver(m, case_sensitive)
+    parsed = _parse(query, resolver)
+    if parsed.form != "expression":
+        raise ExpressionError("neighbors takes a word or an expression joined by + and -; "
+                              "for an analogy use 'embedcli analogy'", parsed.text, 0)
+    result = rank_query(m, parsed, resolver, method="add", top=top, restrict=restrict,
+                        include_inputs=include_inputs, label="cosine")
+    _emit(result, format)
+
+
+@app.command()
+def similarity(
+    words: Annotated[list[str], typer.Argument(
+        metavar="A B [C...]", help="Two words, or more for a matrix.", show_default=False)],
+    model: ModelOpt = "glove-6b-50d",
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+) -> None:
+    """Cosine similarity of two words; with three or more, the similarity matrix.
+
+    Examples:
+
+    embedcli similarity cat dog
+
+    embedcli similarity cat dog car truck
+    """
+    from embedcli.engine import similarity as pair, similarity_matrix
+
+    if len(words) < 2:
+        raise _usage("similarity needs at least two words")
+    m = _load(model)
+    resolver = _resolver(m, case_sensitive)
+    if len(words) == 2:
+        result: Result = pair(m, words[0], words[1], resolver)
+    else:
+        result = similarity_matrix(m, words, resolver)
+    _emit(result, format)

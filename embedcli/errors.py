@@ -1,0 +1,67 @@
+"""The errors a user can meet, each with the exit status the CLI gives it.
+
+The core raises these; only ``cli.py`` turns them into a stderr line and a status.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    NO_ANSWER = 1  # the query is well formed but cannot be answered (unknown word, zero vector)
+    USAGE = 2  # malformed expression, bad option or argument
+    MODEL = 3  # the model cannot be found, read or converted
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    BROKEN_PIPE = 141  # the reader closed stdout early (128 + SIGPIPE), as coreutils do
+
+
+class EmbedcliError(Exception):
+    """Base class: ``str(error)`` is the one line shown to the user."""
+
+    status: ExitStatus = ExitStatus.NO_ANSWER
+
+
+class UnknownWordError(EmbedcliError):
+    status = ExitStatus.NO_ANSWER
+
+    def __init__(self, word: str, model: str, vocab_size: int, suggestions: list[str]):
+        self.word = word
+        self.model = model
+        self.vocab_size = vocab_size
+        self.suggestions = suggestions
+        message = f"'{word}' is not in the vocabulary of {model} ({vocab_size:,} words)"
+        if suggestions:
+            message += "; did you mean: " + ", ".join(suggestions) + "?"
+        else:
+            message += "; no close words found"
+        super().__init__(message)
+
+
+class QueryError(EmbedcliError):
+    """A well-formed query that has no answer (e.g. its terms cancel out)."""
+
+    status = ExitStatus.NO_ANSWER
+
+
+class UsageError(EmbedcliError):
+    status = ExitStatus.USAGE
+
+
+class ExpressionError(UsageError):
+    """A malformed query expression; ``position`` is a 0-based index into ``text``."""
+
+    def __init__(self, message: str, text: str, position: int):
+        self.message = message
+        self.text = text
+        self.position = max(0, min(position, len(text)))
+        super().__init__(f"{message} (at column {self.position + 1})")
+
+    def caret_lines(self) -> list[str]:
+        """The query and a caret under the offending position."""
+        return [f"  {self.text}", "  " + " " * self.position + "^"]
+
+
+class ModelError(EmbedcliError):
+    status = ExitStatus.MODEL
