@@ -64,7 +64,11 @@ class EmbedcliGroup(TyperGroup):
             else:
                 message = exc.format_message()
                 ctx = getattr(exc, "ctx", None)
-                if ctx is not None:
+                if ctx is not None and type(exc).__name__ == "NoSuchOption" and \
+                        ctx.command.name in ("analogy", "neighbors"):
+                    message += (" (a query that starts with '-' goes after '--': "
+                                f"{ctx.command_path} -- \"-king + woman\")")
+                elif ctx is not None:
                     message += f" (see '{ctx.command_path} --help')"
                 _say("error", message)
                 status = exc.exit_code

@@ -115,7 +115,8 @@ def _split_chunk(chunk: str, start: int, is_word: Callable[[str], bool]) -> list
     i = 0
     while i < len(pieces):
         glued = None
-        if pieces[i].kind != "op":
+        # A word may start with an operator (":)") only where no binary operator can stand.
+        if pieces[i].kind != "op" or i == 0 or pieces[i - 1].kind == "op":
             for j in range(min(len(pieces), i + _MAX_GLUE) - 1, i, -1):
                 if pieces[j].kind == "op" and pieces[j].text not in "+-":
                     continue
@@ -169,9 +170,12 @@ def _parse_expression(tokens: list[_Token], text: str) -> Query:
     while i < n:
         sign = 1.0
         tok = tokens[i]
+        if tok.kind == "op" and tok.text in ":?":
+            raise ExpressionError(
+                f"'{tok.text}' belongs in a proportion such as 'man : king :: woman : ?'",
+                text, tok.position)
         if tok.kind == "op" and tok.text in "+-":
-            if terms or tok.text == "-":
-                sign = -1.0 if tok.text == "-" else 1.0
+            sign = -1.0 if tok.text == "-" else 1.0
             i += 1
             if i >= n:
                 raise ExpressionError(f"expected a word after '{tok.text}'", text, len(text))

