@@ -187,11 +187,6 @@ def _parse(words: list[str], resolver: Resolver) -> Query:
     return parse(" ".join(words), resolver.is_word)
 
 
-def _check_top(top: int, model: Model) -> None:
-    if top > len(model):
-        raise _usage(f"--top {top} is more than the {len(model):,} words of {model.name}")
-
-
 def _usage(message: str) -> EmbedcliError:
     from embedcli.errors import UsageError
 
@@ -200,7 +195,7 @@ def _usage(message: str) -> EmbedcliError:
 
 def _emit(result: Result, chosen: Format | None) -> None:
     """Write a result to stdout: a table on a terminal, machine text otherwise."""
-    from embedcli.render import to_renderable, to_text
+    from embedcli.render import iter_text, to_renderable
 
     if chosen is None:
         from rich.console import Console
@@ -212,7 +207,8 @@ def _emit(result: Result, chosen: Format | None) -> None:
 
             Console().print(to_renderable(result))
         else:
-            sys.stdout.write(to_text(result, chosen))
+            for chunk in iter_text(result, chosen):
+                sys.stdout.write(chunk)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (`| head -1`): stop quietly, and keep Python's final
@@ -259,7 +255,6 @@ def analogy(
     from embedcli.engine import rank_query
 
     m = _load(model)
-    _check_top(top, m)
     resolver = _resolver(m, case_sensitive)
     parsed = _parse(query, resolver)
     result = rank_query(m, parsed, resolver, method=method.value, top=top, restrict=restrict,
@@ -288,7 +283,6 @@ def neighbors(
     from embedcli.engine import rank_query
 
     m = _load(model)
-    _check_top(top, m)
     resolver = _resolver(m, case_sensitive)
     parsed = _parse(query, resolver)
     if parsed.form != "expression":

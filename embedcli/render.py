@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterable, Iterator
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -74,34 +75,42 @@ def _cell(x: Any) -> str:
 
 def to_text(result: Result, fmt: Format) -> str:
     """Machine output: everything but ``table``. Ends with a newline (unless empty)."""
+    return "".join(iter_text(result, fmt))
+
+
+def iter_text(result: Result, fmt: Format) -> Iterator[str]:
+    """``to_text`` a line at a time, so that a long answer streams (and a closed pipe shows)."""
     if fmt is Format.json:
-        return json.dumps(to_dict(result), ensure_ascii=False, indent=2) + "\n"
+        yield json.dumps(to_dict(result), ensure_ascii=False, indent=2) + "\n"
+        return
     if fmt is Format.plain:
         if isinstance(result, Ranking):
-            lines = [h.word for h in result.results]
+            lines: Iterable[str] = (h.word for h in result.results)
         elif isinstance(result, Similarity):
             lines = [_cell(_num(result.similarity))]
         else:
-            lines = ["\t".join(_cell(_num(x)) for x in row) for row in result.matrix]
-        return "".join(line + "\n" for line in lines)
+            lines = ("\t".join(_cell(_num(x)) for x in row) for row in result.matrix)
+        yield from (line + "\n" for line in lines)
+        return
     if isinstance(result, SimilarityMatrix) and fmt in (Format.tsv, Format.csv):
         header = ["word", *result.words]
         rows = [[w, *(_num(x) for x in row)] for w, row in zip(result.words, result.matrix)]
     else:
         header, rows = _rows(result)
     if fmt is Format.jsonl:
-        return "".join(json.dumps(dict(zip(header, row)), ensure_ascii=False) + "\n"
-                       for row in rows)
-    if fmt is Format.tsv:
-        # a tab or newline inside a word would break the columns; words never hold them
-        return "".join("\t".join(_cell(x) for x in line) + "\n" for line in [header, *rows])
-    if fmt is Format.csv:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows([[_cell(x) for x in row] for row in rows])
-        return buf.getvalue()
-    raise ValueError(f"not a text format: {fmt}")
+        for row in rows:
+            yield json.dumps(dict(zip(header, row)), ensure_ascii=False) + "\n"
+    elif fmt is Format.tsv:
+        # words never hold a tab or a newline (the vocabulary is split on white space)
+        for line in [header, *rows]:
+            yield "\t".join(_cell(x) for x in line) + "\n"
+    elif fmt is Format.csv:
+        for line in [header, *rows]:
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerow([_cell(x) for x in line])
+            yield buf.getvalue()
+    else:
+        raise ValueError(f"not a text format: {fmt}")
 
 
 # --------------------------------------------------------------------------- tables

@@ -225,7 +225,7 @@ def render_text(header: list[str], sections: list[Section]) -> str:
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     out = [*header, "", line(head), line(["-" * w for w in widths])]
     out += [line(cells) for cells in lines]
@@ -341,7 +341,7 @@ def _agreement(mine: list[list[tuple[str, float]]],
                         f"'{first[1][0] if first[1] else ''}' (expected '{EXPECTED_FIRST}')",
                         first == ([EXPECTED_FIRST], [EXPECTED_FIRST])))
     agree = e_words == g_words and len(e_words) == TOP
-    diff = (max(abs(a - b) for (_, a), (_, b) in zip(mine[0], theirs[0]))
+    diff = (max(abs(a - b) for (_, a), (_, b) in zip(mine[0], theirs[0], strict=True))
             if agree else None)
     if agree:
         text = (f"embedcli and gensim agree on the top {TOP}, in order "
@@ -452,9 +452,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     versions = _versions()
+    no_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
     own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
     if args.json:
         sys.stdout.write(render_json({"versions": versions, "runs": args.runs,
+                                      "pythondontwritebytecode": no_bytecode,
                                       "bench_process_peak_rss_mb": own_peak}, sections))
     else:
         header = [
@@ -466,6 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"one-time setup: gensim .kv built in {setup.data['gensim_kv_build_s']:.3f} s "
             "(not timed above); ratio = embedcli / gensim",
         ]
+        if no_bytecode:
+            header.append("note: PYTHONDONTWRITEBYTECODE is set, so modules with no bytecode "
+                          "on disk (an editable embedcli's) are compiled in every run")
         sys.stdout.write(render_text(header, sections))
     return 0 if all(c.ok for s in sections for c in s.checks) else 1
 

@@ -166,12 +166,6 @@ def test_usage_errors_exit_2_with_one_line(runner, args):
     assert result.stderr.startswith("embedcli: error: ")
 
 
-def test_top_larger_than_the_vocabulary_is_a_usage_error(runner):
-    result = run(runner, "neighbors", "cat", "--top", "400001")
-    assert result.exit_code == ExitStatus.USAGE
-    assert "400,000 words" in result.stderr
-
-
 def test_terms_that_cancel_out_have_no_answer(runner):
     result = run(runner, "analogy", "king - king")
     assert result.exit_code == ExitStatus.NO_ANSWER

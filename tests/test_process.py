@@ -1,0 +1,145 @@
+"""Real processes: start-up imports, pipes, signals and the progress display on a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from embedcli.errors import ExitStatus
+from tests.conftest import write_small_model
+
+HEAVY = ("gensim", "scipy", "pyarrow", "pydantic", "matplotlib")
+
+# Runs the CLI in this interpreter and reports which heavy modules it imported.
+PROBE = """
+import json, runpy, sys
+sys.argv = ["embedcli", *sys.argv[1:]]
+try:
+    runpy.run_module("embedcli", run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
+print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+""" % (HEAVY,)
+
+
+def _env(cache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("EMBEDCLI_MODEL", "FORCE_COLOR")}
+    env["EMBEDCLI_CACHE_DIR"] = str(cache)
+    return env
+
+
+def embedcli(*args: str, cache: Path, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "embedcli", *args], env=_env(cache),
+                          capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def test_a_query_on_a_cached_model_imports_no_heavy_library(bundled, session_cache):
+    probe = subprocess.run([sys.executable, "-c", PROBE, "analogy", "king - man + woman",
+                            "--format", "json"], env=_env(session_cache),
+                           capture_output=True, text=True, timeout=120)
+    report = json.loads(probe.stderr.splitlines()[-1])
+    assert report == {"code": 0, "heavy": []}
+    assert json.loads(probe.stdout)["results"][0]["word"] == "queen"
+
+
+def test_the_probe_would_see_gensim_if_it_were_imported(tmp_path):
+    # the first run converts through gensim: the probe must notice that
+    path = write_small_model(tmp_path / "m.txt", ["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
+    probe = subprocess.run([sys.executable, "-c", PROBE, "neighbors", "a", "-m", str(path)],
+                           env=_env(tmp_path / "cache"), capture_output=True, text=True,
+                           timeout=120)
+    assert "gensim" in json.loads(probe.stderr.splitlines()[-1])["heavy"]
+
+
+def test_the_console_script_and_python_m_agree(bundled, session_cache):
+    script = Path(sys.executable).with_name("embedcli")
+    if not script.exists():
+        pytest.skip("console script not installed next to this interpreter")
+    args = ["similarity", "cat", "dog", "--format", "json"]
+    direct = subprocess.run([str(script), *args], env=_env(session_cache), capture_output=True,
+                            text=True, timeout=120)
+    module = embedcli(*args, cache=session_cache)
+    assert direct.returncode == module.returncode == 0
+    assert json.loads(direct.stdout) == json.loads(module.stdout)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(bundled, session_cache):
+    # enough output to fill the pipe, so the write really fails
+    proc = subprocess.Popen([sys.executable, "-m", "embedcli", "neighbors", "cat", "--format",
+                             "tsv", "--top", "200000"], env=_env(session_cache),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"rank\tword\tscore\n"  # what `| head -1` reads
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == ExitStatus.BROKEN_PIPE
+    assert stderr == b""
+
+
+def test_head_in_a_real_shell_pipeline(bundled, session_cache):
+    out = subprocess.run(f"'{sys.executable}' -m embedcli neighbors cat --format tsv "
+                         "--top 200000 | head -1", shell=True, env=_env(session_cache),
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout == "rank\tword\tscore\n" and out.stderr == ""
+
+
+def test_ctrl_c_during_conversion_exits_130_and_leaves_no_partial_cache(tmp_path):
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, "-m", "embedcli", "neighbors", "cat"],
+                            env=_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # wait until it has said it is converting (gensim is being imported or reading)
+    line = proc.stderr.readline()
+    assert b"converting" in line
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == ExitStatus.INTERRUPTED
+    assert b"Traceback" not in stderr
+    assert proc.stdout.read() == b""
+    models = cache / "models"
+    assert not models.exists() or list(models.iterdir()) == []
+
+
+def test_progress_is_shown_when_stderr_is_a_terminal(tmp_path):
+    path = write_small_model(tmp_path / "m.txt", ["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
+    master, slave = pty.openpty()
+    env = _env(tmp_path / "cache") | {"TERM": "xterm", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "embedcli", "neighbors", "a", "-m", str(path),
+                             "-f", "plain"], env=env, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout = proc.stdout.read()
+    assert proc.wait(timeout=60) == 0
+    os.close(master)
+    assert stdout == b"b\n"
+    assert b"converting" in seen
+    assert b"reading" in seen or b"normalising" in seen  # rich's live progress lines
+    assert b"\x1b[" in seen  # drawn with terminal control codes
+
+
+def test_no_progress_codes_when_stderr_is_not_a_terminal(tmp_path):
+    path = write_small_model(tmp_path / "m.txt", ["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
+    out = embedcli("neighbors", "a", "-m", str(path), "-f", "plain", cache=tmp_path / "c")
+    assert out.returncode == 0 and out.stdout == "b\n"
+    assert "\x1b[" not in out.stderr and "converting" in out.stderr
