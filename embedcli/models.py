@@ -250,14 +250,13 @@ def _describe(options: dict[str, Any]) -> str:
 def _open_maybe_compressed(path: Path):
     with open(path, "rb") as fh:
         magic = fh.read(3)
-    if magic[:2] == b"\x1f\x8b":
-        import gzip
-
-        return gzip.open(path, "rb")
-    if magic == b"BZh":
-        import bz2
-
-        return bz2.open(path, "rb")
+    # gensim (through smart_open) decompresses by the file's ending, so the ending must agree
+    for signature, ending, module in ((b"\x1f\x8b", ".gz", "gzip"), (b"BZh", ".bz2", "bz2")):
+        if magic.startswith(signature):
+            if path.suffix != ending:
+                raise ModelError(f"{path} is {module}-compressed but its name does not end in "
+                                 f"{ending}; rename it to {path.name}{ending}")
+            return __import__(module).open(path, "rb")
     return open(path, "rb")
 
 

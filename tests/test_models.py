@@ -43,6 +43,22 @@ def test_every_format_loads_to_the_same_words_and_vectors(small_model, fresh_cac
     assert model.index("nope") is None and model.index("kin") is None
 
 
+@pytest.mark.parametrize("name,fmt", [("m.txt.gz", "word2vec"), ("m.txt.bz2", "glove"),
+                                      ("m.bin.gz", "binary")])
+def test_compressed_files_load(runner, tmp_path, fresh_cache, name, fmt):
+    path = write_small_model(tmp_path / name, WORDS, VECTORS, fmt=fmt)
+    out = run(runner, "analogy", "king - man + woman", "-m", str(path), "-f", "plain", "-n", "1")
+    assert out.stdout == "queen\n"
+
+
+def test_a_compressed_file_with_the_wrong_ending_is_named(runner, tmp_path, fresh_cache):
+    path = write_small_model(tmp_path / "m.txt.gz", WORDS, VECTORS)
+    renamed = path.rename(tmp_path / "m.txt")
+    out = run(runner, "neighbors", "king", "-m", str(renamed))
+    assert out.exit_code == ExitStatus.MODEL
+    assert "gzip-compressed" in out.stderr and "m.txt.gz" in out.stderr
+
+
 def test_sniffing_tells_the_formats_apart(tmp_path):
     options = {fmt: sniff_word2vec(write_small_model(tmp_path / fmt, WORDS, VECTORS, fmt=fmt))
                for fmt in ["word2vec", "glove", "binary"]}
