@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 PROG = "embedcli"
 
 
-def _say(kind: str, message: str) -> None:
+def say(kind: str, message: str) -> None:
     """One line on stderr: ``embedcli: error: ...``."""
     sys.stderr.write(f"{PROG}: {kind}: {message}\n" if kind else f"{PROG}: {message}\n")
     sys.stderr.flush()
@@ -50,12 +50,12 @@ class EmbedcliGroup(TyperGroup):
                                   standalone_mode=False, **extra)
             status = status if isinstance(status, int) else 0
         except ExpressionError as exc:
-            _say("error", str(exc))
+            say("error", str(exc))
             for line in exc.caret_lines():
                 sys.stderr.write(line + "\n")
             status = exc.status
         except EmbedcliError as exc:
-            _say("error", str(exc))
+            say("error", str(exc))
             status = exc.status
         except typer.TyperException as exc:  # click's usage errors (typer vendors click)
             if type(exc).__name__ == "NoArgsIsHelpError":
@@ -70,7 +70,7 @@ class EmbedcliGroup(TyperGroup):
                                 f"{ctx.command_path} -- \"-king + woman\")")
                 elif ctx is not None:
                     message += f" (see '{ctx.command_path} --help')"
-                _say("error", message)
+                say("error", message)
                 status = exc.exit_code
         except _BrokenPipe:
             status = ExitStatus.BROKEN_PIPE
@@ -147,7 +147,7 @@ class _StderrReporter:
     """Notes as ``embedcli: ...`` lines; a rich progress display when stderr is a terminal."""
 
     def note(self, message: str) -> None:
-        _say("", message)
+        say("", message)
 
     @contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
@@ -169,31 +169,31 @@ class _StderrReporter:
             yield lambda n: progress.advance(task, n)
 
 
-def _load(spec: str) -> Model:
+def load_model(spec: str) -> Model:
     from embedcli.models import load
 
     return load(spec, _StderrReporter())
 
 
-def _resolver(model: Model, case_sensitive: bool) -> Resolver:
+def make_resolver(model: Model, case_sensitive: bool) -> Resolver:
     from embedcli.engine import Resolver
 
-    return Resolver(model, case_sensitive=case_sensitive, on_note=lambda m: _say("note", m))
+    return Resolver(model, case_sensitive=case_sensitive, on_note=lambda m: say("note", m))
 
 
-def _parse(words: list[str], resolver: Resolver) -> Query:
+def parse_query(words: list[str], resolver: Resolver) -> Query:
     from embedcli.expr import parse
 
     return parse(" ".join(words), resolver.is_word)
 
 
-def _usage(message: str) -> EmbedcliError:
+def usage_error(message: str) -> EmbedcliError:
     from embedcli.errors import UsageError
 
     return UsageError(message)
 
 
-def _emit(result: Result, chosen: Format | None) -> None:
+def emit(result: Result, chosen: Format | None) -> None:
     """Write a result to stdout: a table on a terminal, machine text otherwise."""
     from embedcli.render import iter_text, to_renderable
 
@@ -254,12 +254,12 @@ def analogy(
     """
     from embedcli.engine import rank_query
 
-    m = _load(model)
-    resolver = _resolver(m, case_sensitive)
-    parsed = _parse(query, resolver)
+    m = load_model(model)
+    resolver = make_resolver(m, case_sensitive)
+    parsed = parse_query(query, resolver)
     result = rank_query(m, parsed, resolver, method=method.value, top=top, restrict=restrict,
                         include_inputs=include_inputs)
-    _emit(result, format)
+    emit(result, format)
 
 
 @app.command()
@@ -282,15 +282,15 @@ def neighbors(
     """
     from embedcli.engine import rank_query
 
-    m = _load(model)
-    resolver = _resolver(m, case_sensitive)
-    parsed = _parse(query, resolver)
+    m = load_model(model)
+    resolver = make_resolver(m, case_sensitive)
+    parsed = parse_query(query, resolver)
     if parsed.form != "expression":
         raise ExpressionError("neighbors takes a word or an expression joined by + and -; "
                               "for an analogy use 'embedcli analogy'", parsed.text, 0)
     result = rank_query(m, parsed, resolver, method="add", top=top, restrict=restrict,
                         include_inputs=include_inputs, label="cosine")
-    _emit(result, format)
+    emit(result, format)
 
 
 @app.command()
@@ -312,11 +312,15 @@ def similarity(
     from embedcli.engine import similarity as pair, similarity_matrix
 
     if len(words) < 2:
-        raise _usage("similarity needs at least two words")
-    m = _load(model)
-    resolver = _resolver(m, case_sensitive)
+        raise usage_error("similarity needs at least two words")
+    m = load_model(model)
+    resolver = make_resolver(m, case_sensitive)
     if len(words) == 2:
         result: Result = pair(m, words[0], words[1], resolver)
     else:
         result = similarity_matrix(m, words, resolver)
-    _emit(result, format)
+    emit(result, format)
+
+
+# Commands of the other areas live in their own modules and register themselves on `app`.
+from embedcli import cli_batch, cli_eval, cli_models  # noqa: E402,F401
