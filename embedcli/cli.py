@@ -104,10 +104,25 @@ class Method(str, Enum):
     mul = "mul"
 
 
-ModelOpt = Annotated[str, typer.Option(
-    "--model", "-m", envvar="EMBEDCLI_MODEL", show_envvar=True,
-    help="A bundled model name (glove-6b-50d, alias glove-wiki-gigaword-50) or the path of "
-         "a GloVe / word2vec text or word2vec binary file.")]
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", "-m", show_default=False,
+    help="A registered name, the bundled glove-6b-50d (alias glove-wiki-gigaword-50), a "
+         "vector file (GloVe, word2vec, fastText .vec, gensim save; .gz/.bz2; "
+         "archive.zip:member) or a gensim-data name. Default: $EMBEDCLI_MODEL, else the "
+         "registered default, else glove-6b-50d.")]
+_LOADING = "Model loading (first use)"
+LimitOpt = Annotated[int | None, typer.Option(
+    "--limit", min=1, metavar="N", rich_help_panel=_LOADING,
+    help="Load only the first N (most frequent) words, as gensim's limit=.")]
+TrustOpt = Annotated[bool, typer.Option(
+    "--trust", rich_help_panel=_LOADING,
+    help="Load a gensim save (.kv, .model): a pickle, which runs code from the file.")]
+UnicodeOpt = Annotated[str, typer.Option(
+    "--unicode-errors", metavar="strict|replace", rich_help_panel=_LOADING,
+    help="What to do with invalid UTF-8 in a vector file.")]
+DtypeOpt = Annotated[str | None, typer.Option(
+    "--dtype", metavar="float32|float16", rich_help_panel=_LOADING, show_default=False,
+    help="How the cache stores vectors; float16 halves its size (scores stay float32).")]
 TopOpt = Annotated[int, typer.Option("--top", "-n", min=1, help="How many answers.")]
 RestrictOpt = Annotated[int | None, typer.Option(
     "--restrict", min=1, metavar="N",
@@ -150,18 +165,24 @@ class _StderrReporter:
         say("", message)
 
     @contextmanager
-    def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    def progress(self, description: str, total: int | None,
+                 unit: str = "rows") -> Iterator[Callable[[int], None]]:
         from rich.console import Console
 
         console = Console(stderr=True)
         if not console.is_terminal:
             yield lambda _n: None
             return
-        from rich.progress import (BarColumn, Progress, SpinnerColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress,
+                                   SpinnerColumn, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn, TransferSpeedColumn)
 
-        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                   TimeElapsedColumn()]
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+        if total and unit == "bytes":
+            columns += [DownloadColumn(), TransferSpeedColumn()]
+        elif total:
+            columns.append(MofNCompleteColumn())
+        columns.append(TimeElapsedColumn())
         if total:
             columns.append(TimeRemainingColumn())
         with Progress(*columns, console=console, transient=True) as progress:
@@ -169,10 +190,18 @@ class _StderrReporter:
             yield lambda n: progress.advance(task, n)
 
 
-def load_model(spec: str) -> Model:
+def load_model(spec: str | None, *, limit: int | None = None, trust: bool = False,
+               unicode_errors: str = "strict", dtype: str | None = None) -> Model:
+    """Load ``spec`` (None: the default model), converting it on first use."""
     from embedcli.models import load
+    from embedcli.readers import ReadOptions
 
-    return load(spec, _StderrReporter())
+    if unicode_errors not in ("strict", "replace"):
+        raise usage_error(f"--unicode-errors takes strict or replace, not '{unicode_errors}'")
+    options = None
+    if limit or trust or unicode_errors != "strict":
+        options = ReadOptions(limit=limit, unicode_errors=unicode_errors, trust=trust)
+    return load(spec, _StderrReporter(), options=options, dtype=dtype)
 
 
 def make_resolver(model: Model, case_sensitive: bool) -> Resolver:
@@ -227,7 +256,7 @@ def emit(result: Result, chosen: Format | None) -> None:
 @app.command()
 def analogy(
     query: QueryArg,
-    model: ModelOpt = "glove-6b-50d",
+    model: ModelOpt = None,
     top: TopOpt = 10,
     method: Annotated[Method, typer.Option(
         "--method", case_sensitive=False,
@@ -237,6 +266,10 @@ def analogy(
     include_inputs: IncludeOpt = False,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
+    limit: LimitOpt = None,
+    trust: TrustOpt = False,
+    unicode_errors: UnicodeOpt = "strict",
+    dtype: DtypeOpt = None,
 ) -> None:
     """Solve an analogy: which word is to C as B is to A?
 
@@ -254,7 +287,7 @@ def analogy(
     """
     from embedcli.engine import rank_query
 
-    m = load_model(model)
+    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
     resolver = make_resolver(m, case_sensitive)
     parsed = parse_query(query, resolver)
     result = rank_query(m, parsed, resolver, method=method.value, top=top, restrict=restrict,
@@ -265,12 +298,16 @@ def analogy(
 @app.command()
 def neighbors(
     query: QueryArg,
-    model: ModelOpt = "glove-6b-50d",
+    model: ModelOpt = None,
     top: TopOpt = 10,
     restrict: RestrictOpt = None,
     include_inputs: IncludeOpt = False,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
+    limit: LimitOpt = None,
+    trust: TrustOpt = False,
+    unicode_errors: UnicodeOpt = "strict",
+    dtype: DtypeOpt = None,
 ) -> None:
     """Nearest neighbours of a word (or of an expression) by cosine similarity.
 
@@ -282,7 +319,7 @@ def neighbors(
     """
     from embedcli.engine import rank_query
 
-    m = load_model(model)
+    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
     resolver = make_resolver(m, case_sensitive)
     parsed = parse_query(query, resolver)
     if parsed.form != "expression":
@@ -297,9 +334,13 @@ def neighbors(
 def similarity(
     words: Annotated[list[str], typer.Argument(
         metavar="A B [C...]", help="Two words, or more for a matrix.", show_default=False)],
-    model: ModelOpt = "glove-6b-50d",
+    model: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
+    limit: LimitOpt = None,
+    trust: TrustOpt = False,
+    unicode_errors: UnicodeOpt = "strict",
+    dtype: DtypeOpt = None,
 ) -> None:
     """Cosine similarity of two words; with three or more, the similarity matrix.
 
@@ -313,7 +354,7 @@ def similarity(
 
     if len(words) < 2:
         raise usage_error("similarity needs at least two words")
-    m = load_model(model)
+    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
     resolver = make_resolver(m, case_sensitive)
     if len(words) == 2:
         result: Result = pair(m, words[0], words[1], resolver)

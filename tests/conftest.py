@@ -48,7 +48,7 @@ def bundled_kv():
 
     from embedcli.models import resolve
 
-    data = resolve("glove-6b-50d").path
+    data = resolve("glove-6b-50d").location.path
     words = pq.read_table(data / "glove_6B_index.parquet").column(0).to_pylist()
     vectors = np.load(data / "glove_6B_50d_emb.npy")
     kv = KeyedVectors(vector_size=vectors.shape[1], count=0, dtype=np.float32)

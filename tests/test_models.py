@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from embedcli.errors import ExitStatus, ModelError
-from embedcli.models import FORMAT_VERSION, load, sniff_word2vec
+from embedcli.models import FORMAT_VERSION, load
+from embedcli.readers import Location, detect
 from tests.conftest import run, run_json, write_small_model
 
 # Vectors chosen so that the answers are exact. Dimensions: royal, male, female, person.
@@ -51,20 +52,25 @@ def test_compressed_files_load(runner, tmp_path, fresh_cache, name, fmt):
     assert out.stdout == "queen\n"
 
 
-def test_a_compressed_file_with_the_wrong_ending_is_named(runner, tmp_path, fresh_cache):
-    path = write_small_model(tmp_path / "m.txt.gz", WORDS, VECTORS)
-    renamed = path.rename(tmp_path / "m.txt")
-    out = run(runner, "neighbors", "king", "-m", str(renamed))
-    assert out.exit_code == ExitStatus.MODEL
-    assert "gzip-compressed" in out.stderr and "m.txt.gz" in out.stderr
+@pytest.mark.parametrize("written,renamed,fmt", [
+    ("m.txt.gz", "m.txt", "word2vec"), ("m.bin.bz2", "m.bin", "binary"),
+    ("m.txt", "m.txt.gz", "glove")])
+def test_content_not_the_ending_decides_compression(runner, tmp_path, fresh_cache, written,
+                                                    renamed, fmt):
+    path = write_small_model(tmp_path / written, WORDS, VECTORS, fmt=fmt)
+    misnamed = path.rename(tmp_path / renamed)
+    out = run(runner, "analogy", "king - man + woman", "-m", str(misnamed), "-f", "plain",
+              "-n", "1")
+    assert out.exit_code == 0, out.stderr
+    assert out.stdout == "queen\n"
 
 
 def test_sniffing_tells_the_formats_apart(tmp_path):
-    options = {fmt: sniff_word2vec(write_small_model(tmp_path / fmt, WORDS, VECTORS, fmt=fmt))
-               for fmt in ["word2vec", "glove", "binary"]}
-    assert options == {"word2vec": {"binary": False},
-                       "glove": {"binary": False, "no_header": True},
-                       "binary": {"binary": True}}
+    kinds = {fmt: detect(Location(write_small_model(tmp_path / fmt, WORDS, VECTORS, fmt=fmt)))
+             for fmt in ["word2vec", "glove", "binary"]}
+    assert {fmt: d.kind for fmt, d in kinds.items()} == {
+        "word2vec": "word2vec-text", "glove": "glove", "binary": "word2vec-binary"}
+    assert kinds["word2vec"].header == (7, 4) and kinds["glove"].header is None
 
 
 def test_a_hand_built_model_gives_the_exact_answer(runner, small_model, fresh_cache):
@@ -173,7 +179,7 @@ def test_a_cache_path_that_cannot_be_a_directory_works_from_memory(runner, tmp_p
 
 @pytest.mark.parametrize("content,message", [
     (b"", "is empty"),
-    (b"hello world\nthis is prose\n", "not a GloVe or word2vec file"),
+    (b"hello world\nthis is prose\n", "not a vector file embedcli knows"),
     (b"3 4\nking 1 2 3\n", "cannot read"),
 ])
 def test_unreadable_model_files_are_model_errors(runner, tmp_path, fresh_cache, content,
