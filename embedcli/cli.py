@@ -250,6 +250,14 @@ def emit(result: Result, chosen: Format | None) -> None:
         raise _BrokenPipe() from None
 
 
+def emit_rows(kind: str, rows: list[dict[str, Any]], chosen: Format | None, *,
+              single: bool = False) -> None:
+    """Write flat records (listings, details) in the chosen format."""
+    from embedcli.render import Records
+
+    emit(Records(kind, rows, single), chosen)
+
+
 # --------------------------------------------------------------------------- commands
 
 

@@ -1,5 +1,147 @@
-"""`embedcli models`: registering, listing and removing models.
+"""``embedcli models``: list, inspect, register, remove and choose models.
 
-Commands register themselves on ``embedcli.cli.app``; shared options and plumbing
-come from ``embedcli.cli``.
+Registrations live in ``models.json`` in the user's config directory
+(``EMBEDCLI_CONFIG_DIR`` overrides it); converted vectors live in the cache.
 """
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+
+from embedcli.cli import (DtypeOpt, FormatOpt, LimitOpt, TrustOpt, UnicodeOpt, app, emit_rows,
+                          load_model, say)
+from embedcli.errors import ModelError
+
+models_app = typer.Typer(help="List, inspect, register and remove models.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    name: str
+    source: str
+    words: int | None
+    dim: int | None
+    dtype: str | None
+    cache_bytes: int
+    default: bool
+
+
+def _row(name: str, default: str) -> ModelRow:
+    from embedcli.models import (BUNDLED_ALIASES, cache_size, cached_meta, entry_dir_for,
+                                 resolve)
+
+    try:
+        source = resolve(name)
+    except ModelError as exc:  # a registered file that has gone away
+        return ModelRow(name, f"(unavailable: {exc})", None, None, None, 0, name == default)
+    meta = cached_meta(source) or {}
+    is_default = name == default or (name in BUNDLED_ALIASES and default in BUNDLED_ALIASES)
+    return ModelRow(name, str(source.location), meta.get("count"), meta.get("dim"),
+                    meta.get("dtype"), cache_size(entry_dir_for(source)), is_default)
+
+
+@models_app.command("list")
+def list_models(format: FormatOpt = None) -> None:
+    """List the bundled model and the registered ones, with their sizes.
+
+    Example: embedcli models list --format json
+    """
+    from embedcli.models import BUNDLED_NAME, Registry, default_model
+
+    registry = Registry.load()
+    default = default_model()
+    rows = [_row(name, default) for name in [BUNDLED_NAME, *sorted(registry.models)]]
+    emit_rows("models", [_as_dict(r) for r in rows], format)
+
+
+def _as_dict(row: ModelRow) -> dict[str, Any]:
+    return {"name": row.name, "default": row.default, "words": row.words, "dim": row.dim,
+            "dtype": row.dtype, "cache_bytes": row.cache_bytes, "source": row.source}
+
+
+@models_app.command("info")
+def info(
+    name: Annotated[str, typer.Argument(help="A model name, file or gensim-data name.")],
+    format: FormatOpt = None,
+) -> None:
+    """Show what a model holds: words, dimensions, source, cache, and notes from reading it.
+
+    Converts the model first if it has not been used yet.
+
+    Example: embedcli models info glove-6b-50d
+    """
+    from embedcli.models import cache_size, default_model, entry_dir_for, resolve
+
+    model = load_model(name)
+    source = resolve(name)
+    entry = entry_dir_for(source)
+    first = [model.word(i) for i in range(min(10, len(model)))]
+    details = {
+        "name": model.name, "source": str(source.location), "kind": source.kind,
+        "words": len(model), "dim": model.dim, "dtype": str(model.vectors.dtype),
+        "default": name == default_model(), "cache": str(entry) if entry.exists() else None,
+        "cache_bytes": cache_size(entry), "notes": model.meta.get("notes", []),
+        "most_frequent": first,
+    }
+    emit_rows("model", [details], format, single=True)
+
+
+@models_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The short name to register.")],
+    path: Annotated[str, typer.Argument(help="A vector file (or archive.zip:member) or a "
+                                             "gensim-data name.")],
+    limit: LimitOpt = None,
+    trust: TrustOpt = False,
+    unicode_errors: UnicodeOpt = "strict",
+    dtype: DtypeOpt = None,
+) -> None:
+    """Register a model under a short name and convert it now (with a progress display).
+
+    Example: embedcli models add glove100 ~/Downloads/glove.6B.zip:glove.6B.100d.txt
+    """
+    from embedcli.models import register, unregister
+    from embedcli.readers import ReadOptions
+
+    if unicode_errors not in ("strict", "replace"):
+        raise typer.BadParameter("takes strict or replace", param_hint="--unicode-errors")
+    options = ReadOptions(limit=limit, unicode_errors=unicode_errors, trust=trust)
+    register(name, path, options=options, dtype=dtype or "float32")
+    try:
+        model = load_model(name)
+    except BaseException:
+        unregister(name)  # a registration that cannot load is worse than none
+        raise
+    say("", f"registered {name}: {len(model):,} words x {model.dim} dimensions")
+
+
+@models_app.command("remove")
+def remove(name: Annotated[str, typer.Argument(help="A registered name.")]) -> None:
+    """Forget a registered model and delete its cache (never the source file).
+
+    Example: embedcli models remove glove100
+    """
+    from embedcli.models import unregister
+
+    unregister(name)
+    say("", f"removed {name} and its cache")
+
+
+@models_app.command("default")
+def default(name: Annotated[str, typer.Argument(help="A registered or bundled name.")]) -> None:
+    """Choose the model that commands use when --model is not given.
+
+    $EMBEDCLI_MODEL still wins over this. Example: embedcli models default glove100
+    """
+    from embedcli.models import set_default
+
+    set_default(name)
+    say("", f"{name} is now the default model")
+    if os.environ.get("EMBEDCLI_MODEL"):
+        say("note", "EMBEDCLI_MODEL is set, and it wins over this default")

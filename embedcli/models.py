@@ -410,6 +410,10 @@ def load(spec: str | None = None, reporter: Reporter | None = None, *,
     model, problem = open_entry(entry, source)
     if model is not None:
         return model
+    if source.kind != "bundled":
+        from embedcli.readers import detect
+
+        detect(source.location)  # a file that is no vector file fails here, before any note
     if problem != "missing":
         reporter.note(f"the cache for {source.name} is {problem}; rebuilding it")
     else:

@@ -90,6 +90,15 @@ def compression_of(path: Path) -> str | None:
     return None
 
 
+def _member_info(archive: zipfile.ZipFile, location: Location) -> zipfile.ZipInfo:
+    try:
+        return archive.getinfo(location.member or "")
+    except KeyError:
+        names = ", ".join(n for n in archive.namelist() if not n.endswith("/"))
+        raise ModelError(f"{location.path} has no member '{location.member}' "
+                         f"(it holds: {names})") from None
+
+
 @contextmanager
 def open_stream(location: Location) -> Iterator[IO[bytes]]:
     """The decompressed bytes of a file or zip member."""
@@ -99,13 +108,7 @@ def open_stream(location: Location) -> Iterator[IO[bytes]]:
             raise ModelError(f"{location.path} is not a zip archive, so it has no member "
                              f"'{location.member}'")
         with zipfile.ZipFile(location.path) as archive:
-            try:
-                info = archive.getinfo(location.member)
-            except KeyError:
-                names = ", ".join(n for n in archive.namelist() if not n.endswith("/"))
-                raise ModelError(f"{location.path} has no member '{location.member}' "
-                                 f"(it holds: {names})") from None
-            with archive.open(info) as member:
+            with archive.open(_member_info(archive, location)) as member:
                 yield member
         return
     if kind == "zip":
@@ -122,7 +125,7 @@ def total_size(location: Location) -> int:
     """Bytes the reader will see (uncompressed size of a zip member, else the file size)."""
     if location.member is not None:
         with zipfile.ZipFile(location.path) as archive:
-            return archive.getinfo(location.member).file_size
+            return _member_info(archive, location).file_size
     return location.path.stat().st_size
 
 

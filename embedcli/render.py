@@ -10,6 +10,7 @@ import io
 import json
 import math
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,18 @@ from embedcli.engine import Ranking, Similarity, SimilarityMatrix
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-Result = Ranking | Similarity | SimilarityMatrix
+
+
+@dataclass(frozen=True)
+class Records:
+    """Flat rows that are not query answers (model listings and the like)."""
+
+    kind: str
+    rows: list[dict[str, Any]]
+    single: bool = False  # one object rather than a list of them
+
+
+Result = Ranking | Similarity | SimilarityMatrix | Records
 
 
 class Format(str, Enum):
@@ -50,6 +62,8 @@ def to_dict(result: Result) -> dict[str, Any]:
         }
     if isinstance(result, Similarity):
         return {"a": result.a, "b": result.b, "similarity": _num(result.similarity)}
+    if isinstance(result, Records):
+        return {result.kind: result.rows}
     return {"words": result.words,
             "matrix": [[_num(x) for x in row] for row in result.matrix]}
 
@@ -61,10 +75,17 @@ def _rows(result: Result) -> tuple[list[str], list[list[Any]]]:
                                            for h in result.results]
     if isinstance(result, Similarity):
         return ["a", "b", "similarity"], [[result.a, result.b, _num(result.similarity)]]
+    if isinstance(result, Records):
+        header = list(result.rows[0]) if result.rows else []
+        return header, [[_flat(r.get(k)) for k in header] for r in result.rows]
     words = result.words
     return ["a", "b", "similarity"], [[a, b, _num(result.matrix[i][j])]
                                       for i, a in enumerate(words)
                                       for j, b in enumerate(words) if i < j]
+
+
+def _flat(x: Any) -> Any:
+    return ", ".join(map(str, x)) if isinstance(x, list) else x
 
 
 def _cell(x: Any) -> str:
@@ -81,11 +102,16 @@ def to_text(result: Result, fmt: Format) -> str:
 def iter_text(result: Result, fmt: Format) -> Iterator[str]:
     """``to_text`` a line at a time, so that a long answer streams (and a closed pipe shows)."""
     if fmt is Format.json:
-        yield json.dumps(to_dict(result), ensure_ascii=False, indent=2) + "\n"
+        data: Any = to_dict(result)
+        if isinstance(result, Records):
+            data = result.rows[0] if result.single else result.rows
+        yield json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         return
     if fmt is Format.plain:
-        if isinstance(result, Ranking):
-            lines: Iterable[str] = (h.word for h in result.results)
+        if isinstance(result, Records):
+            lines: Iterable[str] = (_cell(next(iter(r.values()))) for r in result.rows)
+        elif isinstance(result, Ranking):
+            lines = (h.word for h in result.results)
         elif isinstance(result, Similarity):
             lines = [_cell(_num(result.similarity))]
         else:
@@ -166,6 +192,8 @@ def to_renderable(result: Result) -> RenderableType:
             where = f"#{e.rank}" if e.rank is not None else "not a candidate"
             note.append(("" if k == 0 else ", ") + f"{e.word} {where} ({e.score:.4f})")
         return Group(table, note)
+    if isinstance(result, Records):
+        return _records_table(result)
     if isinstance(result, Similarity):
         text = Text()
         text.append(f"{result.a} ~ {result.b}  ")
@@ -189,3 +217,23 @@ def _heat(x: float) -> str:
     level = int(round(min(1.0, abs(x)) * 160))
     rgb = (level, 40, 40) if x >= 0 else (40, 40, level)
     return f"white on rgb({rgb[0]},{rgb[1]},{rgb[2]})"
+
+
+def _records_table(result: Records) -> RenderableType:
+    from rich import box
+    from rich.table import Table
+
+    if result.single and result.rows:
+        table = Table(box=box.SIMPLE, show_header=False)
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in result.rows[0].items():
+            table.add_row(key, _cell(_flat(value)) if value is not None else "-")
+        return table
+    table = Table(box=box.SIMPLE_HEAD)
+    header = list(result.rows[0]) if result.rows else []
+    for key in header:
+        table.add_column(key, overflow="fold")
+    for row in result.rows:
+        table.add_row(*(_cell(_flat(row[k])) if row[k] is not None else "-" for k in header))
+    return table
