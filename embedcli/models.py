@@ -468,9 +468,7 @@ def _read(source: Source, reporter: Reporter) -> VectorSet:
 
     if source.kind == "bundled":
         return _read_bundled(source, reporter)
-    size = readers.total_size(source.location)
-    with reporter.progress(f"reading {source.location.name}", size, "bytes") as advance:
-        return readers.read(source.location, source.options, advance, reporter.note)
+    return readers.read(source.location, source.options, reporter)
 
 
 def _read_bundled(source: Source, reporter: Reporter) -> VectorSet:

@@ -177,26 +177,102 @@ def detect(location: Location) -> Detected:
 # --------------------------------------------------------------------------- reading
 
 
-def read(location: Location, options: ReadOptions, advance: Advance,
-         note: Callable[[str], None]) -> VectorSet:
-    """Read any supported file; ``advance`` is told how many bytes have been read."""
+def read(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
+    """Read any supported file, with progress (bytes read) through ``reporter``."""
     detected = detect(location)
     if detected.kind == "gensim-save":
         return _read_gensim_save(location, options)
+    size = total_size(location)
+    if detected.kind == "word2vec-binary":
+        with reporter.progress(f"reading {location.name} with gensim", size, "bytes") as adv:
+            try:
+                return _read_word2vec_with_gensim(location, detected, options, adv)
+            except _GensimFailed as failed:
+                raise ModelError(f"cannot read {location} as a word2vec binary file: "
+                                 f"{failed.reason}") from None
+    with reporter.progress(f"checking {location.name}", size, "bytes") as adv:
+        with _counting(open_stream(location), adv) as stream:
+            why_not_gensim = scan_text(stream, str(location), detected, options)
     if location.member is not None:
-        # gensim opens files by name, so it cannot read a member of a zip archive.
-        with _counting(open_stream(location), advance) as stream:
+        why_not_gensim = why_not_gensim or "gensim cannot open a member of a zip archive"
+    if not why_not_gensim:
+        with reporter.progress(f"reading {location.name} with gensim", size, "bytes") as adv:
+            try:
+                return _read_word2vec_with_gensim(location, detected, options, adv)
+            except _GensimFailed as failed:
+                why_not_gensim = failed.reason
+    reporter.note(f"gensim cannot read {location.name} as it is ({why_not_gensim}); "
+                  "reading it with embedcli's own reader")
+    with reporter.progress(f"reading {location.name}", size, "bytes") as adv:
+        with _counting(open_stream(location), adv) as stream:
             return read_text(stream, str(location), detected, options)
-    try:
-        return _read_word2vec_with_gensim(location, detected, options, advance)
-    except _GensimFailed as failed:
-        if detected.kind == "word2vec-binary":
-            raise ModelError(f"cannot read {location} as a word2vec binary file: "
-                             f"{failed.reason}") from None
-        note(f"gensim could not read {location.name} ({failed.reason}); "
-             "reading it with embedcli's own reader")
-        with _counting(open_stream(location), advance) as stream:
-            return read_text(stream, str(location), detected, options)
+
+
+def scan_text(stream: IO[bytes], name: str, detected: Detected,
+              options: ReadOptions) -> str | None:
+    """Check a text file's lines before parsing any number: a quick pass.
+
+    Raises ModelError for what no reader can accept (a line with too few fields, invalid
+    UTF-8 in strict mode). Returns why gensim's text reader would misread the file (it
+    keeps a byte-order mark inside the first word, broadcasts a line's lone number across
+    the vector, fails on tokens with spaces, trusts the header's count), or None.
+    """
+    dim = detected.header[1] if detected.header else 0
+    reasons: list[str] = []
+    line_no = 0
+    offset = 0
+    words = 0
+    pending = b""
+    limit = options.limit or 0
+    while True:
+        chunk = stream.read(_CHUNK)
+        data = pending + chunk
+        lines = data.split(b"\n")
+        pending = lines.pop() if chunk else b""
+        if not chunk and not data:
+            break
+        for raw in lines:
+            line_no += 1
+            start = offset
+            offset += len(raw) + 1
+            if line_no == 1:
+                if raw.startswith(_BOM):
+                    reasons.append("a byte-order mark before the first word")
+                    raw = raw[len(_BOM):]
+                    start += len(_BOM)
+                if detected.header:
+                    continue
+            fields = raw.count(b" ") + 1
+            if fields != dim + 1 or b"\t" in raw:
+                fields = len(raw.split())
+                if fields == 0:
+                    if not any(r.startswith("blank") for r in reasons):
+                        reasons.append(f"blank line {line_no}")
+                    continue
+            if dim == 0:
+                dim = fields - 1
+            if fields < dim + 1:
+                raise ModelError(f"line {line_no} of {name} has {fields} fields; expected a "
+                                 f"word and {dim} numbers")
+            if fields > dim + 1 and not any(r.startswith("words with") for r in reasons):
+                reasons.append(f"words with spaces, as on line {line_no}")
+            cut = len(raw) - len(raw.rsplit(None, dim)[0]) if fields > dim + 1 else None
+            word = raw[: -cut] if cut else raw[: raw.find(b" ")]
+            try:
+                word.decode("utf-8", options.unicode_errors)
+            except UnicodeDecodeError as exc:
+                raise ModelError(
+                    f"invalid UTF-8 at byte {start + exc.start:,} (line {line_no}) of {name}; "
+                    "use --unicode-errors replace to read on") from None
+            words += 1
+            if limit and words >= limit:
+                return "; ".join(reasons) or None
+        if not chunk:
+            break
+    if detected.header and detected.header[0] != words and not limit:
+        reasons.append(f"the header says {detected.header[0]:,} words but the file has "
+                       f"{words:,}")
+    return "; ".join(reasons) or None
 
 
 class _GensimFailed(Exception):
@@ -228,11 +304,6 @@ def _read_word2vec_with_gensim(location: Location, detected: Detected, options: 
         vectors = vectors[keep]
     if words and words[0].startswith("\ufeff"):  # a byte-order mark gensim kept in a word
         words[0] = words[0][1:]
-    if detected.header and not options.limit:
-        lines = _count_lines(location) - 1
-        if lines > detected.header[0] and not binary:
-            raise _GensimFailed(f"the header says {detected.header[0]:,} words but the file "
-                                f"has {lines:,} lines")
     return _finish(words, vectors, notes, str(location))
 
 
@@ -316,16 +387,6 @@ def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str) 
     if zero:
         notes.append(f"{zero:,} vectors are all zero: they are similar to nothing (score 0)")
     return VectorSet(words, vectors, notes)
-
-
-def _count_lines(location: Location) -> int:
-    count = 0
-    last = b"\n"
-    with open_stream(location) as stream:
-        while chunk := stream.read(_CHUNK):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (last != b"\n")
 
 
 # --------------------------------------------------------------------------- our text reader

@@ -42,7 +42,8 @@ def test_tokens_with_spaces_keep_the_last_dim_fields_as_the_vector(runner, tmp_p
     path = model_file(tmp_path, GOOD + ". . . 0 1 0.01\n")
     out = neighbours(runner, path, "cat", "-n", "1")
     assert out["results"][0]["word"] == ". . ."
-    assert "gensim could not read" in out["stderr"] and "own reader" in out["stderr"]
+    assert ("gensim cannot read v.txt as it is (words with spaces, as on line 4); reading it "
+            "with embedcli's own reader") in out["stderr"]
 
 
 def test_non_breaking_spaces_stay_inside_words(runner, tmp_path):
@@ -88,6 +89,17 @@ def test_a_line_with_too_few_fields_is_named(runner, tmp_path, content, line):
     error = result.stderr.splitlines()[-1]
     assert error.startswith("embedcli: error: ") and f"line {line} of {path}" in error
     assert "Traceback" not in result.stderr
+
+
+def test_a_line_with_one_number_is_refused_where_gensim_would_broadcast_it(runner, tmp_path):
+    from gensim.models import KeyedVectors
+
+    path = model_file(tmp_path, "the 1 2\ncat 1\n")
+    kv = KeyedVectors.load_word2vec_format(str(path), no_header=True)
+    assert kv["cat"].tolist() == [1.0, 1.0]  # gensim silently fills the row with the 1
+    result = run(runner, "neighbors", "cat", "-m", str(path))
+    assert result.exit_code == ExitStatus.MODEL
+    assert f"line 2 of {path} has 2 fields; expected a word and 2 numbers" in result.stderr
 
 
 def test_a_field_that_is_not_a_number_is_named(runner, tmp_path):
