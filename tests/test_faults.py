@@ -226,6 +226,26 @@ def test_a_word2vec_model_file_uses_its_wv(runner, tmp_path):
     assert [r["word"] for r in out["results"]] == [w for w, _ in expected]
 
 
+def test_a_fasttext_vec_file_with_trailing_spaces(runner, tmp_path):
+    # fastText's .vec: a COUNT DIM header, and a space before each line's end
+    path = model_file(tmp_path, "3 3 \n" + GOOD.replace("\n", " \n"), "wiki.en.vec")
+    out = neighbours(runner, path, "dog")
+    assert [r["word"] for r in out["results"]] == ["cat", "the"]
+    assert "own reader" not in out["stderr"]  # gensim reads it
+
+
+def test_a_fasttext_model_file_uses_its_wv(runner, tmp_path):
+    from gensim.models import FastText
+
+    sentences = [["king", "queen", "man", "woman", "royal"], ["cat", "dog", "pet", "animal"]] * 20
+    model = FastText(sentences, vector_size=8, min_count=1, seed=1, workers=1, epochs=3)
+    path = tmp_path / "ft.model"
+    model.save(str(path))
+    out = run_json(runner, "neighbors", "cat", "-m", str(path), "--trust", "-n", "3")
+    assert [r["word"] for r in out["results"]] == [w for w, _ in model.wv.most_similar(
+        "cat", topn=3)]
+
+
 def test_a_gensim_data_copy_loads_offline(runner, tmp_path, monkeypatch, bundled_kv):
     data = tmp_path / "gensim-data"
     monkeypatch.setenv("GENSIM_DATA_DIR", str(data))
