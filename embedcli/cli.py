@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from embedcli import __version__
-from embedcli.errors import EmbedcliError, ExitStatus, ExpressionError
+from embedcli.errors import EmbedcliError, ExitStatus, ExpressionError, shown
 from embedcli.render import Format
 
 if TYPE_CHECKING:
@@ -77,6 +77,12 @@ class EmbedcliGroup(TyperGroup):
         except (KeyboardInterrupt, typer.Abort):
             sys.stderr.write("\n")
             status = ExitStatus.INTERRUPTED
+        except Exception as exc:  # a bug: still one line, no traceback (EMBEDCLI_DEBUG=1 shows it)
+            if os.environ.get("EMBEDCLI_DEBUG"):
+                raise
+            say("internal error", f"{type(exc).__name__}: {shown(str(exc))} (please report this; "
+                "EMBEDCLI_DEBUG=1 shows the traceback)")
+            status = ExitStatus.INTERNAL
         sys.exit(int(status))
 
 
@@ -93,6 +99,11 @@ app = typer.Typer(
 
 def main() -> None:
     """Console-script entry point (``embedcli``, ``python -m embedcli``)."""
+    # An answer that the terminal's encoding cannot show is escaped, not a crash
+    # (PYTHONIOENCODING=ascii); JSON then escapes non-ASCII itself (see emit).
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     app()
 
 
@@ -236,7 +247,11 @@ def emit(result: Result, chosen: Format | None) -> None:
 
             Console().print(to_renderable(result))
         else:
+            json_like = chosen in (Format.json, Format.jsonl)
+            encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
             for chunk in iter_text(result, chosen):
+                if json_like:
+                    chunk = _encodable_json(chunk, encoding)
                 sys.stdout.write(chunk)
         sys.stdout.flush()
     except BrokenPipeError:
@@ -248,6 +263,19 @@ def emit(result: Result, chosen: Format | None) -> None:
         except (OSError, ValueError, AttributeError):
             pass
         raise _BrokenPipe() from None
+
+
+def _encodable_json(chunk: str, encoding: str) -> str:
+    """JSON that the output encoding can carry: \\uXXXX escapes where it cannot
+    (PYTHONIOENCODING=ascii), which is still the same JSON."""
+    try:
+        chunk.encode(encoding)
+        return chunk
+    except (UnicodeEncodeError, LookupError):
+        import json
+        import re
+
+        return re.sub(r"[^\x00-\x7f]", lambda m: json.dumps(m.group())[1:-1], chunk)
 
 
 def emit_rows(kind: str, rows: list[dict[str, Any]], chosen: Format | None, *,

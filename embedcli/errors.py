@@ -13,8 +13,19 @@ class ExitStatus(IntEnum):
     NO_ANSWER = 1  # the query is well formed but cannot be answered (unknown word, zero vector)
     USAGE = 2  # malformed expression, bad option or argument
     MODEL = 3  # the model cannot be found, read or converted
+    INTERNAL = 70  # a bug in embedcli (EX_SOFTWARE): one line, no traceback
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
     BROKEN_PIPE = 141  # the reader closed stdout early (128 + SIGPIPE), as coreutils do
+
+
+def shown(text: str) -> str:
+    """Text safe to print in a one-line message: undecodable bytes and control
+    characters (a NUL, a newline) appear as escapes such as \\x00."""
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from a byte
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class EmbedcliError(Exception):
@@ -31,9 +42,9 @@ class UnknownWordError(EmbedcliError):
         self.model = model
         self.vocab_size = vocab_size
         self.suggestions = suggestions
-        message = f"'{word}' is not in the vocabulary of {model} ({vocab_size:,} words)"
+        message = f"'{shown(word)}' is not in the vocabulary of {model} ({vocab_size:,} words)"
         if suggestions:
-            message += "; did you mean: " + ", ".join(suggestions) + "?"
+            message += "; did you mean: " + ", ".join(map(shown, suggestions)) + "?"
         else:
             message += "; no close words found"
         super().__init__(message)
@@ -59,8 +70,9 @@ class ExpressionError(UsageError):
         super().__init__(f"{message} (at column {self.position + 1})")
 
     def caret_lines(self) -> list[str]:
-        """The query and a caret under the offending position."""
-        return [f"  {self.text}", "  " + " " * self.position + "^"]
+        """The query and a caret under the offending position (escapes kept aligned)."""
+        before = shown(self.text[: self.position])
+        return [f"  {shown(self.text)}", "  " + " " * len(before) + "^"]
 
 
 class ModelError(EmbedcliError):
