@@ -268,6 +268,8 @@ def scan_text(stream: IO[bytes], name: str, detected: Detected,
             if limit and words >= limit:
                 return "; ".join(reasons) or None
         if not chunk:
+            if data and detected.header and not data.endswith(b"\n"):
+                reasons.append("the last line has no newline: the file looks cut off")
             break
     if detected.header and detected.header[0] != words and not limit:
         reasons.append(f"the header says {detected.header[0]:,} words but the file has "
@@ -414,6 +416,7 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
     limit = options.limit or None
     pending = b""
     first = True
+    unterminated = False
     header = detected.header is not None
 
     def flush() -> None:
@@ -438,6 +441,7 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
                 break
             lines = [data]
             pending = b""
+            unterminated = True  # the last line has no newline: maybe a cut-off file
         else:
             data = pending + chunk
             lines = data.split(b"\n")
@@ -485,6 +489,16 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
         raise ModelError(f"{name} holds no vectors")
     vectors = np.concatenate(rows) if len(rows) > 1 else rows[0]
     notes: list[str] = []
+    if unterminated and header and not limit:
+        # word2vec text always ends its lines with a newline: a last line without one was
+        # cut off, and may hold a number cut short (0.125 -> 0.1): leave it out. (GloVe
+        # text has no header to say so; there the last line is kept.)
+        words.pop()
+        vectors = vectors[:-1]
+        notes.append(f"the file ends in the middle of line {line_no}: it looks truncated; "
+                     "that line is left out")
+        if not words:
+            raise ModelError(f"{name} holds no complete vectors")
     if header and detected.header and detected.header[0] != len(words) and not limit:
         notes.append(f"the header says {detected.header[0]:,} words but the file has "
                      f"{len(words):,}; read all {len(words):,}")
