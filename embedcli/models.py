@@ -129,6 +129,22 @@ class Model:
             self._words = bytes(self._vocab[1:-1]).decode("utf-8", "surrogatepass").split("\n")
         return self._words
 
+    def dot(self, query: np.ndarray, stop: int | None = None) -> np.ndarray:
+        """``vectors[:stop] @ query``, always computed in float32.
+
+        A float16 cache is widened a block at a time, so a large model never needs a
+        float32 copy of its whole matrix.
+        """
+        rows = self.vectors[:stop]
+        query = np.asarray(query, dtype=np.float32)
+        if rows.dtype == np.float32:
+            return rows @ query
+        out = np.empty((rows.shape[0], *query.shape[1:]), dtype=np.float32)
+        for start in range(0, rows.shape[0], _BLOCK_ROWS):
+            block = np.asarray(rows[start:start + _BLOCK_ROWS], dtype=np.float32)
+            out[start:start + len(block)] = block @ query
+        return out
+
     def raw(self, index: int) -> np.ndarray:
         """The vector as the source file held it."""
         return np.asarray(self.vectors[index], dtype=np.float32) * np.float32(self.norms[index])
