@@ -400,4 +400,4 @@ def similarity(
 
 
 # Commands of the other areas live in their own modules and register themselves on `app`.
-from embedcli import cli_batch, cli_eval, cli_models  # noqa: E402,F401
+from embedcli import cli_batch, cli_classroom, cli_eval, cli_models  # noqa: E402,F401

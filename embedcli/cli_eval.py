@@ -1,5 +1,174 @@
-"""`embedcli evaluate`: benchmark evaluation of a model.
+"""`embedcli evaluate`: analogy accuracy and word-pair correlations, as gensim computes them.
 
 Commands register themselves on ``embedcli.cli.app``; shared options and plumbing
-come from ``embedcli.cli``.
+come from ``embedcli.cli``. The work is in ``embedcli.evaluate``, which never prints.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from embedcli.cli import (
+    DtypeOpt,
+    FormatOpt,
+    LimitOpt,
+    Method,
+    ModelOpt,
+    TrustOpt,
+    UnicodeOpt,
+    app,
+    emit,
+    load_model,
+    say,
+)
+
+if TYPE_CHECKING:
+    from embedcli.evaluate import AnalogySet, PairSet
+
+evaluate_app = typer.Typer(
+    help="Score a model on benchmark datasets: analogy accuracy and correlation with human "
+         "similarity judgements, with gensim's figures.",
+    no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
+
+DEFAULT_RESTRICT = 300_000  # gensim's restrict_vocab (evaluate.DEFAULT_RESTRICT; kept light)
+
+EvalRestrictOpt = Annotated[int, typer.Option(
+    "--restrict", min=1, metavar="N",
+    help="Only the N most frequent words count, as gensim's restrict_vocab: entries with "
+         "another word are skipped, and only these words are candidate answers.")]
+CaseInsensitiveOpt = Annotated[bool, typer.Option(
+    "--case-insensitive/--case-sensitive",
+    help="Compare words upper-cased, as gensim does by default (a word then stands for its "
+         "most frequent case variant).")]
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr when it is a terminal; ``(done, total)`` updates."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda _done, _total: None
+        return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _note_invalid(dataset: AnalogySet | PairSet, what: str) -> None:
+    from embedcli.errors import shown
+
+    lines = dataset.invalid_lines
+    if lines:
+        listed = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")
+        say("note", f"{shown(dataset.path)}: skipped {len(lines)} line"
+                    f"{'s' if len(lines) > 1 else ''} that {'are' if len(lines) > 1 else 'is'} "
+                    f"not {what} (line{'s' if len(lines) > 1 else ''} {listed}), as gensim does")
+
+
+@evaluate_app.command()
+def analogies(
+    dataset: Annotated[str, typer.Argument(
+        metavar="[DATASET|FILE]", show_default=False,
+        help="google (the Google analogy set, gensim's questions-words.txt; the default) or "
+             "a file of ': section' lines and 'a b c d' questions.")] = "google",
+    model: ModelOpt = None,
+    restrict: EvalRestrictOpt = DEFAULT_RESTRICT,
+    method: Annotated[Method, typer.Option(
+        "--method", case_sensitive=False,
+        help="add: 3CosAdd (gensim's evaluate_word_analogies); mul: 3CosMul.")] = Method.add,
+    case_insensitive: CaseInsensitiveOpt = True,
+    show_errors: Annotated[int, typer.Option(
+        "--show-errors", min=0, metavar="N",
+        help="Also list N wrong answers, spread over the set (table and json).")] = 0,
+    format: FormatOpt = None,
+    limit: LimitOpt = None,
+    trust: TrustOpt = False,
+    unicode_errors: UnicodeOpt = "strict",
+    dtype: DtypeOpt = None,
+) -> None:
+    """Accuracy on an analogy test set (a is to b as c is to d), as gensim scores it.
+
+    Prints semantic, syntactic and total accuracy, a row per section, and how many
+    questions were skipped for a word outside the first --restrict words.
+
+    Examples:
+
+    embedcli evaluate analogies
+
+    embedcli evaluate analogies --restrict 30000 --show-errors 5
+
+    embedcli evaluate analogies my-questions.txt --method mul --format json
+    """
+    from embedcli.evaluate import evaluate_analogies, locate, read_analogies
+
+    name, path = locate(dataset, "analogies")
+    questions = read_analogies(path, name)
+    _note_invalid(questions, "a ': section' header or four words")
+    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    count = questions.questions
+    with _progress(f"{count:,} analogy question{'s' if count != 1 else ''}") as progress:
+        result = evaluate_analogies(m, questions, restrict=restrict, method=method.value,
+                                    case_insensitive=case_insensitive,
+                                    show_errors=show_errors, progress=progress)
+    emit(result, format)
+
+
+@evaluate_app.command()
+def similarity(
+    datasets: Annotated[list[str] | None, typer.Argument(
+        metavar="[DATASET|FILE]...", show_default=False,
+        help="wordsim353, simlex999 (both by default; shipped with gensim) or files of "
+             "'word<TAB>word<TAB>score' lines ('#' starts a comment).")] = None,
+    model: ModelOpt = None,
+    restrict: EvalRestrictOpt = DEFAULT_RESTRICT,
+    case_insensitive: CaseInsensitiveOpt = True,
+    format: FormatOpt = None,
+    limit: LimitOpt = None,
+    trust: TrustOpt = False,
+    unicode_errors: UnicodeOpt = "strict",
+    dtype: DtypeOpt = None,
+) -> None:
+    """Correlation of the model's cosine similarities with human scores, as gensim computes it.
+
+    Prints Pearson's r, Spearman's rho and the share of pairs skipped for an unknown word.
+
+    Examples:
+
+    embedcli evaluate similarity
+
+    embedcli evaluate similarity simlex999 my-pairs.tsv --format json
+    """
+    from embedcli.evaluate import DEFAULT_SIMILARITY, evaluate_pairs, locate, read_pairs
+
+    sets = []
+    for spec in datasets or DEFAULT_SIMILARITY:
+        name, path = locate(spec, "similarity")
+        pairs = read_pairs(path, name)
+        _note_invalid(pairs, "'word<TAB>word<TAB>score'")
+        sets.append(pairs)
+    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    result: Any = evaluate_pairs(m, sets, restrict=restrict, case_insensitive=case_insensitive)
+    emit(result, format)

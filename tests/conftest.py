@@ -27,6 +27,7 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _isolate(monkeypatch: pytest.MonkeyPatch, session_cache: Path, tmp_path: Path) -> None:
     monkeypatch.setenv("EMBEDCLI_CACHE_DIR", str(session_cache))
     monkeypatch.setenv("EMBEDCLI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("EMBEDCLI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.delenv("EMBEDCLI_MODEL", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")

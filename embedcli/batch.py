@@ -1,0 +1,190 @@
+"""Batch lines -> query specs. Pure: no I/O, no model.
+
+A batch line is a command and its arguments, as on the command line after ``embedcli``::
+
+    analogy king - man + woman -n 3
+    analogy "man : king :: woman : ?" --method mul
+    neighbors cat --top 5 --restrict 30000
+    similarity cat dog
+    doesnt-match breakfast cereal dinner lunch
+    rank cat dog
+    vector cat
+
+* Words are separated by white space. No shell quoting: an apostrophe is part of a word
+  (``neighbors don't``). Double quotes may group a query (``analogy "king - man + woman"``)
+  when a token starts with ``"`` and a later one ends with ``"``; a quoted text is never
+  read as an option. A ``"`` that is not closed is a word.
+* Options may stand anywhere after the command: ``-n N`` / ``-nN`` / ``--top N`` /
+  ``--top=N``, ``--method add|mul``, ``--restrict N``, ``--include-inputs``. Only the
+  ranking commands take them (analogy all four, neighbors all but ``--method``); the
+  ``batch`` command's own options are the defaults. ``--`` ends the options, for a query
+  word that looks like one.
+* Any other token that starts with ``-`` is part of the query (``-`` itself,
+  ``-king + queen``, ``-lrb-``), except ``--`` followed by a letter when it is not a
+  vocabulary word: that is an unknown option.
+* Blank lines and lines whose first non-blank character is ``#`` are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from embedcli.errors import UsageError
+
+COMMANDS = ("analogy", "neighbors", "similarity", "doesnt-match", "rank", "vector")
+# the per-line options each command takes
+LINE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "analogy": ("top", "method", "restrict", "include_inputs"),
+    "neighbors": ("top", "restrict", "include_inputs"),
+}
+_SPELLING = {"top": "-n/--top", "method": "--method", "restrict": "--restrict",
+             "include_inputs": "--include-inputs"}
+_METHODS = ("add", "mul")
+# a token, or a double-quoted text that ends where a token ends
+_TOKEN = re.compile(r'"(?P<quoted>[^"]*)"(?=\s|$)|(?P<bare>\S+)')
+_LONG_OPTION = re.compile(r"--[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One query of a batch: the command, its words and its options."""
+
+    line: int  # 1-based line number in the input
+    text: str  # the line as read (without its newline)
+    command: str
+    words: tuple[str, ...]
+    top: int = 10
+    method: str = "add"
+    restrict: int | None = None
+    include_inputs: bool = False
+
+
+def _never(_: str) -> bool:
+    return False
+
+
+def is_skipped(text: str) -> bool:
+    """Blank lines and ``#`` comments carry no query."""
+    stripped = text.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def split_line(text: str) -> list[tuple[str, bool]]:
+    """The tokens of a line, each with whether it was quoted."""
+    tokens = []
+    for match in _TOKEN.finditer(text):
+        quoted = match.group("quoted")
+        tokens.append((quoted, True) if quoted is not None else (match.group("bare"), False))
+    return tokens
+
+
+def _number(option: str, value: str | None) -> int:
+    if value is None:
+        raise UsageError(f"option {option} needs a number")
+    try:
+        number = int(value)
+    except ValueError:
+        raise UsageError(f"invalid value for {option}: '{value}' is not a whole number") from None
+    if number < 1:
+        raise UsageError(f"invalid value for {option}: {number} is not at least 1")
+    return number
+
+
+def parse_line(text: str, line: int, defaults: Spec,
+               is_word: Callable[[str], bool] = _never) -> Spec | None:
+    """Read one batch line; None for a blank or comment line.
+
+    ``defaults`` gives the options a line does not set (its command and words are
+    ignored); ``is_word`` tells a vocabulary word that starts with ``--`` from an option.
+
+    Raises
+    ------
+    UsageError
+        An unknown command, an unknown or misplaced option, a bad value, or the wrong
+        number of words for the command.
+    """
+    if is_skipped(text):
+        return None
+    tokens = split_line(text)
+    command, quoted = tokens[0]
+    if quoted or command not in COMMANDS:
+        raise UsageError(f"unknown command '{command}'; a batch line starts with one of: "
+                         + ", ".join(COMMANDS))
+    allowed = LINE_OPTIONS.get(command, ())
+    words: list[str] = []
+    found: dict[str, object] = {}
+    rest = tokens[1:]
+    i = 0
+    only_words = False
+    while i < len(rest):
+        token, quoted = rest[i]
+        i += 1
+        if quoted or only_words or not token.startswith("-") or token == "-":
+            words.append(token)
+            continue
+        if token == "--":
+            only_words = True
+            continue
+        name, value, takes_value = _option(token)
+        if name is None:
+            if _LONG_OPTION.match(token) and not is_word(token):
+                raise UsageError(f"no such option: {token.split('=', 1)[0]} (a batch line "
+                                 "takes -n/--top, --method, --restrict, --include-inputs)")
+            words.append(token)  # a query word such as '-king' or '-lrb-'
+            continue
+        if name not in allowed:
+            takes = ", ".join(_SPELLING[o] for o in allowed) if allowed else "no options"
+            raise UsageError(f"{command} takes no {_SPELLING[name]} in a batch line "
+                             f"({command} takes {takes})")
+        if takes_value and value is None:
+            if i >= len(rest):
+                raise UsageError(f"option {_SPELLING[name]} needs a value")
+            value = rest[i][0]
+            i += 1
+        if name in ("top", "restrict"):
+            found[name] = _number(_SPELLING[name], value)
+        elif name == "method":
+            method = (value or "").lower()
+            if method not in _METHODS:
+                raise UsageError(f"invalid value for --method: '{value}' (use add or mul)")
+            found[name] = method
+        else:
+            found[name] = True
+    _check_arity(command, words)
+    return replace(defaults, line=line, text=text, command=command, words=tuple(words),
+                   **found)
+
+
+def _option(token: str) -> tuple[str | None, str | None, bool]:
+    """(option name, inline value, takes a value) of an option token, or (None, ...)."""
+    if token == "-n" or token == "--top":
+        return "top", None, True
+    if token.startswith("--top="):
+        return "top", token[len("--top="):], True
+    if token.startswith("-n") and token[2:].isdigit():
+        return "top", token[2:], True
+    if token == "--method":
+        return "method", None, True
+    if token.startswith("--method="):
+        return "method", token[len("--method="):], True
+    if token == "--restrict":
+        return "restrict", None, True
+    if token.startswith("--restrict="):
+        return "restrict", token[len("--restrict="):], True
+    if token == "--include-inputs":
+        return "include_inputs", None, False
+    return None, None, False
+
+
+def _check_arity(command: str, words: list[str]) -> None:
+    n = len(words)
+    if command == "similarity" and n < 2:
+        raise UsageError("similarity needs at least two words")
+    if command == "doesnt-match" and n < 3:
+        raise UsageError("doesnt-match needs at least three words")
+    if command == "rank" and n != 2:
+        raise UsageError(f"rank takes two words, A B (found {n})")
+    if command == "vector" and n != 1:
+        raise UsageError(f"vector takes one word (found {n})")

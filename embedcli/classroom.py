@@ -1,0 +1,537 @@
+"""Classroom logic: explanations of analogies, interpolation, quiz questions, 2-D projections.
+
+Pure: nothing here prints (reading a quiz file is the only I/O). Every score comes from
+the engine's own functions (``rank_query``, ``similarity``, ``similarity_matrix``), so an
+explanation agrees with ``embedcli analogy`` and ``embedcli neighbors`` to the last digit.
+
+One device is used throughout to ask "where would word W rank as an answer to query Q?"
+without a second implementation of the ranking: W is added to Q as a term of weight 0.
+A weight-0 term adds nothing to the weighted sum of the query vector and nothing to its
+total weight, so the query vector is unchanged (bit for bit: every added product is an
+exact 0), while W now counts among the query's own words, for which ``rank_query``
+reports the rank each would have among all candidates.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embedcli.engine import Hit, Ranking, Resolver, rank_query, similarity, similarity_matrix
+from embedcli.errors import ExpressionError, QueryError, UsageError
+from embedcli.expr import Query, Term
+from embedcli.models import Model
+
+# --------------------------------------------------------------------------- ranks
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where ``word`` would rank as an answer (the query's own words left out)."""
+
+    word: str
+    rank: int | None  # 1: the first answer; None: the word is one of the query's own words
+    score: float
+
+
+def placements(model: Model, terms: Sequence[Term], resolve: Resolver,
+               words: Iterable[str], *, restrict: int | None = None) -> dict[str, Placement]:
+    """The rank and 3CosAdd score each of ``words`` would have as an answer to ``terms``.
+
+    Ranks count candidates other than the query's own words, exactly as the ``#`` column of
+    ``embedcli analogy`` (or ``neighbors`` for a one-word query) does; a word outside
+    ``restrict`` has no rank. Keys are the words as resolved (``King`` -> ``king``).
+    """
+    own = {resolve(t.word)[1] for t in terms}
+    wanted = list(dict.fromkeys(resolve(w)[1] for w in words))
+    probe = [w for w in wanted if w not in own]
+    query = Query(tuple(terms) + tuple(Term(w, 0.0) for w in probe), "expression", "")
+    ranking = rank_query(model, query, resolve, method="add", top=1, restrict=restrict)
+    where = {e.word: e for e in ranking.excluded}
+    own_ranks = [where[w].rank for w in own if where[w].rank is not None]
+    out: dict[str, Placement] = {}
+    for w in wanted:
+        e = where[w]
+        if w in own or e.rank is None:
+            out[w] = Placement(w, None, e.score)
+        else:  # among all candidates -> among the answers: drop the own words above it
+            out[w] = Placement(w, e.rank - sum(r < e.rank for r in own_ranks), e.score)
+    return out
+
+
+# --------------------------------------------------------------------------- explain
+
+
+@dataclass(frozen=True)
+class InputCosine:
+    """One term of the query and its cosine to the top answer (and to the expected word)."""
+
+    word: str
+    weight: float
+    to_answer: float
+    to_expected: float | None
+
+
+@dataclass(frozen=True)
+class Expected:
+    word: str
+    rank: int | None  # among the answers; None when it is one of the query's own words
+    score: float
+    within_top: bool
+
+
+@dataclass(frozen=True)
+class BaseView:
+    """The answer (and the expected word) among the base word's own neighbours.
+
+    If the answer is already a close neighbour of the base word, the analogy shows little:
+    the offset did not have to carry it far.
+    """
+
+    base: str
+    answer: Placement  # rank among base's neighbours, score = cosine to base
+    expected: Placement | None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    ranking: Ranking  # the answers, as ``embedcli analogy`` gives them
+    top: int
+    inputs: list[InputCosine]
+    expected: Expected | None
+    base: BaseView | None
+    offset: Ranking | None  # the nearest words to the query without its base word
+    offset_note: str | None = None  # why there is no offset ranking
+    others: list[BaseView] = field(default_factory=list)  # the other '+' words' neighbourhoods
+
+    @property
+    def answer(self) -> str | None:
+        return self.ranking.results[0].word if self.ranking.results else None
+
+    @property
+    def passed(self) -> bool:
+        """Whether the expected word (if any) is among the top answers."""
+        return self.expected is None or self.expected.within_top
+
+
+def base_term(query: Query) -> Term:
+    """The word the analogy starts from: ``king`` in ``king - man + woman`` and in
+    ``man : king :: woman : ?`` (the first word with a positive weight)."""
+    for term in query.terms:
+        if term.weight > 0:
+            return term
+    return query.terms[0]
+
+
+def offset_terms(query: Query) -> list[Term]:
+    """The query without its base word, positive terms first: ``woman - man``."""
+    base = base_term(query)
+    rest = list(query.terms)
+    rest.remove(base)
+    return [t for t in rest if t.weight > 0] + [t for t in rest if t.weight <= 0]
+
+
+def explain(model: Model, query: Query, resolve: Resolver, *, top: int = 5,
+            expect: str | None = None, restrict: int | None = None) -> Explanation:
+    """Answer an analogy (3CosAdd) with the figures that tell whether it worked, and why.
+
+    ``restrict`` keeps the most frequent words as candidates for every ranking here.
+
+    Raises
+    ------
+    UsageError
+        For a one-word query (that is a neighbour query: nothing to explain).
+    """
+    if len(query.terms) < 2:
+        raise UsageError("explain takes an analogy of two or more words, such as "
+                         "'king - man + woman'; for one word use 'embedcli neighbors'")
+    ranking = rank_query(model, query, resolve, method="add", top=top, restrict=restrict)
+    if not ranking.results:
+        raise QueryError("the model has no candidate answers")
+    answer = ranking.results[0].word
+    expected_word = resolve(expect)[1] if expect else None
+    inputs = []
+    for term in query.terms:
+        word = resolve(term.word)[1]
+        to_expected = (similarity(model, word, expected_word, resolve).similarity
+                       if expected_word else None)
+        inputs.append(InputCosine(word, term.weight,
+                                  similarity(model, word, answer, resolve).similarity,
+                                  to_expected))
+    expected = None
+    if expected_word:
+        hit = next((h for h in ranking.results if h.word == expected_word), None)
+        if hit is not None:  # from the answers themselves: the same figures, certainly
+            expected = Expected(expected_word, hit.rank, hit.score, True)
+        else:
+            place = placements(model, query.terms, resolve, [expected_word],
+                               restrict=restrict)[expected_word]
+            expected = Expected(expected_word, place.rank, place.score,
+                                place.rank is not None and place.rank <= top)
+    # The answer among the neighbours of each '+' word, the base word first: an answer that
+    # is already next to one of them may owe little to the offset.
+    asked = [answer] + ([expected_word] if expected_word else [])
+    views = []
+    positives = [resolve(t.word)[1] for t in [base_term(query), *query.positive]]
+    for word in dict.fromkeys(positives):
+        around = placements(model, [Term(word)], resolve, asked, restrict=restrict)
+        views.append(BaseView(word, around[answer],
+                              around[expected_word] if expected_word else None))
+    view = views[0]
+    offset, note = None, None
+    rest = offset_terms(query)
+    try:
+        offset = rank_query(model, Query(tuple(rest), "expression", ""), resolve,
+                            method="add", top=top, restrict=restrict)
+    except QueryError as exc:  # king + man - man: the offset is zero
+        note = str(exc)
+    return Explanation(ranking, top, inputs, expected, view, offset, note, views[1:])
+
+
+# --------------------------------------------------------------------------- interpolate
+
+
+@dataclass(frozen=True)
+class Step:
+    t: float
+    results: list[Hit]
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    a: str
+    b: str
+    model: str
+    steps: list[Step]
+    ends_excluded: bool
+
+
+def interpolate(model: Model, a: str, b: str, resolve: Resolver, *, steps: int = 6,
+                top: int = 5, exclude_ends: bool = False) -> Interpolation:
+    """Walk the straight line from A to B: the nearest words at ``steps`` evenly spaced points.
+
+    At ``t`` the vector is ``(1 - t) * unit(A) + t * unit(B)``, normalised: the 3CosAdd
+    query ``(1-t)*A + t*B``, answered by the engine. A and B themselves are candidates
+    (the walk starts at A and ends at B) unless ``exclude_ends``.
+    """
+    if steps < 2:
+        raise UsageError("--steps must be at least 2 (the two ends)")
+    wa, wb = resolve(a)[1], resolve(b)[1]
+    walk = []
+    for k in range(steps):
+        t = k / (steps - 1)
+        query = Query((Term(wa, 1.0 - t), Term(wb, t)), "expression", "")
+        ranking = rank_query(model, query, resolve, method="add", top=top,
+                             include_inputs=not exclude_ends)
+        walk.append(Step(t, ranking.results))
+    return Interpolation(wa, wb, model.name, walk, exclude_ends)
+
+
+# --------------------------------------------------------------------------- quiz
+
+
+@dataclass(frozen=True)
+class Question:
+    """``a : b :: c : expected`` (a is to b as c is to expected), from a line of a file."""
+
+    a: str
+    b: str
+    c: str
+    expected: str
+    section: str
+    line: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.a} : {self.b} :: {self.c} : ?"
+
+    @property
+    def query(self) -> Query:
+        """b - a + c, as ``embedcli analogy`` reads the proportion."""
+        return Query((Term(self.b), Term(self.a, -1.0), Term(self.c)), "proportion", self.text)
+
+
+def google_questions() -> Path:
+    """gensim's copy of the Google analogy test set (Mikolov et al. 2013), found without
+    importing gensim."""
+    spec = importlib.util.find_spec("gensim")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        path = Path(location) / "test" / "test_data" / "questions-words.txt"
+        if path.is_file():
+            return path
+    raise UsageError("gensim's questions-words.txt was not found; give a questions file "
+                     "(': section' lines, then 'a b c d' lines): embedcli quiz FILE")
+
+
+def read_questions(path: Path) -> list[Question]:
+    """Questions in the Google format: ``: section`` lines, then ``a b c d`` lines."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"cannot read {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"cannot read {path}: it is a directory") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read {path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    questions: list[Question] = []
+    section = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(":"):
+            section = line[1:].strip()
+            continue
+        words = line.split()
+        if len(words) != 4:
+            raise UsageError(f"{path}, line {number}: expected four words 'a b c d' "
+                             f"(a is to b as c is to d), found {len(words)}")
+        questions.append(Question(*words, section=section, line=number))
+    if not questions:
+        raise UsageError(f"{path} holds no questions (': section' lines, then 'a b c d' lines)")
+    return questions
+
+
+def choose_questions(questions: Sequence[Question], resolve: Resolver, *, count: int,
+                     seed: int | None = None, section: str | None = None) -> list[Question]:
+    """``count`` questions in a random order (repeatable with ``seed``).
+
+    Questions with a word the model does not have are left out, as gensim's
+    ``evaluate_word_analogies`` does; ``section`` keeps the sections whose name contains it.
+    Words are resolved (lower-cased where the model has only the lower-case form).
+    """
+    pool = [q for q in questions if section is None or section.lower() in q.section.lower()]
+    if not pool:
+        raise UsageError(f"no section matches '{section}'")
+    random.Random(seed).shuffle(pool)
+    # Walk the shuffled questions and keep the first `count` the model can answer: only
+    # their words are looked up (a vocabulary search each), not the whole file's.
+    known: dict[str, str | None] = {}
+
+    def word(w: str) -> str | None:
+        if w not in known:
+            known[w] = resolve(w)[1] if resolve.is_word(w) else None
+        return known[w]
+
+    chosen = []
+    for q in pool:
+        words = [word(w) for w in (q.a, q.b, q.c, q.expected)]
+        if all(words):
+            chosen.append(Question(*words, section=q.section, line=q.line))  # type: ignore[misc]
+            if len(chosen) == count:
+                break
+    if not chosen:
+        raise QueryError(f"none of the {len(pool):,} questions has all its words in "
+                         f"{resolve.model.name}")
+    return chosen
+
+
+@dataclass(frozen=True)
+class Graded:
+    question: Question
+    answer: str | None  # the student's word as resolved; None: passed
+    correct: bool
+    model_answer: str
+    model_correct: bool
+    placement: Placement | None  # the student's word among the model's answers
+
+
+def grade(model: Model, resolve: Resolver, question: Question, answer: str | None,
+          *, restrict: int | None = None) -> Graded:
+    """Grade the student's answer and put it beside the model's.
+
+    Raises UnknownWordError (with suggestions) when the answer is not a vocabulary word.
+    """
+    word = resolve(answer)[1] if answer else None
+    ranking = rank_query(model, question.query, resolve, method="add", top=1,
+                         restrict=restrict)
+    model_answer = ranking.results[0].word if ranking.results else ""
+    place = (placements(model, question.query.terms, resolve, [word], restrict=restrict)[word]
+             if word else None)
+    return Graded(question, word, word == question.expected, model_answer,
+                  model_answer == question.expected, place)
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Words placed in 2-D. For PCA, ``components`` and ``center`` map any vector."""
+
+    method: str  # "pca" or "tsne"
+    coords: np.ndarray  # (n, 2)
+    explained: tuple[float, float] | None = None  # PCA: the share of variance per axis
+    components: np.ndarray | None = None  # (2, d)
+    center: np.ndarray | None = None  # (d,)
+
+    def place(self, vector: np.ndarray) -> np.ndarray:
+        if self.components is None or self.center is None:
+            raise ValueError("only a PCA projection places new vectors")
+        return (np.asarray(vector, dtype=np.float64) - self.center) @ self.components.T
+
+
+def pca(rows: np.ndarray) -> Projection:
+    """Principal component analysis to two dimensions, through numpy's SVD.
+
+    Each axis's sign is fixed (its largest loading is positive, as scikit-learn does) so
+    that the same words always give the same picture.
+    """
+    x = np.asarray(rows, dtype=np.float64)
+    center = x.mean(axis=0)
+    centred = x - center
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    components = np.zeros((2, x.shape[1]))
+    k = min(2, vt.shape[0])
+    components[:k] = vt[:k]
+    for i in range(k):
+        if components[i, np.argmax(np.abs(components[i]))] < 0:
+            components[i] = -components[i]
+    total = float((s ** 2).sum())
+    share = [float(s[i] ** 2 / total) if total > 0 and i < len(s) else 0.0 for i in range(2)]
+    return Projection("pca", centred @ components.T, (share[0], share[1]), components, center)
+
+
+def tsne(rows: np.ndarray, seed: int = 0) -> Projection:
+    """t-SNE to two dimensions (scikit-learn), with a fixed seed."""
+    try:
+        from sklearn.manifold import TSNE
+    except ImportError:
+        raise UsageError("--method tsne needs scikit-learn: pip install scikit-learn "
+                         "(or use the default, --method pca)") from None
+    n = len(rows)
+    if n < 3:
+        raise UsageError("--method tsne needs at least three words")
+    perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
+    # Euclidean distance between unit vectors orders pairs as cosine does; the exact
+    # method is quick for the few dozen words of a picture (Barnes-Hut is not, here).
+    model = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+                 metric="euclidean", method="exact" if n <= 1000 else "barnes_hut",
+                 max_iter=1000)
+    return Projection("tsne", np.asarray(model.fit_transform(np.asarray(rows, np.float64))))
+
+
+def parse_analogy(text: str) -> tuple[str, str, str, str | None]:
+    """``man:king::woman:queen`` (spaces optional; ``?`` or nothing as the last word)."""
+    parts = text.split("::")
+    if len(parts) != 2:
+        raise ExpressionError("an analogy to draw reads 'a:b::c:d', such as "
+                              "'man:king::woman:queen'", text, text.find(":") + 1 or len(text))
+    left, right = (p.split(":") for p in parts)
+    right = right + [""] if len(right) == 1 else right
+    if len(left) != 2 or len(right) != 2:
+        raise ExpressionError("an analogy to draw reads 'a:b::c:d', such as "
+                              "'man:king::woman:queen'", text, len(parts[0]))
+    a, b, c, d = (w.strip() for w in (*left, *right))
+    for word, where in ((a, 0), (b, text.find(":") + 1), (c, len(parts[0]) + 2)):
+        if not word or re.search(r"\s", word):
+            raise ExpressionError("expected one word here in 'a:b::c:d'", text, where)
+    if re.search(r"\s", d):
+        raise ExpressionError("expected one word here in 'a:b::c:d'", text, len(text) - len(d))
+    return a, b, c, (None if d in ("", "?") else d)
+
+
+@dataclass(frozen=True)
+class Arrow:
+    start: int  # indexes into Picture.words
+    end: int
+    kind: str  # "offset": the analogy's offset (man -> king); "side": the parallelogram's
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What a plot shows, computed before any drawing: tests read it, plot.py draws it."""
+
+    model: str
+    words: list[str]
+    title: str
+    kind: str = "scatter"  # or "heatmap"
+    projection: Projection | None = None
+    arrows: list[Arrow] | None = None
+    marks: list[tuple[str, tuple[float, float]]] | None = None  # labelled crosses
+    centre: int | None = None  # the word whose neighbours are shown
+    matrix: list[list[float]] | None = None
+
+
+def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
+            analogy: str | None = None, neighbors: str | None = None, top: int = 10,
+            method: str = "pca", heatmap: bool = False, title: str | None = None,
+            seed: int = 0) -> Picture:
+    """The words (and an analogy's four words, and a word's neighbours) ready to draw.
+
+    Vectors are the unit-normalised ones, so the picture shows cosine geometry, the
+    geometry every other command answers in.
+    """
+    chosen: list[str] = []
+
+    def add(word: str) -> int:
+        resolved = resolve(word)[1]
+        if resolved not in chosen:
+            chosen.append(resolved)
+        return chosen.index(resolved)
+
+    arrows: list[Arrow] = []
+    target_terms = None
+    if analogy:
+        a, b, c, d = parse_analogy(analogy)
+        query = Query((Term(b), Term(a, -1.0), Term(c)), "proportion", analogy)
+        if d is None:
+            d = rank_query(model, query, resolve, method="add", top=1).results[0].word
+        ia, ib, ic, id_ = add(a), add(b), add(c), add(d)
+        arrows = [Arrow(ia, ib, "offset"), Arrow(ic, id_, "offset"),
+                  Arrow(ia, ic, "side"), Arrow(ib, id_, "side")]
+        target_terms = query
+    centre = None
+    if neighbors:
+        centre = add(neighbors)
+        ranking = rank_query(model, Query((Term(neighbors),), "expression", ""), resolve,
+                             method="add", top=top)
+        for hit in ranking.results:
+            add(hit.word)
+    for word in words:
+        add(word)
+    if len(chosen) < 2:
+        raise UsageError("a plot needs at least two words (or --analogy, or --neighbors WORD)")
+    if heatmap:
+        matrix = similarity_matrix(model, chosen, resolve)
+        return Picture(model.name, chosen, title or f"cosine similarity ({model.name})",
+                       kind="heatmap", matrix=matrix.matrix)
+    rows = np.asarray(model.vectors[[resolve(w)[0] for w in chosen]], dtype=np.float64)
+    if method == "pca":
+        projection = pca(rows)
+    elif method == "tsne":
+        projection = tsne(rows, seed)
+    else:
+        raise UsageError(f"unknown projection '{method}' (use pca or tsne)")
+    marks = []
+    if target_terms is not None and projection.components is not None:
+        idx = [resolve(t.word)[0] for t in target_terms.terms]
+        vec = np.asarray(model.vectors[idx], dtype=np.float64)
+        point = np.array([t.weight for t in target_terms.terms]) @ vec
+        point /= np.linalg.norm(point) or 1.0
+        label = f"{target_terms.terms[0].word} - {target_terms.terms[1].word} + " \
+                f"{target_terms.terms[2].word}"
+        x, y = projection.place(point)
+        marks.append((label, (float(x), float(y))))
+    how = "PCA" if method == "pca" else "t-SNE"
+    if title is None:
+        what = []
+        if arrows:
+            a, b = chosen[arrows[0].start], chosen[arrows[0].end]
+            c, d = chosen[arrows[1].start], chosen[arrows[1].end]
+            what.append(f"{a} is to {b} as {c} is to {d}")
+        if centre is not None:
+            what.append(f"{chosen[centre]} and its {top} nearest neighbours")
+        title = "; ".join(what) or f"{len(chosen)} words"
+        title += f"  ({model.name}, {how})"
+    return Picture(model.name, chosen, title,
+                   projection=projection, arrows=arrows, marks=marks, centre=centre)

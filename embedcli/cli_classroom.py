@@ -1,0 +1,446 @@
+"""Classroom commands: shell, explain, quiz, interpolate, plot.
+
+Commands register themselves on ``embedcli.cli.app``; shared options and plumbing come
+from ``embedcli.cli``. The logic is in ``embedcli.classroom`` (pure), the interactive
+shell in ``embedcli.shell``, the drawing in ``embedcli.plot`` (the only matplotlib user).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from embedcli.cli import (CaseOpt, DtypeOpt, FormatOpt, LimitOpt, Method, ModelOpt, QueryArg,
+                          RestrictOpt, TopOpt, TrustOpt, UnicodeOpt, app, emit, load_model,
+                          make_resolver, parse_query, say, usage_error)
+from embedcli.errors import ExitStatus
+from embedcli.render import Format
+
+if TYPE_CHECKING:
+    from embedcli.classroom import Graded
+
+
+# --------------------------------------------------------------------------- shell
+
+
+@app.command()
+def shell(
+    model: ModelOpt = None,
+    top: TopOpt = 10,
+    method: Annotated[Method, typer.Option(
+        "--method", case_sensitive=False, help="The analogy method to start with (:method "
+                                               "changes it).")] = Method.add,
+    restrict: RestrictOpt = None,
+    case_sensitive: CaseOpt = False,
+    format: Annotated[Format | None, typer.Option(
+        "--format", "-f", case_sensitive=False,
+        help="table or jsonl. Default: table on a terminal, jsonl when driven by a "
+             "program.")] = None,
+    limit: LimitOpt = None,
+    trust: TrustOpt = False,
+    unicode_errors: UnicodeOpt = "strict",
+    dtype: DtypeOpt = None,
+) -> None:
+    """An interactive prompt for queries, on a model loaded once.
+
+    Example: embedcli shell --top 5
+
+    At the prompt: 'cat' (neighbours), 'cat ~ dog' (similarity), 'king - man + woman'
+    or 'man : king :: woman : ?' (analogies); ':top 5', ':method mul', ':model NAME',
+    ':explain QUERY', ':help', ':quit'. Tab completes words; history is kept across
+    sessions (in the user's data directory, or $EMBEDCLI_DATA_DIR); Ctrl-C cancels the
+    line, Ctrl-D leaves.
+
+    With standard input not a terminal there are no prompts: each query line gives one
+    JSON line on stdout (the object 'embedcli batch' writes for it), for example
+
+    printf 'cat\\nking - man + woman\\n' | embedcli shell
+    """
+    from embedcli.shell import Session, Settings, driven, interactive, read_lines
+
+    if format not in (None, Format.table, Format.jsonl):
+        raise usage_error(f"the shell writes table or jsonl, not {format.value}")
+
+    def load(spec: str | None):
+        return load_model(spec, limit=limit, trust=trust, unicode_errors=unicode_errors,
+                          dtype=dtype)
+
+    settings = Settings(top=top, method=method.value, restrict=restrict,
+                        case_sensitive=case_sensitive)
+    session = Session(load, model, settings, lambda message: say("note", message))
+    from rich.console import Console
+
+    from embedcli.render import batch_error_jsonl, batch_jsonl
+
+    console = Console(highlight=False)
+    fmt = format or (Format.table if console.is_terminal else Format.jsonl)
+
+    def answer(number: int, result: Any) -> None:
+        if fmt is Format.table:
+            emit(result, Format.table)
+        else:
+            _write(batch_jsonl(number, result))
+
+    if sys.stdin.isatty():
+        person = console if console.is_terminal else Console(stderr=True, highlight=False)
+        status = interactive(session, answer,
+                             lambda text: _write_console(person, text, markup=False))
+    else:
+        def failure(number: int, line: str, message: str) -> None:
+            if fmt is Format.jsonl:  # (in a table, the stderr line says it)
+                _write(batch_error_jsonl(number, line, message))
+
+        status = driven(session, read_lines(sys.stdin), answer, failure)
+    if status:
+        raise typer.Exit(status)
+
+
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
+
+
+def _write_console(console: Any, renderable: Any, markup: bool = True, end: str = "\n") -> None:
+    try:
+        console.print(renderable, markup=markup, end=end)
+    except BrokenPipeError:
+        _quiet_stdout()
+        raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
+
+
+def _quiet_stdout() -> None:
+    # as cli.emit does: keep Python's final flush from complaining about the closed pipe
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+# --------------------------------------------------------------------------- explain
+
+
+@app.command()
+def explain(
+    query: QueryArg,
+    expect: Annotated[str | None, typer.Option(
+        "--expect", "-e", metavar="WORD", show_default=False,
+        help="The answer you expect: its rank is shown, and decides the exit status.")] = None,
+    model: ModelOpt = None,
+    top: Annotated[int, typer.Option("--top", "-n", min=1,
+                                     help="How many answers (and offset words).")] = 5,
+    restrict: RestrictOpt = None,
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+    limit: LimitOpt = None,
+    trust: TrustOpt = False,
+    unicode_errors: UnicodeOpt = "strict",
+    dtype: DtypeOpt = None,
+) -> None:
+    """Explain an analogy: the answers, and the figures that say why it worked (or not).
+
+    Example: embedcli explain "king - man + woman" --expect queen
+
+    Beside the answers (3CosAdd, as 'embedcli analogy'): each word's cosine to the top
+    answer; the rank and score of the expected word; the answer's rank among the base
+    word's own neighbours (if queen is already king's 2nd neighbour, the analogy says
+    little); the nearest words to the offset alone (woman - man).
+
+    Exit status: 0 when the expected word is within --top (or none is given), 1 when it is
+    not, so a script can grade: embedcli explain "paris - france + italy" -e rome -n 1
+    """
+    from embedcli.classroom import explain as explain_query
+
+    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    resolver = make_resolver(m, case_sensitive)
+    parsed = parse_query(query, resolver)
+    result = explain_query(m, parsed, resolver, top=top, expect=expect, restrict=restrict)
+    emit(result, format)
+    if not result.passed:
+        raise typer.Exit(ExitStatus.NO_ANSWER)
+
+
+# --------------------------------------------------------------------------- interpolate
+
+
+@app.command()
+def interpolate(
+    a: Annotated[str, typer.Argument(metavar="A", help="The start word.", show_default=False)],
+    b: Annotated[str, typer.Argument(metavar="B", help="The end word.", show_default=False)],
+    steps: Annotated[int, typer.Option(
+        "--steps", "-s", min=2, help="Points on the line, both ends included.")] = 6,
+    top: Annotated[int, typer.Option("--top", "-n", min=1,
+                                     help="Nearest words at each point.")] = 5,
+    exclude_ends: Annotated[bool, typer.Option(
+        "--exclude-ends", help="Leave A and B themselves out of the nearest words.")] = False,
+    model: ModelOpt = None,
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+    limit: LimitOpt = None,
+    trust: TrustOpt = False,
+    unicode_errors: UnicodeOpt = "strict",
+    dtype: DtypeOpt = None,
+) -> None:
+    """Walk the straight line from A to B: the nearest words at each step.
+
+    Example: embedcli interpolate king queen --steps 6
+
+    At step t (0 to 1) the point is (1-t)*A + t*B of the two unit vectors, normalised; its
+    nearest words show how the space moves smoothly from A to B. A and B are candidates
+    (so t=0 gives A first and t=1 gives B first) unless --exclude-ends.
+    """
+    from embedcli.classroom import interpolate as walk
+
+    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    resolver = make_resolver(m, case_sensitive)
+    emit(walk(m, a, b, resolver, steps=steps, top=top, exclude_ends=exclude_ends), format)
+
+
+# --------------------------------------------------------------------------- plot
+
+
+class Projection(str, Enum):
+    pca = "pca"
+    tsne = "tsne"
+
+
+@app.command()
+def plot(
+    words: Annotated[list[str] | None, typer.Argument(
+        metavar="[WORDS]...", help="The words to draw.", show_default=False)] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="FILE", show_default=False,
+        help="The picture to write: .png, .svg or .pdf.")] = ...,  # type: ignore[assignment]
+    method: Annotated[Projection, typer.Option(
+        "--method", case_sensitive=False,
+        help="pca (numpy), or tsne (needs scikit-learn).")] = Projection.pca,
+    analogy: Annotated[str | None, typer.Option(
+        "--analogy", metavar="A:B::C:D", show_default=False,
+        help="Draw the two offset arrows A->B and C->D (D may be ?: the model's "
+             "answer).")] = None,
+    neighbors: Annotated[str | None, typer.Option(
+        "--neighbors", metavar="WORD", show_default=False,
+        help="Draw WORD and its --top nearest neighbours.")] = None,
+    top: Annotated[int, typer.Option("--top", "-n", min=1,
+                                     help="How many neighbours with --neighbors.")] = 10,
+    heatmap: Annotated[bool, typer.Option(
+        "--heatmap", help="Draw the words' cosine-similarity matrix instead.")] = False,
+    title: Annotated[str | None, typer.Option("--title", show_default=False,
+                                              help="The picture's title.")] = None,
+    model: ModelOpt = None,
+    case_sensitive: CaseOpt = False,
+    limit: LimitOpt = None,
+    trust: TrustOpt = False,
+    unicode_errors: UnicodeOpt = "strict",
+    dtype: DtypeOpt = None,
+) -> None:
+    """Draw words projected to 2-D (PCA), an analogy's parallelogram, or a heat map.
+
+    Examples:
+
+    embedcli plot --analogy "man:king::woman:queen" --out analogy.png
+
+    embedcli plot --neighbors frog --top 12 --out frog.svg
+
+    embedcli plot cat dog car truck --heatmap --out similarity.pdf
+
+    The same words give the same file, byte for byte.
+    """
+    from embedcli.classroom import picture
+    from embedcli.plot import draw, output_format
+
+    output_format(out)  # a wrong ending is a usage error before any work
+    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    resolver = make_resolver(m, case_sensitive)
+    pic = picture(m, resolver, words or [], analogy=analogy, neighbors=neighbors, top=top,
+                  method=method.value, heatmap=heatmap, title=title)
+    for note in draw(pic, out):
+        say("note", note)
+    what = "heat map" if pic.kind == "heatmap" else method.value.upper().replace("TSNE", "t-SNE")
+    detail = ""
+    if pic.projection is not None and pic.projection.explained:
+        shown = sum(pic.projection.explained)
+        detail = f"; the picture shows {shown:.0%} of their variance"
+    say("", f"wrote {out} ({len(pic.words)} words, {what}{detail})")
+
+
+# --------------------------------------------------------------------------- quiz
+
+
+@app.command()
+def quiz(
+    file: Annotated[Path | None, typer.Argument(
+        metavar="[FILE]", show_default=False,
+        help="Questions: ': section' lines, then 'a b c d' lines (a is to b as c is to d). "
+             "Default: the Google analogy set.")] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", show_default=False, help="The same seed asks the same questions in the "
+                                           "same order.")] = None,
+    count: Annotated[int, typer.Option("--count", "-c", min=1,
+                                       help="How many questions.")] = 10,
+    section: Annotated[str | None, typer.Option(
+        "--section", metavar="TEXT", show_default=False,
+        help="Only sections whose name contains TEXT (capital, gram3, family...).")] = None,
+    restrict: RestrictOpt = None,
+    model: ModelOpt = None,
+    limit: LimitOpt = None,
+    trust: TrustOpt = False,
+    unicode_errors: UnicodeOpt = "strict",
+    dtype: DtypeOpt = None,
+) -> None:
+    """Analogy questions: answer each, and see the model's answer beside yours.
+
+    Example: embedcli quiz --seed 7 --count 5
+
+    After each answer: right or wrong, the model's answer, the rank the model gives your
+    word, and the running score (yours and the model's). An empty answer passes; Ctrl-D
+    ends the quiz with the final score. Answers may come from a pipe, one a line:
+
+    printf 'iraq\\nrome\\n' | embedcli quiz --seed 1 --count 2
+    """
+    from embedcli.classroom import choose_questions, google_questions, read_questions
+    from embedcli.engine import Resolver
+
+    path = file if file is not None else google_questions()
+    questions = read_questions(path)
+    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    resolver = Resolver(m)  # quietly lower-cased: the Google set writes Athens, Greece
+    chosen = choose_questions(questions, resolver, count=count, seed=seed, section=section)
+    _Quiz(m, resolver, chosen, restrict,
+          "the Google analogy set" if file is None else str(path)).run()
+
+
+class _Quiz:
+    def __init__(self, model: Any, resolver: Any, questions: list, restrict: int | None,
+                 source: str):
+        from rich.console import Console
+
+        self.model, self.resolver, self.questions = model, resolver, questions
+        self.restrict, self.source = restrict, source
+        self.console = Console(highlight=False)
+        self.right = self.model_right = self.asked = 0
+        self.terminal = sys.stdin.isatty()
+        self.lines = None
+
+    def run(self) -> None:
+        from embedcli.shell import read_lines
+
+        n = len(self.questions)
+        self._print(f"quiz: {n} question{'s' * (n != 1)} from {self.source}, model "
+                    f"{self.model.name}. Answer with one word; an empty answer passes; Ctrl-D "
+                    "ends.", style="dim")
+        if self.terminal:
+            self._readline()
+        else:
+            self.lines = read_lines(sys.stdin)
+        try:
+            for k, question in enumerate(self.questions, 1):
+                self._print("")
+                self._print(f"{k}/{n}  {question.text}", style="bold", end="")
+                self._print(f"   ({question.section})" if question.section else "",
+                            style="dim")
+                graded = self._ask(question)
+                if graded is None:
+                    break
+                self._feedback(graded)
+        except KeyboardInterrupt:
+            self._print("")
+            self._final()
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
+        self._final()
+
+    def _readline(self) -> None:
+        from types import SimpleNamespace
+
+        from embedcli.shell import setup_readline
+
+        try:  # line editing, and Tab completes words (a help with spelling, not the answer)
+            setup_readline(SimpleNamespace(model=self.model))
+        except ImportError:
+            pass
+
+    def _answer(self) -> str | None:
+        """The next answer; None at the end of the input (Ctrl-D)."""
+        if self.terminal:
+            try:
+                return input("your answer> ")
+            except EOFError:
+                self._print("")
+                return None
+        line = next(self.lines, None)
+        if line is None:
+            return None
+        line = line.strip()
+        self._print(f"your answer> {line}")
+        return line
+
+    def _ask(self, question: Any) -> Graded | None:
+        from embedcli.classroom import grade
+        from embedcli.errors import EmbedcliError
+        from embedcli.shell import report_error
+
+        while True:
+            answer = self._answer()
+            if answer is None:
+                return None
+            word = answer.strip()
+            if len(word.split()) > 1:
+                say("error", "one word, please")
+                continue
+            try:
+                return grade(self.model, self.resolver, question, word or None,
+                             restrict=self.restrict)
+            except EmbedcliError as exc:  # a misspelt word: suggestions, and the same question
+                report_error(exc)
+
+    def _feedback(self, g: Graded) -> None:
+        from rich.text import Text
+
+        self.asked += 1
+        self.right += g.correct
+        self.model_right += g.model_correct
+        q = g.question
+        line = Text("  ")
+        if g.answer is None:
+            line.append("passed", style="yellow")
+            line.append(f": the answer is {q.expected}")
+        elif g.correct:
+            line.append("right", style="bold green")
+            line.append(f": {q.expected}")
+        else:
+            line.append("wrong", style="bold red")
+            line.append(f": the answer is {q.expected}")
+        line.append(".  The model says ")
+        line.append(g.model_answer or "-", style="bold")
+        line.append(" (right)" if g.model_correct else " (wrong)",
+                    style="green" if g.model_correct else "red")
+        if g.placement is not None and g.answer is not None:
+            if g.placement.rank is None:
+                line.append(f"; {g.answer} is one of the question's own words, which the "
+                            "model leaves out")
+            else:
+                line.append(f"; it ranks {g.answer} #{g.placement.rank:,} "
+                            f"({g.placement.score:.4f})")
+        self._print(line)
+        self._print(f"  score {self.right}/{self.asked}   model {self.model_right}/"
+                    f"{self.asked}", style="dim")
+
+    def _final(self) -> None:
+        self._print(f"final score: {self.right}/{self.asked}  (the model: "
+                    f"{self.model_right}/{self.asked})", style="bold")
+
+    def _print(self, text: Any, style: str | None = None, end: str = "\n") -> None:
+        from rich.text import Text
+
+        renderable = Text(text, style=style or "") if isinstance(text, str) else text
+        _write_console(self.console, renderable, markup=False, end=end)

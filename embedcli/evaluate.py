@@ -1,0 +1,825 @@
+"""Benchmark evaluation of a model: analogy accuracy and word-pair correlations.
+
+The figures are gensim 4's, on the same vectors and settings:
+
+* :func:`evaluate_analogies` is ``KeyedVectors.evaluate_word_analogies``: the vocabulary
+  is cut to the ``restrict`` most frequent words (``ok_keys``); with ``case_insensitive``
+  every word is upper-cased and a word stands for the most frequent of its case variants;
+  a question with a word outside that vocabulary is skipped (and counted); the answer is
+  the first of the five best candidates (``most_similar(positive=[b, c], negative=[a],
+  topn=5, restrict_vocab=restrict)``, the input rows left out) whose upper-cased form is
+  not one of the question's first three words. A question is right when that answer is
+  the fourth word.
+* :func:`evaluate_pairs` is ``KeyedVectors.evaluate_word_pairs``: Pearson and Spearman
+  correlation of the model's cosine similarities with the human scores, over the pairs
+  whose two words are in the restricted vocabulary, and the share of pairs skipped.
+
+gensim answers one question at a time (a matrix-vector product over the whole
+vocabulary per question). Here many questions' query vectors are stacked into a matrix
+and multiplied against blocks of candidate rows, keeping a running top ``k`` per
+question; ``k = 5 + 3`` is enough for gensim's rule to see exactly the five candidates it
+sees. Candidates with equal scores are ordered by row (the more frequent word first);
+gensim's ``argpartition`` leaves the order of exact ties unspecified. Blocks of questions
+run on one worker thread per core, with BLAS held to one thread (through threadpoolctl,
+when it is installed; without it, one worker and BLAS's own threads).
+
+The query vectors are gensim's, bit for bit (see ``_AddScorer``); a candidate's score is
+its unit vector times the query, where gensim divides the raw vector's product by its
+norm, so scores can differ from gensim's in the last bit or two of a float32. On the
+bundled GloVe vectors every section's counts are gensim's (the tests check them).
+
+Semantic and syntactic accuracy follow word2vec's ``compute-accuracy``: sections whose
+name starts with ``gram`` are syntactic, the others semantic.
+
+This module never prints and imports numpy (and threadpoolctl, if it is there), never
+gensim or scipy: progress goes through a callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from embedcli.errors import QueryError, UsageError, shown
+
+if TYPE_CHECKING:
+    from embedcli.models import Model
+
+DEFAULT_RESTRICT = 300_000  # gensim's default restrict_vocab
+TOPN = 5  # gensim's evaluator looks at the five best candidates
+_K = TOPN + 3  # ... after leaving out up to three input rows
+# A tile is a block of candidate rows x a block of questions: 1024 x 768 float32 (3 MB)
+# measured fastest here, BLAS and the reductions together; a narrow block of candidates
+# also keeps cheap the questions that beat their threshold in it (many, early on).
+_QUESTION_BLOCK = 768
+_CANDIDATE_BLOCK = 1024
+_MERGE_HITS = 2048  # merge what beat the thresholds this many entries at a time
+_MAX_WORKERS = 8
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+class DatasetError(UsageError):
+    """A dataset that cannot be found, read or parsed (a bad argument: exit status 2)."""
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+@dataclass(frozen=True)
+class KnownDataset:
+    name: str
+    kind: str  # "analogies" or "similarity"
+    filename: str  # in gensim's test data
+    aliases: tuple[str, ...] = ()
+
+
+DATASETS = (
+    # the Google analogy set (Mikolov et al. 2013): 19,544 questions in 14 sections
+    KnownDataset("google", "analogies", "questions-words.txt", ("questions-words",)),
+    # WordSim-353 (Finkelstein et al. 2002) and SimLex-999 (Hill et al. 2015)
+    KnownDataset("wordsim353", "similarity", "wordsim353.tsv", ("ws353", "wordsim-353")),
+    KnownDataset("simlex999", "similarity", "simlex999.txt", ("simlex", "simlex-999")),
+)
+DEFAULT_SIMILARITY = ("wordsim353", "simlex999")
+
+
+def dataset_names(kind: str) -> list[str]:
+    return [d.name for d in DATASETS if d.kind == kind]
+
+
+def gensim_test_data() -> Path:
+    """gensim's bundled test data directory, found without importing gensim."""
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError("the bundled datasets come with gensim, which is not installed; "
+                           "pass a dataset file instead")
+    return Path(next(iter(spec.submodule_search_locations))) / "test" / "test_data"
+
+
+def locate(spec: str, kind: str) -> tuple[str, Path]:
+    """A dataset name or file -> (display name, path)."""
+    key = spec.lower()
+    for known in DATASETS:
+        if key == known.name or key in known.aliases:
+            if known.kind != kind:
+                what = "an analogy" if known.kind == "analogies" else "a word-pair"
+                raise DatasetError(f"'{shown(spec)}' is {what} dataset: use "
+                                   f"'embedcli evaluate {known.kind} {known.name}'")
+            path = gensim_test_data() / known.filename
+            if not path.is_file():
+                raise DatasetError(f"the {known.name} dataset is missing from gensim's test "
+                                   f"data ({shown(str(path))}); reinstall gensim or pass a file")
+            return known.name, path
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        raise DatasetError(f"dataset {shown(spec)} is a directory, not a file")
+    if not path.exists():
+        raise DatasetError(f"unknown dataset '{shown(spec)}': not a dataset name "
+                           f"({', '.join(dataset_names(kind))}) and no such file")
+    return str(spec), path
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(f"cannot read dataset {shown(str(path))}: "
+                           f"{exc.strerror or exc}") from None
+
+
+def _check_utf8(data: bytes, path: Path) -> None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise DatasetError(f"{shown(str(path))} line {line}: not UTF-8 text ({exc.reason} at byte "
+                           f"{column} of the line)") from None
+
+
+@dataclass(frozen=True)
+class Question:
+    line: int  # 1-based
+    words: tuple[str, str, str, str]  # a b c expected, as written
+
+
+@dataclass(frozen=True)
+class AnalogySection:
+    name: str
+    questions: list[Question]
+
+
+@dataclass(frozen=True)
+class AnalogySet:
+    name: str
+    path: str
+    sections: list[AnalogySection]
+    invalid_lines: list[int] = field(default_factory=list)  # skipped, as gensim does
+
+    @property
+    def questions(self) -> int:
+        return sum(len(s.questions) for s in self.sections)
+
+
+def read_analogies(path: Path, name: str | None = None) -> AnalogySet:
+    """Parse ``: section`` lines and ``a b c d`` questions, as gensim reads them.
+
+    Like gensim, a line that is not a header and not four words is skipped (its number is
+    kept in ``invalid_lines``; blank lines are ignored silently). Unlike gensim, blank
+    lines before the first header are allowed.
+    """
+    data = _read_bytes(path)
+    _check_utf8(data, path)
+    sections: list[AnalogySection] = []
+    invalid: list[int] = []
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        line = raw.decode("utf-8")
+        if line.startswith(": "):
+            sections.append(AnalogySection(line.lstrip(": ").strip(), []))
+            continue
+        words = line.split()
+        if not words:
+            continue
+        if not sections:
+            raise DatasetError(f"{shown(str(path))} line {number}: a question before the "
+                               "first section header; an analogy file starts with a line like "
+                               "': capital-common-countries'")
+        if len(words) != 4:
+            invalid.append(number)
+            continue
+        sections[-1].questions.append(Question(number, (words[0], words[1], words[2],
+                                                        words[3])))
+    result = AnalogySet(name or str(path), str(path), sections, invalid)
+    if result.questions == 0:
+        raise DatasetError(f"{shown(str(path))}: no analogy questions found (expected "
+                           "': section' lines and lines of four words, 'a b c d': a is to b "
+                           "as c is to d)")
+    return result
+
+
+@dataclass(frozen=True)
+class Pair:
+    line: int  # 1-based
+    a: str
+    b: str
+    score: float
+
+
+@dataclass(frozen=True)
+class PairSet:
+    name: str
+    path: str
+    pairs: list[Pair]
+    invalid_lines: list[int] = field(default_factory=list)
+
+
+def read_pairs(path: Path, name: str | None = None, delimiter: str = "\t") -> PairSet:
+    """Parse ``word<TAB>word<TAB>score`` lines, as gensim reads them.
+
+    Lines starting with ``#`` are comments. Like gensim, any other line that is not three
+    fields with a number last is skipped (kept in ``invalid_lines``; blank ones silently).
+    """
+    data = _read_bytes(path)
+    _check_utf8(data, path)
+    pairs: list[Pair] = []
+    invalid: list[int] = []
+    # text mode with universal newlines, as gensim opens the file
+    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8") as text:
+        for number, line in enumerate(text, 1):
+            if not line or line.startswith("#"):
+                continue
+            fields = line.split(delimiter)
+            try:
+                a, b, score = fields
+                value = float(score)
+            except ValueError:
+                if line.strip():
+                    invalid.append(number)
+                continue
+            pairs.append(Pair(number, a, b, value))
+    if not pairs:
+        raise DatasetError(f"{shown(str(path))}: no word pairs found (expected lines "
+                           "'word<TAB>word<TAB>score'; '#' starts a comment)")
+    return PairSet(name or str(path), str(path), pairs, invalid)
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+
+def _ok_vocab(model: Model, restrict: int | None,
+              case_insensitive: bool) -> tuple[int, dict[str, int]]:
+    """gensim's ``ok_vocab``: key -> row over the first ``restrict`` words.
+
+    Upper-cased keys when ``case_insensitive``: a key then stands for its most frequent
+    case variant (the first row), as gensim's reversed dict comprehension makes it.
+    """
+    clip = len(model) if restrict is None else min(restrict, len(model))
+    words = model.words()[:clip]
+    # upper-casing maps character by character and never makes or takes a newline, so
+    # one call on the joined words is the words upper-cased one by one, only faster
+    keys = "\n".join(words).upper().split("\n") if case_insensitive else words
+    return clip, dict(zip(reversed(keys), range(clip - 1, -1, -1), strict=True))
+
+
+# --------------------------------------------------------------------------- analogies
+
+
+@dataclass(frozen=True)
+class SectionScore:
+    """Counts for one section (or a summary of several)."""
+
+    name: str
+    kind: str  # "semantic", "syntactic" or "summary"
+    correct: int
+    incorrect: int
+    skipped: int  # questions with a word outside the restricted vocabulary
+
+    @property
+    def evaluated(self) -> int:
+        return self.correct + self.incorrect
+
+    @property
+    def questions(self) -> int:
+        return self.evaluated + self.skipped
+
+    @property
+    def accuracy(self) -> float | None:
+        """correct / evaluated (gensim's score); None when nothing was evaluated."""
+        return self.correct / self.evaluated if self.evaluated else None
+
+
+@dataclass(frozen=True)
+class WrongAnswer:
+    section: str
+    line: int
+    question: tuple[str, str, str]  # a b c as written in the file
+    expected: str  # as written
+    predicted: str | None  # the model's word (None: no candidate at all)
+    predicted_score: float | None
+    expected_rank: int | None  # where the expected word ranks (1 = first), inputs left out
+    expected_score: float | None  # None: the expected word is an input
+
+
+@dataclass(frozen=True)
+class AnalogyReport:
+    dataset: str
+    path: str
+    model: str
+    method: str
+    restrict: int | None  # as asked (None: the whole vocabulary)
+    words: int  # the vocabulary actually used: min(restrict, the model's size)
+    case_insensitive: bool
+    sections: list[SectionScore]
+    semantic: SectionScore
+    syntactic: SectionScore
+    total: SectionScore
+    errors: list[WrongAnswer] = field(default_factory=list)
+    invalid_lines: list[int] = field(default_factory=list)
+
+    @property
+    def coverage(self) -> float:
+        """Share of the questions that were evaluated (all four words known)."""
+        return self.total.evaluated / self.total.questions if self.total.questions else 0.0
+
+    @property
+    def oov_percent(self) -> float:
+        """gensim's logged 'Quadruplets with out-of-vocabulary words' percentage."""
+        # gensim's arithmetic, so that the float is the same
+        return float(self.total.skipped) / self.total.questions * 100 \
+            if self.total.questions else 0.0
+
+
+def _summary(name: str, parts: Sequence[SectionScore]) -> SectionScore:
+    return SectionScore(name, "summary", sum(p.correct for p in parts),
+                        sum(p.incorrect for p in parts), sum(p.skipped for p in parts))
+
+
+def evaluate_analogies(model: Model, dataset: AnalogySet, *,
+                       restrict: int | None = DEFAULT_RESTRICT, method: str = "add",
+                       case_insensitive: bool = True, show_errors: int = 0,
+                       progress: Progress | None = None) -> AnalogyReport:
+    """Accuracy on an analogy set, exactly as gensim's ``evaluate_word_analogies``.
+
+    Parameters
+    ----------
+    restrict
+        Only the first ``restrict`` rows (most frequent words) count: questions with
+        another word are skipped, and only these rows are candidate answers (gensim's
+        ``restrict_vocab``). None: the whole vocabulary.
+    method
+        ``"add"`` (3CosAdd, gensim's ``most_similar``, the only one gensim's evaluator
+        has) or ``"mul"`` (3CosMul, as ``most_similar_cosmul`` scores, but restricted).
+    case_insensitive
+        Compare upper-cased words, as gensim does by default.
+    show_errors
+        How many wrong answers to report, spread evenly over all wrong answers.
+    progress
+        Called with (questions done, questions to answer) as the work advances.
+    """
+    if method not in ("add", "mul"):
+        raise UsageError(f"unknown method '{method}' (use add or mul)")
+    clip, ok_vocab = _ok_vocab(model, restrict, case_insensitive)
+
+    def key(word: str) -> str:
+        return word.upper() if case_insensitive else word
+
+    rows: list[tuple[int, int, int]] = []  # a, b, c rows of each evaluated question
+    expected: list[str] = []
+    ignore: list[tuple[str, str, str]] = []
+    where: list[tuple[int, Question]] = []  # section number, question
+    skipped = [0] * len(dataset.sections)
+    for s, section in enumerate(dataset.sections):
+        for q in section.questions:
+            a, b, c, d = (key(w) for w in q.words)
+            if a not in ok_vocab or b not in ok_vocab or c not in ok_vocab or d not in ok_vocab:
+                skipped[s] += 1
+                continue
+            rows.append((ok_vocab[a], ok_vocab[b], ok_vocab[c]))
+            expected.append(d)
+            ignore.append((a, b, c))
+            where.append((s, q))
+
+    if not rows:
+        raise QueryError(f"none of the {dataset.questions:,} questions of "
+                         f"{shown(dataset.path)} has all four words among the first {clip:,} "
+                         f"words of {shown(model.name)}")
+    index = np.array(rows, dtype=np.int64)
+    candidates = model.vectors[:clip]
+    dead = np.flatnonzero(np.asarray(model.norms[:clip]) == 0)  # gensim scores these NaN
+    scorer: _Scorer = (_AddScorer if method == "add" else _MulScorer)(candidates, index)
+    best = _top_k(scorer, len(index), clip, dead, progress)
+
+    correct = [0] * len(dataset.sections)
+    incorrect = [0] * len(dataset.sections)
+    wrong: list[tuple[int, int]] = []  # question number, predicted row (-1: none)
+    word_of = model.word
+    for i, (s, _q) in enumerate(where):
+        a, b, c = index[i]
+        predicted: str | None = None
+        predicted_row = -1
+        seen = 0
+        for row in best[i]:  # gensim: the 5 best, input rows left out
+            if row < 0 or row == a or row == b or row == c:
+                continue
+            seen += 1
+            if seen > TOPN:
+                break
+            predicted_row = int(row)
+            predicted = key(word_of(predicted_row))
+            if predicted not in ignore[i]:
+                break
+        if predicted == expected[i]:
+            correct[s] += 1
+        else:
+            incorrect[s] += 1
+            wrong.append((i, predicted_row))
+
+    sections = [SectionScore(sec.name, "syntactic" if sec.name.startswith("gram")
+                             else "semantic", correct[s], incorrect[s], skipped[s])
+                for s, sec in enumerate(dataset.sections)]
+    errors = []
+    if show_errors > 0 and wrong:
+        count = min(show_errors, len(wrong))
+        step = len(wrong) / count
+        for j in range(count):
+            i, predicted_row = wrong[int(j * step)]
+            s, q = where[i]
+            scores = scorer.one(i)
+            scores[dead] = -np.inf
+            scores[index[i]] = -np.inf  # gensim ranks without the input rows
+            target = scores[ok_vocab[expected[i]]]
+            errors.append(WrongAnswer(
+                dataset.sections[s].name, q.line, q.words[:3], q.words[3],
+                word_of(predicted_row) if predicted_row >= 0 else None,
+                float(scores[predicted_row]) if predicted_row >= 0 else None,
+                int((scores > target).sum()) + 1 if np.isfinite(target) else None,
+                float(target) if np.isfinite(target) else None))
+    return AnalogyReport(
+        dataset.name, dataset.path, model.name, method, restrict, clip, case_insensitive,
+        sections,
+        _summary("semantic", [x for x in sections if x.kind == "semantic"]),
+        _summary("syntactic", [x for x in sections if x.kind == "syntactic"]),
+        _summary("total", sections), errors, list(dataset.invalid_lines))
+
+
+class _Scorer:
+    """Scores of a block of questions (rows of ``index``) against candidate rows.
+
+    ``candidates`` may be a float16 cache: a block is widened to float32 as it is used.
+    Nothing here is shared between calls, so workers can score blocks at the same time.
+    """
+
+    def __init__(self, candidates: np.ndarray, index: np.ndarray):
+        # a plain view of a memory map: slicing a np.memmap costs a Python call each time
+        self.candidates = np.asarray(candidates) if candidates.dtype == np.float32 \
+            else candidates
+        self.rows = len(candidates)
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        return np.asarray(self.candidates[start:stop], dtype=np.float32)
+
+    def all_rows(self, query: np.ndarray) -> np.ndarray:
+        """``candidates @ query`` over every candidate, a block at a time, in float32."""
+        out = np.empty((self.rows, *query.shape[1:]), dtype=np.float32)
+        for start in range(0, self.rows, 1 << 16):
+            stop = min(start + (1 << 16), self.rows)
+            out[start:stop] = self.block(start, stop) @ query
+        return out
+
+    def scores(self, q0: int, q1: int, start: int, stop: int,
+               out: np.ndarray | None = None) -> np.ndarray:
+        """Candidates ``start:stop`` x questions ``q0:q1`` (a whole question block).
+
+        Candidates are the rows: BLAS is about a fifth faster this way round for these
+        shapes (a narrow inner dimension), measured here.
+        """
+        raise NotImplementedError
+
+    def one(self, question: int) -> np.ndarray:
+        """One question's scores against every candidate (float32, a fresh array)."""
+        raise NotImplementedError
+
+
+class _AddScorer(_Scorer):
+    """3CosAdd: cosine with the normalised mean of b, c and -a (gensim's arithmetic).
+
+    gensim builds ``mean = (b + c) - a`` in float32 from unit vectors, divides by the
+    total weight 3 in float64, scales by the reciprocal of the length and rounds to
+    float32; the query vectors here are made the same way.
+    """
+
+    def __init__(self, candidates: np.ndarray, index: np.ndarray):
+        super().__init__(candidates, index)
+
+        def unit(rows: np.ndarray) -> np.ndarray:
+            return np.asarray(candidates[rows], dtype=np.float32)
+
+        summed = unit(index[:, 1]) + unit(index[:, 2])
+        summed -= unit(index[:, 0])
+        mean = summed.astype(np.float64) / 3.0
+        length = np.sqrt(np.einsum("ij,ij->i", mean, mean))
+        scale = np.divide(1.0, length, out=np.ones_like(length), where=length > 0)
+        self.queries = (mean * scale[:, None]).astype(np.float32)
+
+    def scores(self, q0: int, q1: int, start: int, stop: int,
+               out: np.ndarray | None = None) -> np.ndarray:
+        # a preallocated `out` matters: a fresh result per tile costs page faults
+        return np.matmul(self.block(start, stop), self.queries[q0:q1].T, out=out)
+
+    def one(self, question: int) -> np.ndarray:
+        return self.all_rows(self.queries[question])
+
+
+class _MulScorer(_Scorer):
+    """3CosMul (gensim's ``most_similar_cosmul`` formula, float32):
+    ``((1 + cos(x, b)) / 2 * (1 + cos(x, c)) / 2) / ((1 + cos(x, a)) / 2 + 1e-6)``.
+
+    For a block of questions, the cosines with its distinct words are one matrix product;
+    each question then combines three columns of that.
+    """
+
+    def __init__(self, candidates: np.ndarray, index: np.ndarray):
+        super().__init__(candidates, index)
+        self.index = index
+        self._groups: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._scratch = threading.local()  # a worker's temporary tile, reused
+
+    def _group(self, q0: int, q1: int) -> tuple[np.ndarray, np.ndarray]:
+        found = self._groups.get((q0, q1))
+        if found is None:  # (a race here only computes the same thing twice)
+            words, inverse = np.unique(self.index[q0:q1], return_inverse=True)
+            units = np.asarray(self.candidates[words], dtype=np.float32)
+            found = self._groups[q0, q1] = (units, inverse.reshape(q1 - q0, 3))
+        return found
+
+    def scores(self, q0: int, q1: int, start: int, stop: int,
+               out: np.ndarray | None = None) -> np.ndarray:
+        units, position = self._group(q0, q1)
+        shifted = self.block(start, stop) @ units.T  # (block, distinct words)
+        shifted += np.float32(1)
+        shifted /= np.float32(2)
+        shape = (stop - start, q1 - q0)
+        scratch = getattr(self._scratch, "tile", None)
+        if scratch is None or scratch.shape != shape:
+            scratch = self._scratch.tile = np.empty(shape, dtype=np.float32)
+        out = np.take(shifted, position[:, 1], axis=1, out=out)
+        out *= np.take(shifted, position[:, 2], axis=1, out=scratch)
+        denominator = np.take(shifted, position[:, 0], axis=1, out=scratch)
+        denominator += np.float32(0.000001)
+        out /= denominator
+        return out
+
+    def one(self, question: int) -> np.ndarray:
+        units = np.asarray(self.candidates[self.index[question]], dtype=np.float32)
+        shifted = (1 + self.all_rows(units.T)) / np.float32(2)  # (candidates, a b c)
+        return shifted[:, 1] * shifted[:, 2] / (shifted[:, 0] + np.float32(0.000001))
+
+
+def _blocks(clip: int) -> list[tuple[int, int]]:
+    """Candidate blocks, most frequent words first (where most answers are)."""
+    bounds = [*range(0, clip, _CANDIDATE_BLOCK), clip]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _workers() -> int:
+    try:
+        return max(1, min(len(os.sched_getaffinity(0)), _MAX_WORKERS))
+    except AttributeError:  # not on Linux
+        return max(1, min(os.cpu_count() or 1, _MAX_WORKERS))
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[bool]:
+    """BLAS limited to one thread, so that our own workers share the cores out; False
+    (and BLAS left alone) when threadpoolctl is not installed.
+
+    The workers take whole blocks of questions, so a core that another process holds
+    for a while slows one block, not every product: BLAS's own threads split each
+    product and wait for each other, which makes a busy machine many times slower.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield False
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield True
+
+
+def _top_k(scorer: _Scorer, n: int, clip: int, dead: np.ndarray,
+           progress: Progress | None) -> np.ndarray:
+    """Rows of the ``_K`` best candidates of every question, best first (ties: lower row
+    first); -1 where there are fewer than ``_K`` candidates.
+
+    Each block of questions is a task, run on a few worker threads (numpy and BLAS
+    release the GIL). A task multiplies its questions by one block of candidate rows at
+    a time and keeps each question's ``_K`` best so far (see ``_search``).
+    """
+    best_s = np.full((n, _K), -np.inf, dtype=np.float32)
+    best_i = np.full((n, _K), -1, dtype=np.int64)
+    blocks = _blocks(clip)
+    tasks = [(q0, min(q0 + _QUESTION_BLOCK, n)) for q0 in range(0, n, _QUESTION_BLOCK)]
+    done = 0
+    if progress:
+        progress(0, n)
+    with _one_blas_thread() as limited:
+        workers = _workers() if limited else 1
+        if workers == 1 or len(tasks) == 1:
+            for q0, q1 in tasks:
+                _search(scorer, q0, q1, blocks, dead, best_s[q0:q1], best_i[q0:q1])
+                done += q1 - q0
+                if progress:
+                    progress(done, n)
+            return best_i
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        pool = ThreadPoolExecutor(min(workers, len(tasks)), thread_name_prefix="embedcli")
+        try:
+            futures = {pool.submit(_search, scorer, q0, q1, blocks, dead, best_s[q0:q1],
+                                   best_i[q0:q1]): q1 - q0 for q0, q1 in tasks}
+            for future in as_completed(futures):
+                future.result()
+                done += futures[future]
+                if progress:
+                    progress(done, n)
+        finally:  # on an error or Ctrl-C, do not start the blocks still queued
+            pool.shutdown(wait=True, cancel_futures=True)
+    return best_i
+
+
+def _search(scorer: _Scorer, q0: int, q1: int, blocks: list[tuple[int, int]],
+            dead: np.ndarray, best_s: np.ndarray, best_i: np.ndarray) -> None:
+    """The ``_K`` best candidates of questions ``q0:q1`` (``best_s``/``best_i``: their
+    rows, updated in place).
+
+    Each question keeps a threshold, its ``_K``-th best score so far. A tile's column
+    maximum says which questions have anything better in this block of candidates
+    (after the first blocks, the most frequent words, very few do); only those rows are
+    searched, and what they find is merged into the running top ``_K`` a batch at a
+    time (an out-of-date threshold only lets more through).
+    """
+    threshold = best_s[:, -1]  # a view: follows every merge
+    column_max = np.empty(q1 - q0, dtype=np.float32)
+    buffers: dict[int, np.ndarray] = {}
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pending = 0
+    for start, stop in blocks:
+        width = stop - start
+        if width not in buffers:
+            buffers[width] = np.empty((width, q1 - q0), dtype=np.float32)
+        tile = scorer.scores(q0, q1, start, stop, buffers[width])  # candidates x questions
+        dead_here = dead[(dead >= start) & (dead < stop)] - start
+        if dead_here.size:
+            tile[dead_here] = -np.inf
+        np.max(tile, axis=0, out=column_max)
+        hot = np.flatnonzero(column_max > threshold)
+        if hot.size == 0:
+            continue
+        floor = threshold[hot]
+        unset = not np.isfinite(floor).all()
+        rows, cols, scores = _hits(tile[:, hot], floor, unset)
+        found.append((hot[rows], cols + start, scores))
+        pending += rows.size
+        if unset or pending >= _MERGE_HITS:
+            _merge(found, best_s, best_i)
+            found, pending = [], 0
+    if found:
+        _merge(found, best_s, best_i)
+
+
+def _hits(sub: np.ndarray, floor: np.ndarray,
+          unset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(column, row, score) of the entries of ``sub`` (candidates x questions) above each
+    column's ``floor``.
+
+    Usually a column has one such entry, its arg-max; a second maximum (with the first
+    hidden) tells which columns have more, and only those are searched element by
+    element. ``unset``: some questions have no threshold yet (fewer than ``_K``
+    candidates so far), so only this block's ``_K`` best (and anything tied with the
+    ``_K``-th) can count.
+    """
+    width, h = sub.shape
+    if unset and width > _K:
+        kth = np.partition(sub, width - _K, axis=0)[width - _K]
+        floor = np.maximum(floor, np.nextafter(kth, np.float32(-np.inf)))
+    every = np.arange(h)
+    rows = sub.argmax(axis=0)
+    top = sub[rows, every]
+    sub[rows, every] = -np.inf
+    multi = sub.max(axis=0) > floor
+    sub[rows, every] = top
+    single = np.flatnonzero(~multi & (top > floor))
+    multi = np.flatnonzero(multi)
+    many_rows, many_cols = np.nonzero(sub[:, multi] > floor[multi])
+    many_cols = multi[many_cols]
+    return (np.concatenate([single, many_cols]), np.concatenate([rows[single], many_rows]),
+            np.concatenate([top[single], sub[many_rows, many_cols]]))
+
+
+def _merge(found: list[tuple[np.ndarray, np.ndarray, np.ndarray]], best_s: np.ndarray,
+           best_i: np.ndarray) -> None:
+    """Fold (row, candidate, score) hits into the running top ``_K``, in place: by score,
+    then by candidate row (the more frequent word first)."""
+    rows = np.concatenate([f[0] for f in found])
+    touched, group = np.unique(rows, return_inverse=True)
+    counts = np.bincount(group, minlength=touched.size)
+    group = np.concatenate([np.repeat(np.arange(touched.size), _K), group])
+    index = np.concatenate([best_i[touched].ravel(), *(f[1] for f in found)])
+    score = np.concatenate([best_s[touched].ravel(), *(f[2] for f in found)])
+    order = np.lexsort((index, -score, group))
+    first = np.concatenate([[0], np.cumsum(counts + _K)[:-1]])
+    take = order[first[:, None] + np.arange(_K)]
+    best_s[touched] = score[take]
+    best_i[touched] = index[take]
+
+
+# --------------------------------------------------------------------------- word pairs
+
+
+@dataclass(frozen=True)
+class PairScore:
+    dataset: str
+    path: str
+    pairs: int  # valid lines
+    used: int  # pairs with both words known
+    oov: int  # pairs skipped for an unknown word
+    pearson: float
+    spearman: float
+    invalid_lines: list[int] = field(default_factory=list)
+
+    @property
+    def oov_percent(self) -> float:
+        """gensim's ``oov_ratio`` (a percentage)."""
+        return float(self.oov) / self.pairs * 100 if self.pairs else 0.0  # gensim's arithmetic
+
+
+@dataclass(frozen=True)
+class PairsReport:
+    model: str
+    restrict: int | None  # as asked (None: the whole vocabulary)
+    words: int  # the vocabulary actually used
+    case_insensitive: bool
+    results: list[PairScore]
+
+
+def evaluate_pairs(model: Model, datasets: Sequence[PairSet], *,
+                   restrict: int | None = DEFAULT_RESTRICT,
+                   case_insensitive: bool = True) -> PairsReport:
+    """Correlation with human similarity scores, exactly as gensim's ``evaluate_word_pairs``.
+
+    Pairs with a word outside the first ``restrict`` words are skipped and counted.
+    """
+    clip, ok_vocab = _ok_vocab(model, restrict, case_insensitive)
+    results = []
+    for dataset in datasets:
+        gold: list[float] = []
+        left: list[int] = []
+        right: list[int] = []
+        oov = 0
+        for pair in dataset.pairs:
+            a, b = (pair.a.upper(), pair.b.upper()) if case_insensitive else (pair.a, pair.b)
+            if a not in ok_vocab or b not in ok_vocab:
+                oov += 1
+                continue
+            gold.append(pair.score)
+            left.append(ok_vocab[a])
+            right.append(ok_vocab[b])
+        if not gold:
+            raise QueryError(f"no pair of {shown(dataset.path)} has both words among the first "
+                             f"{clip:,} words of {shown(model.name)}")
+        va = np.asarray(model.vectors[left], dtype=np.float32)
+        vb = np.asarray(model.vectors[right], dtype=np.float32)
+        sims = np.einsum("ij,ij->i", va, vb)
+        results.append(PairScore(dataset.name, dataset.path, len(dataset.pairs), len(gold),
+                                 oov, pearson(gold, sims), spearman(gold, sims),
+                                 list(dataset.invalid_lines)))
+    return PairsReport(model.name, restrict, clip, case_insensitive, results)
+
+
+def pearson(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
+    """Pearson's r, computed as scipy's ``pearsonr`` does (float64; NaN when undefined)."""
+    xa = np.asarray(x, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64)
+    if xa.size < 2:
+        return float("nan")
+    xm = xa - xa.mean()
+    ym = ya - ya.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xmax = np.abs(xm).max()
+        ymax = np.abs(ym).max()
+        nx = xmax * np.linalg.norm(xm / xmax)
+        ny = ymax * np.linalg.norm(ym / ymax)
+        if not (nx > 0 and ny > 0):
+            return float("nan")
+        r = float(np.dot(xm / nx, ym / ny))
+    return max(-1.0, min(1.0, r))
+
+
+def average_ranks(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """1-based ranks; tied values share the mean of their ranks (scipy's ``rankdata``)."""
+    a = np.asarray(values, dtype=np.float64)
+    order = np.argsort(a, kind="mergesort")
+    ordered = a[order]
+    new = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    group = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    ends = np.concatenate([starts[1:], [a.size]])
+    mean_rank = (starts + ends + 1) / 2.0  # ranks start+1 .. end, averaged
+    ranks = np.empty(a.size, dtype=np.float64)
+    ranks[order] = mean_rank[group]
+    return ranks
+
+
+def spearman(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
+    """Spearman's rho: Pearson's r of the average ranks."""
+    return pearson(average_ranks(x), average_ranks(y))

@@ -1,0 +1,235 @@
+"""The classroom's results (``classroom.Explanation``, ``classroom.Interpolation``) as text
+and tables; ``render.py`` hands them here, so ``cli.emit`` writes them like any result.
+
+Pure functions, as in ``render.py``: nothing here writes to a stream.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from embedcli.classroom import Explanation, Interpolation, Placement
+from embedcli.render import Format, _bar, _cell, _num, _score_style
+from embedcli.render import to_dict as _ranking_dict
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+ClassroomResult = Explanation | Interpolation
+EXPLAIN_HEADER = ["part", "of", "word", "rank", "score"]
+INTERPOLATE_HEADER = ["t", "rank", "word", "score"]
+
+
+def _place(p: Placement | None, key: str = "score") -> dict[str, Any] | None:
+    return None if p is None else {"word": p.word, "rank": p.rank, key: _num(p.score)}
+
+
+def to_dict(result: ClassroomResult) -> dict[str, Any]:
+    if isinstance(result, Interpolation):
+        return {"a": result.a, "b": result.b, "model": result.model,
+                "ends_excluded": result.ends_excluded,
+                "steps": [{"t": s.t, "results": [{"rank": h.rank, "word": h.word,
+                                                  "score": _num(h.score)} for h in s.results]}
+                          for s in result.steps]}
+    e = result
+    out = _ranking_dict(e.ranking)
+    out["top"] = e.top
+    out["answer"] = e.answer
+    out["inputs"] = [{"word": i.word, "weight": i.weight, "cosine_to_answer": _num(i.to_answer),
+                      "cosine_to_expected": None if i.to_expected is None
+                      else _num(i.to_expected)} for i in e.inputs]
+    out["expected"] = None if e.expected is None else {
+        "word": e.expected.word, "rank": e.expected.rank, "score": _num(e.expected.score),
+        "within_top": e.expected.within_top}
+    out["base"] = None if e.base is None else {
+        "word": e.base.base, "answer": _place(e.base.answer, "similarity"),
+        "expected": _place(e.base.expected, "similarity")}
+    out["offset"] = None if e.offset is None else {
+        k: v for k, v in _ranking_dict(e.offset).items() if k in ("query", "results", "excluded")}
+    out["offset_note"] = e.offset_note
+    out["others"] = [{"word": v.base, "answer": _place(v.answer, "similarity"),
+                      "expected": _place(v.expected, "similarity")} for v in e.others]
+    out["passed"] = e.passed
+    return out
+
+
+def rows(result: ClassroomResult) -> tuple[list[str], list[list[Any]]]:
+    """The flat rows of tsv, csv and jsonl."""
+    if isinstance(result, Interpolation):
+        return INTERPOLATE_HEADER, [[s.t, h.rank, h.word, _num(h.score)]
+                                    for s in result.steps for h in s.results]
+    e = result
+    q = e.ranking.query
+    out: list[list[Any]] = [["answer", q, h.word, h.rank, _num(h.score)]
+                            for h in e.ranking.results]
+    out += [["left-out", q, x.word, x.rank, _num(x.score)] for x in e.ranking.excluded]
+    out += [["cosine-to-answer", e.answer, i.word, None, _num(i.to_answer)] for i in e.inputs]
+    if e.expected is not None:
+        out += [["cosine-to-expected", e.expected.word, i.word, None, _num(i.to_expected)]
+                for i in e.inputs if i.to_expected is not None]
+        out.append(["expected", q, e.expected.word, e.expected.rank, _num(e.expected.score)])
+    for part, views in (("base-neighbour", [e.base] if e.base else []),
+                        ("input-neighbour", e.others)):
+        for view in views:
+            for p in (view.answer, view.expected):
+                if p is not None:
+                    out.append([part, view.base, p.word, p.rank, _num(p.score)])
+    if e.offset is not None:
+        out += [["offset", e.offset.query, h.word, h.rank, _num(h.score)]
+                for h in e.offset.results]
+    return EXPLAIN_HEADER, out
+
+
+def iter_text(result: ClassroomResult, fmt: Format) -> Iterator[str]:
+    if fmt is Format.json:
+        yield json.dumps(to_dict(result), ensure_ascii=False, indent=2) + "\n"
+        return
+    if fmt is Format.plain:  # the answers only: one word a line
+        if isinstance(result, Interpolation):
+            yield from (s.results[0].word + "\n" for s in result.steps if s.results)
+        else:
+            yield from (h.word + "\n" for h in result.ranking.results)
+        return
+    header, body = rows(result)
+    if fmt is Format.jsonl:
+        for row in body:
+            yield json.dumps(dict(zip(header, row)), ensure_ascii=False) + "\n"
+        return
+    if fmt not in (Format.tsv, Format.csv):
+        raise ValueError(f"not a text format: {fmt}")
+    import csv
+    import io
+
+    for line in [header, *body]:
+        if fmt is Format.tsv:
+            yield "\t".join(_cell(x) for x in line) + "\n"
+        else:
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerow([_cell(x) for x in line])
+            yield buf.getvalue()
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def to_renderable(result: ClassroomResult) -> RenderableType:
+    if isinstance(result, Interpolation):
+        return _interpolation_table(result)
+    return _explanation(result)
+
+
+def _score(x: float) -> Any:
+    from rich.text import Text
+
+    return Text(f"{x:.4f}", style=_score_style(x))
+
+
+def _explanation(e: Explanation) -> RenderableType:
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from embedcli.render import to_renderable as ranking_table
+
+    parts: list[Any] = [ranking_table(e.ranking), Text()]
+    answer = e.answer or "?"
+    terms = Table(title=f"each word of the query, and the answer '{answer}'",
+                  box=box.SIMPLE_HEAD, title_justify="left")
+    terms.add_column("term", style="bold")
+    terms.add_column("weight", justify="right")
+    terms.add_column(f"cosine to {answer}", justify="right")
+    terms.add_column("", no_wrap=True)
+    other = e.expected is not None and e.expected.word != answer
+    if other:
+        terms.add_column(f"cosine to {e.expected.word}", justify="right")
+    for i in e.inputs:
+        cells = [Text(i.word), f"{i.weight:+g}", _score(i.to_answer),
+                 Text(_bar(i.to_answer, 1.0, 12), style=_score_style(i.to_answer))]
+        if other and i.to_expected is not None:
+            cells.append(_score(i.to_expected))
+        terms.add_row(*cells)
+    parts.append(terms)
+    if e.expected is not None:
+        x = e.expected
+        line = Text("expected ")
+        line.append(x.word, style="bold")
+        if x.rank is None:
+            line.append(": it is one of the query's own words, which are left out of the "
+                        "answers", style="bold red")
+        else:
+            line.append(f": #{x.rank:,} of the answers ({x.score:.4f}); ")
+            line.append(f"within the top {e.top}" if x.within_top else
+                        f"not within the top {e.top}",
+                        style="bold green" if x.within_top else "bold red")
+        parts.append(line)
+    if e.base is not None:
+        parts += [Text(), _neighbourhoods(e)]
+    if e.offset is not None:
+        parts += [Text(), Text("the offset alone (the query without its base word "
+                               f"'{e.base.base if e.base else ''}'):", style="bold"),
+                  ranking_table(e.offset)]
+    elif e.offset_note:
+        parts.append(Text(f"the offset alone: {e.offset_note}", style="dim"))
+    return Group(*parts)
+
+
+NEAR = 5  # an answer this close to a '+' word may owe its place to that word, not the offset
+
+
+def _neighbourhoods(e: Explanation) -> Any:
+    """Where the answer (and the expected word) stand among each '+' word's neighbours."""
+    from rich.text import Text
+
+    assert e.base is not None
+    text = Text()
+    for view in [e.base, *e.others]:
+        shown = [view.answer]
+        if view.expected is not None and view.expected.word != view.answer.word:
+            shown.append(view.expected)
+        for p in shown:
+            text.append(p.word, style="bold")
+            if p.rank is None:
+                text.append(f" is {view.base} itself\n")
+                continue
+            text.append(f" is #{p.rank:,} among the neighbours of {view.base} "
+                        f"(cosine {p.score:.4f})")
+            if p is view.answer and view is e.base:
+                if p.rank <= NEAR:
+                    text.append(f": it is already next to {view.base}, so this answer says "
+                                "little about the offset", style="yellow")
+                else:
+                    text.append(": the offset carried it there", style="green")
+            elif p is view.answer and p.rank <= NEAR:
+                text.append(f": it is next to {view.base} already, which may be why it wins",
+                            style="yellow")
+            text.append("\n")
+    text.rstrip()
+    return text
+
+
+def _interpolation_table(result: Interpolation) -> RenderableType:
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    width = max((len(s.results) for s in result.steps), default=0)
+    title = Text(f"{result.a} to {result.b}  ")
+    title.append(f"({result.model}" + (", the two ends left out)" if result.ends_excluded
+                                       else ")"), style="dim")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
+    table.add_column("t", justify="right", style="dim", no_wrap=True)
+    for k in range(1, width + 1):
+        table.add_column(f"#{k}", no_wrap=True, overflow="ellipsis")
+    for step in result.steps:
+        cells = []
+        for h in step.results:
+            style = "bold" if h.word in (result.a, result.b) else ""
+            cell = Text(h.word, style=style)
+            cell.append(f" {h.score:.2f}", style="dim")
+            cells.append(cell)
+        table.add_row(f"{step.t:.2f}", *cells)
+    return Group(title, table)

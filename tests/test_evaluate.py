@@ -1,0 +1,580 @@
+"""`embedcli evaluate`: the figures are gensim's, on the same vectors and settings.
+
+gensim's own full analogy evaluation at restrict 300000 takes most of a minute, so it is
+not run here: gensim's per-section counts on the bundled vectors are written down below
+(from ``KeyedVectors.evaluate_word_analogies`` with gensim 4.4), and gensim's evaluator
+is run live on slices of the set, on a hand-made model and on every word-pair dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedcli import evaluate as ev
+from embedcli.errors import ExitStatus
+from tests.conftest import run, write_small_model
+
+# gensim 4.4's evaluate_word_analogies(questions-words.txt) on the bundled GloVe 6B 50d:
+# (section, correct, incorrect); the last row is gensim's 'Total accuracy'.
+GENSIM_GOOGLE = {
+    30000: [("capital-common-countries", 403, 103), ("capital-world", 2006, 709),
+            ("currency", 31, 205), ("city-in-state", 354, 1849), ("family", 259, 83),
+            ("gram1-adjective-to-adverb", 127, 743), ("gram2-opposite", 45, 335),
+            ("gram3-comparative", 699, 633), ("gram4-superlative", 202, 398),
+            ("gram5-present-participle", 397, 533), ("gram6-nationality-adjective", 1362, 83),
+            ("gram7-past-tense", 586, 974), ("gram8-plural", 680, 376),
+            ("gram9-plural-verbs", 242, 460), ("Total accuracy", 7393, 7484)],
+    300000: [("capital-common-countries", 401, 105), ("capital-world", 3099, 1425),
+             ("currency", 73, 735), ("city-in-state", 378, 2089), ("family", 349, 157),
+             ("gram1-adjective-to-adverb", 151, 841), ("gram2-opposite", 77, 735),
+             ("gram3-comparative", 690, 642), ("gram4-superlative", 321, 801),
+             ("gram5-present-participle", 439, 617), ("gram6-nationality-adjective", 1376, 223),
+             ("gram7-past-tense", 585, 975), ("gram8-plural", 798, 534),
+             ("gram9-plural-verbs", 299, 571), ("Total accuracy", 9036, 10450)],
+}
+GOOGLE_QUESTIONS = 19544
+
+
+def _counts(report: ev.AnalogyReport) -> list[tuple[str, int, int]]:
+    """Our report in the shape of gensim's sections list."""
+    return ([(s.name, s.correct, s.incorrect) for s in report.sections]
+            + [("Total accuracy", report.total.correct, report.total.incorrect)])
+
+
+def _gensim_counts(sections: list[dict]) -> list[tuple[str, int, int]]:
+    return [(s["section"], len(s["correct"]), len(s["incorrect"])) for s in sections]
+
+
+@pytest.fixture(scope="module")
+def google() -> ev.AnalogySet:
+    name, path = ev.locate("google", "analogies")
+    return ev.read_analogies(path, name)
+
+
+@pytest.fixture(scope="module")
+def google_30000(bundled, google) -> ev.AnalogyReport:
+    return ev.evaluate_analogies(bundled, google, restrict=30000)
+
+
+def _slice(google: ev.AnalogySet, path: Path, every: int) -> Path:
+    """Every ``every``-th question of each section, in gensim's file format."""
+    lines = []
+    for section in google.sections:
+        lines.append(f": {section.name}")
+        lines += [" ".join(q.words) for q in section.questions[::every]]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- the full set
+
+
+def test_google_at_restrict_30000_has_gensims_figures(google_30000):
+    report = google_30000
+    assert _counts(report) == GENSIM_GOOGLE[30000]
+    assert report.total.evaluated == 14877
+    assert round(report.total.accuracy, 4) == 0.4969
+    assert report.total.questions == GOOGLE_QUESTIONS
+    assert report.total.skipped == GOOGLE_QUESTIONS - 14877
+
+
+def test_google_at_restrict_300000_through_the_cli_has_gensims_figures(runner):
+    # the default dataset and restrict; one full run at gensim's default in the suite
+    result = run(runner, "evaluate", "analogies", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    sections = [(s["section"], s["correct"], s["incorrect"]) for s in data["sections"]]
+    assert sections + [("Total accuracy", data["correct"], data["incorrect"])] \
+        == GENSIM_GOOGLE[300000]
+    assert data["evaluated"] == 19486 and round(data["accuracy"], 4) == 0.4637
+    assert data["accuracy"] == 9036 / 19486
+    assert data["skipped"] == GOOGLE_QUESTIONS - 19486
+
+
+def test_semantic_and_syntactic_split_on_the_gram_prefix(google_30000):
+    report = google_30000
+    semantic = [s for s in report.sections if not s.name.startswith("gram")]
+    syntactic = [s for s in report.sections if s.name.startswith("gram")]
+    assert len(semantic) == 5 and len(syntactic) == 9
+    assert report.semantic.correct == sum(s.correct for s in semantic)
+    assert report.syntactic.incorrect == sum(s.incorrect for s in syntactic)
+    assert report.semantic.evaluated + report.syntactic.evaluated == report.total.evaluated
+    assert {s.kind for s in semantic} == {"semantic"}
+    assert {s.kind for s in syntactic} == {"syntactic"}
+
+
+# --------------------------------------------------------------------------- live gensim
+
+
+@pytest.mark.parametrize(("restrict", "every"), [(300000, 150), (30000, 60), (2000, 10)])
+def test_a_slice_matches_gensims_own_evaluator(bundled, bundled_kv, google, tmp_path,
+                                                restrict, every):
+    path = _slice(google, tmp_path / "slice.txt", every)
+    score, sections = bundled_kv.evaluate_word_analogies(str(path), restrict_vocab=restrict)
+    report = ev.evaluate_analogies(bundled, ev.read_analogies(path), restrict=restrict,
+                                   show_errors=8)
+    assert _counts(report) == _gensim_counts(sections)
+    assert report.total.accuracy == score
+    # the wrong answers shown are gensim's answers
+    for e in report.errors:
+        a, b, c = (w.lower() for w in e.question)
+        sims = bundled_kv.most_similar(positive=[b, c], negative=[a], topn=5,
+                                       restrict_vocab=restrict)
+        first = next(w for w, _ in sims if w not in (a, b, c))
+        assert e.predicted == first
+        assert e.predicted_score == pytest.approx(dict(sims)[first], abs=1e-5)
+        assert e.expected_rank is None or e.expected_rank > 1
+
+
+def test_mul_matches_gensims_cosmul_under_gensims_rule(bundled, bundled_kv, google, tmp_path,
+                                                       monkeypatch):
+    # gensim's evaluator has no 3CosMul: run it with most_similar_cosmul in place of
+    # most_similar. cosmul ignores restrict_vocab, so both use the whole vocabulary.
+    path = _slice(google, tmp_path / "slice.txt", 400)
+    everything = len(bundled)
+
+    def cosmul(positive, negative, topn, restrict_vocab):
+        return bundled_kv.most_similar_cosmul(positive=positive, negative=negative, topn=topn)
+
+    monkeypatch.setattr(bundled_kv, "most_similar", cosmul)
+    score, sections = bundled_kv.evaluate_word_analogies(str(path), restrict_vocab=everything)
+    report = ev.evaluate_analogies(bundled, ev.read_analogies(path), restrict=everything,
+                                   method="mul")
+    assert report.total.evaluated >= 40
+    assert _counts(report) == _gensim_counts(sections)
+
+
+# --------------------------------------------------------------------------- a hand-made model
+
+SMALL_WORDS = ["the", "man", "woman", "king", "queen", "King", "boy", "girl", "prince",
+               "princess"]
+SMALL_VECTORS = [
+    [0, 0, 0, 0, 1],  # the
+    [1, 0, 0, 0, 0],  # man
+    [0, 1, 0, 0, 0],  # woman
+    [1, 0, 1, 0, 0],  # king
+    [0, 1, 1, 0, 0],  # queen
+    [1, 0, 1.05, 0, 0],  # King: a case variant, nearly king
+    [1, 0, 0, 1, 0],  # boy
+    [0, 1, 0, 1, 0],  # girl
+    [1, 0, 1, 1, 0],  # prince
+    [0, 1, 1, 1, 0],  # princess
+]
+SMALL_QUESTIONS = """\
+: family
+man king woman queen
+MAN KING WOMAN QUEEN
+boy prince girl princess
+man woman king queen
+man king man prince
+this line has five words
+man king woman unknownword
+
+: gram-plural
+woman girl man boy
+"""
+
+
+@pytest.fixture
+def small(tmp_path):
+    from gensim.models import KeyedVectors  # noqa: TID251 (the reference)
+
+    from embedcli.models import load
+
+    path = write_small_model(tmp_path / "small.txt", SMALL_WORDS, SMALL_VECTORS)
+    questions = tmp_path / "questions.txt"
+    questions.write_text(SMALL_QUESTIONS, "utf-8")
+    return load(str(path)), KeyedVectors.load_word2vec_format(str(path)), questions
+
+
+def test_a_small_model_gives_the_answers_worked_out_by_hand(small):
+    model, _kv, questions = small
+    report = ev.evaluate_analogies(model, ev.read_analogies(questions), show_errors=5)
+    family, plural = report.sections
+    # king - man + woman = queen (twice: upper case is the same question); prince - boy +
+    # girl = princess; woman - man + king = queen; king - man + man = king, whose nearest
+    # other row is 'King', the same word upper-cased, so it is passed over for 'prince'
+    assert (family.correct, family.incorrect, family.skipped) == (5, 0, 1)
+    assert (plural.name, plural.kind, plural.correct, plural.incorrect) == \
+        ("gram-plural", "syntactic", 1, 0)
+    assert report.total.accuracy == 1.0 and report.errors == []
+    assert report.invalid_lines == [7]  # five words: skipped, as gensim does
+    assert report.coverage == 6 / 7 and report.oov_percent == pytest.approx(100 / 7)
+
+
+def test_case_sensitive_sees_king_as_another_word(small):
+    model, _kv, questions = small
+    report = ev.evaluate_analogies(model, ev.read_analogies(questions), case_insensitive=False,
+                                   show_errors=5)
+    family = report.sections[0]
+    # 'MAN KING WOMAN QUEEN' is not in the vocabulary; 'King' now answers king - man + man
+    assert (family.correct, family.incorrect, family.skipped) == (3, 1, 2)
+    (error,) = report.errors
+    assert (error.line, error.question, error.expected, error.predicted) == \
+        (6, ("man", "king", "man"), "prince", "King")
+    assert error.expected_rank == 2
+
+
+def test_restrict_drops_questions_and_candidates_beyond_it(small):
+    model, _kv, questions = small
+    report = ev.evaluate_analogies(model, ev.read_analogies(questions), restrict=8)
+    family = report.sections[0]
+    # prince and princess (rows 8 and 9) are out: their questions are skipped
+    assert (family.correct, family.skipped) == (3, 3)
+    assert report.words == 8 and report.restrict == 8
+
+
+@pytest.mark.parametrize("restrict", [300000, 8, 6])
+@pytest.mark.parametrize("case_insensitive", [True, False])
+def test_a_small_model_matches_gensims_evaluator(small, restrict, case_insensitive):
+    model, kv, questions = small
+    score, sections = kv.evaluate_word_analogies(str(questions), restrict_vocab=restrict,
+                                                  case_insensitive=case_insensitive)
+    report = ev.evaluate_analogies(model, ev.read_analogies(questions), restrict=restrict,
+                                   case_insensitive=case_insensitive)
+    assert _counts(report) == _gensim_counts(sections)
+    assert (report.total.accuracy or 0.0) == score
+
+
+def test_mul_on_a_small_model_matches_gensims_cosmul(small, monkeypatch):
+    model, kv, questions = small
+
+    def cosmul(positive, negative, topn, restrict_vocab):
+        return kv.most_similar_cosmul(positive=positive, negative=negative, topn=topn)
+
+    monkeypatch.setattr(kv, "most_similar", cosmul)
+    _score, sections = kv.evaluate_word_analogies(str(questions))
+    report = ev.evaluate_analogies(model, ev.read_analogies(questions), method="mul")
+    assert _counts(report) == _gensim_counts(sections)
+
+
+def test_equal_scores_go_to_the_more_frequent_word(tmp_path):
+    from embedcli.models import load
+
+    # 'twin' and 'twin2' have the same vector: the answer is the one on the earlier row
+    words = ["a", "b", "c", "twin", "twin2"]
+    vectors = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 1, 1], [0, 1, 1]]
+    model = load(str(write_small_model(tmp_path / "tie.txt", words, vectors)))
+    for expected, correct in (("twin", 1), ("twin2", 0)):
+        questions = tmp_path / "q.txt"
+        questions.write_text(f": s\na b a {expected}\n", "utf-8")
+        report = ev.evaluate_analogies(model, ev.read_analogies(questions))
+        assert report.total.correct == correct
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_the_blocked_top_k_is_the_plain_top_k(monkeypatch, workers):
+    monkeypatch.setattr(ev, "_workers", lambda: workers)
+    # small integers: every product is exact, whatever the blocking, and ties are many
+    rng = np.random.default_rng(7)
+    rows = rng.integers(-3, 4, size=(5000, 16)).astype(np.float32)
+    index = np.zeros((1600, 3), dtype=np.int64)  # three blocks of questions
+    scorer = ev._AddScorer(rows, index)
+    scorer.queries = rng.integers(-3, 4, size=(1600, 16)).astype(np.float32)
+    dead = np.array([4, 3000], dtype=np.int64)  # zero rows: never candidates
+    best = ev._top_k(scorer, len(index), len(rows), dead, None)
+    scores = scorer.queries.astype(np.float64) @ rows.T.astype(np.float64)
+    scores[:, dead] = -np.inf
+    ordered = np.sort(scores, axis=1)
+    assert (ordered[:, -ev._K - 1] == ordered[:, -ev._K]).any()  # ties at the cut, too
+    rank = np.broadcast_to(np.arange(len(rows)), scores.shape)
+    expected = np.lexsort((rank, -scores), axis=-1)[:, :ev._K]
+    assert (best == expected).all()
+
+
+def test_without_threadpoolctl_one_worker_gives_the_same_answers(bundled, google, monkeypatch):
+    import contextlib
+
+    @contextlib.contextmanager
+    def absent():
+        yield False
+
+    report = ev.evaluate_analogies(bundled, google, restrict=5000, show_errors=20)
+    monkeypatch.setattr(ev, "_one_blas_thread", absent)
+    assert ev.evaluate_analogies(bundled, google, restrict=5000, show_errors=20) == report
+
+
+def test_progress_counts_the_questions(bundled, google):
+    calls = []
+    report = ev.evaluate_analogies(bundled, google, restrict=5000,
+                                   progress=lambda done, total: calls.append((done, total)))
+    n = report.total.evaluated
+    assert calls[0] == (0, n) and calls[-1] == (n, n)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+# --------------------------------------------------------------------------- word pairs
+
+
+@pytest.mark.parametrize("dataset", ["wordsim353", "simlex999"])
+@pytest.mark.parametrize("restrict", [300000, 3000])
+def test_pairs_match_gensims_evaluate_word_pairs(bundled, bundled_kv, dataset, restrict):
+    name, path = ev.locate(dataset, "similarity")
+    (ours,) = ev.evaluate_pairs(bundled, [ev.read_pairs(path, name)], restrict=restrict).results
+    pearson, spearman, oov = bundled_kv.evaluate_word_pairs(str(path), restrict_vocab=restrict)
+    assert ours.oov_percent == oov
+    # the model's similarities agree with gensim's to float32 rounding (gensim normalises
+    # in float64 at query time, the cache holds float32 unit vectors): Spearman sees the
+    # same ranks, Pearson the same values to 1e-7
+    assert ours.spearman == pytest.approx(spearman[0], abs=1e-12)
+    assert ours.pearson == pytest.approx(pearson[0], abs=1e-7)
+
+
+def test_a_pairs_file_with_comments_bad_lines_and_unknown_words(bundled, bundled_kv, tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("# a comment\nword1\tword2\tscore\ncat\tdog\t8.5\nCar\ttruck\t7\n"
+                    "cat\tzzzqqqxx\t3\ncup\tmountain\t0.5\nsun\tmoon\t6.25\n\n"
+                    "king\tqueen\t8\tsurplus\n", "utf-8")
+    (ours,) = ev.evaluate_pairs(bundled, [ev.read_pairs(path)]).results
+    pearson, spearman, oov = bundled_kv.evaluate_word_pairs(str(path))
+    assert (ours.pairs, ours.used, ours.oov) == (5, 4, 1)
+    assert ours.invalid_lines == [2, 9]  # the header and the four-field line; not the blank
+    assert ours.oov_percent == oov == 20.0
+    assert ours.spearman == pytest.approx(spearman[0], abs=1e-12)
+    assert ours.pearson == pytest.approx(pearson[0], abs=1e-7)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pearson_and_spearman_are_scipys(seed):
+    from scipy import stats  # noqa: TID251 (the reference)
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 400))
+    x = rng.integers(0, 10, n).astype(float) if seed % 2 else rng.standard_normal(n)
+    y = x * rng.uniform(-1, 1) + rng.standard_normal(n)
+    y[: n // 3] = np.round(y[: n // 3])  # ties
+    assert ev.pearson(x, y) == pytest.approx(stats.pearsonr(x, y)[0], abs=1e-12)
+    assert ev.spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0], abs=1e-12)
+    assert ev.average_ranks(y).tolist() == stats.rankdata(y).tolist()
+
+
+def test_correlations_of_constant_or_tiny_input_are_nan():
+    assert math.isnan(ev.pearson([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]))
+    assert math.isnan(ev.spearman([1.0], [2.0]))
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Path:
+    """Four questions on the bundled model: a right, two more, a skipped, a bad line."""
+    path = tmp_path / "tiny.txt"
+    path.write_text(": capitals\nathens greece paris france\nathens greece berlin germany\n"
+                    "man king woman queen\nathens greece zzzqqqxx france\n"
+                    ": gram-comparative\ngood better bad worse\nnot a question\n", "utf-8")
+    return path
+
+
+def test_json_has_every_figure(runner, tiny):
+    result = run(runner, "evaluate", "analogies", str(tiny), "--show-errors", "3",
+                 "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    figures = {"correct", "incorrect", "evaluated", "skipped", "questions", "accuracy"}
+    assert set(data) == {"dataset", "file", "model", "method", "restrict", "words",
+                         "case_insensitive", "coverage", "oov_percent", "semantic",
+                         "syntactic", "total", "sections", "errors", "invalid_lines"} | figures
+    assert (data["dataset"], data["file"], data["model"], data["method"]) == \
+        (str(tiny), str(tiny), "glove-6b-50d", "add")
+    assert (data["restrict"], data["words"], data["case_insensitive"]) == (300000, 300000, True)
+    assert (data["questions"], data["evaluated"], data["skipped"]) == (5, 4, 1)
+    assert data["coverage"] == 4 / 5 and data["oov_percent"] == 20.0
+    assert data["accuracy"] == data["correct"] / 4
+    for part in ("semantic", "syntactic", "total"):
+        assert set(data[part]) == figures | {"section", "kind"}
+    assert [s["section"] for s in data["sections"]] == ["capitals", "gram-comparative"]
+    assert [s["kind"] for s in data["sections"]] == ["semantic", "syntactic"]
+    assert data["total"]["correct"] == data["correct"]
+    assert data["invalid_lines"] == [8]
+    assert len(data["errors"]) == data["incorrect"]
+    for e in data["errors"]:
+        assert set(e) == {"section", "line", "question", "expected", "predicted",
+                          "predicted_score", "expected_rank", "expected_score"}
+    assert "skipped 1 line that is not" in result.stderr and "line 8" in result.stderr
+
+
+def test_similarity_json_has_every_figure(runner):
+    data = json.loads(run(runner, "evaluate", "similarity", "-f", "json").stdout)
+    assert set(data) == {"model", "restrict", "words", "case_insensitive", "results"}
+    assert [r["dataset"] for r in data["results"]] == ["wordsim353", "simlex999"]
+    ws, sl = data["results"]
+    assert set(ws) == {"dataset", "file", "pairs", "used", "oov", "oov_percent", "pearson",
+                       "spearman", "invalid_lines"}
+    # the issue's figures (gensim's, on the bundled vectors)
+    assert round(ws["spearman"], 4) == 0.5033 and round(sl["spearman"], 4) == 0.2631
+    assert (ws["pairs"], ws["oov"], sl["pairs"], sl["oov"]) == (353, 0, 999, 1)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "tsv", "csv", "plain"])
+def test_every_format(runner, tiny, fmt):
+    result = run(runner, "evaluate", "analogies", str(tiny), "--format", fmt,
+                 "--show-errors", "2")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    if fmt == "json":
+        assert json.loads(out)["questions"] == 5
+    elif fmt == "jsonl":
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert [r["section"] for r in rows] == ["capitals", "gram-comparative", "semantic",
+                                                "syntactic", "total"]
+    elif fmt in ("tsv", "csv"):
+        sep = "\t" if fmt == "tsv" else ","
+        lines = out.splitlines()
+        assert lines[0].split(sep) == ["section", "kind", "questions", "evaluated", "correct",
+                                       "incorrect", "skipped", "accuracy"]
+        assert lines[-1].split(sep)[:3] == ["total", "summary", "5"]
+    elif fmt == "plain":
+        names = [line.split("\t")[0] for line in out.splitlines()]
+        assert names == ["capitals", "gram-comparative", "semantic", "syntactic", "total"]
+    else:
+        assert "capitals" in out and "coverage: 4 of 5 questions" in out
+        assert "semantic" in out and "syntactic" in out and "total" in out
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "tsv", "csv", "plain"])
+def test_every_format_for_similarity(runner, fmt):
+    result = run(runner, "evaluate", "similarity", "wordsim353", "--format", fmt)
+    assert result.exit_code == 0, result.stderr
+    assert "wordsim353" in result.stdout
+    if fmt == "plain":
+        name, spearman = result.stdout.split("\t")
+        assert round(float(spearman), 4) == 0.5033
+
+
+def test_a_progress_bar_goes_to_stderr_on_a_terminal(runner, tiny, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("TTY_INTERACTIVE", "1")
+    result = run(runner, "evaluate", "analogies", str(tiny), "-f", "json")
+    assert result.exit_code == 0
+    assert "5 analogy questions" in result.stderr  # the bar's description
+    assert json.loads(result.stdout)["questions"] == 5  # stdout is only the answer
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(runner, tiny):
+    result = run(runner, "evaluate", "analogies", str(tiny), "-f", "json")
+    assert result.exit_code == 0 and "analogy questions" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "status", "message"), [
+    (["analogies", "no-such-file.txt"], ExitStatus.USAGE,
+     "unknown dataset 'no-such-file.txt': not a dataset name (google) and no such file"),
+    (["analogies", "simlex999"], ExitStatus.USAGE,
+     "'simlex999' is a word-pair dataset: use 'embedcli evaluate similarity simlex999'"),
+    (["similarity", "google"], ExitStatus.USAGE,
+     "'google' is an analogy dataset: use 'embedcli evaluate analogies google'"),
+    (["analogies", "--restrict", "0"], ExitStatus.USAGE, "--restrict"),
+    (["analogies", "--method", "sub"], ExitStatus.USAGE, "--method"),
+    (["analogies", "--show-errors", "-1"], ExitStatus.USAGE, "--show-errors"),
+    (["analogies", "-m", "no-such-model"], ExitStatus.MODEL, "no-such-model"),
+])
+def test_errors_are_one_line_and_a_status(runner, args, status, message):
+    result = run(runner, "evaluate", *args)
+    assert result.exit_code == status, result.stderr
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("embedcli: error: ") and message in line
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("athens greece paris france\n", "line 1: a question before the first section header"),
+    (": s\nathens greece paris france\ncaf\xe9 x y z\n".encode("latin-1"),
+     "line 3: not UTF-8 text"),
+    (": only\n: headers\n", "no analogy questions found"),
+    ("", "no analogy questions found"),
+])
+def test_a_malformed_analogy_file_names_the_file_and_line(runner, tmp_path, content, message):
+    path = tmp_path / "bad.txt"
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    result = run(runner, "evaluate", "analogies", str(path))
+    assert result.exit_code == ExitStatus.USAGE
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"embedcli: error: {path}") and message in line
+
+
+def test_a_malformed_pairs_file_and_a_directory(runner, tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("# nothing but a comment\ncat dog 3\n", "utf-8")
+    result = run(runner, "evaluate", "similarity", str(path))
+    assert result.exit_code == ExitStatus.USAGE
+    assert f"embedcli: error: {path}: no word pairs found" in result.stderr
+    result = run(runner, "evaluate", "similarity", str(tmp_path))
+    assert result.exit_code == ExitStatus.USAGE
+    assert "is a directory" in result.stderr
+
+
+def test_an_unreadable_file(runner, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    path = tmp_path / "secret.txt"
+    path.write_text(": s\na b c d\n")
+    path.chmod(0)
+    result = run(runner, "evaluate", "analogies", str(path))
+    assert result.exit_code == ExitStatus.USAGE
+    assert "cannot read dataset" in result.stderr
+
+
+def test_nothing_evaluable_is_no_answer(runner, tmp_path):
+    path = tmp_path / "oov.txt"
+    path.write_text(": s\nzzzqqqxx b c d\n", "utf-8")
+    result = run(runner, "evaluate", "analogies", str(path))
+    assert result.exit_code == ExitStatus.NO_ANSWER
+    assert "none of the 1 questions" in result.stderr
+    pairs = tmp_path / "oov.tsv"
+    pairs.write_text("zzzqqqxx\tcat\t1\n", "utf-8")
+    result = run(runner, "evaluate", "similarity", str(pairs))
+    assert result.exit_code == ExitStatus.NO_ANSWER
+    assert "no pair of" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["analogies", "similarity"])
+def test_every_evaluate_command_has_help_with_an_example(runner, command):
+    result = run(runner, "evaluate", command, "--help")
+    assert result.exit_code == 0
+    assert f"embedcli evaluate {command}" in result.stdout
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    assert f"embedcli evaluate {command}" in readme
+
+
+def test_the_cli_default_restrict_is_gensims():
+    from embedcli import cli_eval
+
+    assert cli_eval.DEFAULT_RESTRICT == ev.DEFAULT_RESTRICT == 300000
+
+
+def test_dataset_names_and_files():
+    assert ev.locate("google", "analogies")[1].name == "questions-words.txt"
+    assert ev.locate("questions-words", "analogies")[0] == "google"
+    assert ev.locate("WS353", "similarity")[1].name == "wordsim353.tsv"
+    assert ev.locate("simlex", "similarity")[1].name == "simlex999.txt"
+    assert ev.DEFAULT_SIMILARITY == ("wordsim353", "simlex999")
+
+
+def test_evaluating_imports_neither_gensim_nor_scipy(bundled, session_cache, tiny):
+    probe = """
+import json, runpy, sys
+sys.argv = ["embedcli", *sys.argv[1:]]
+try:
+    runpy.run_module("embedcli", run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"gensim", "scipy", "pyarrow"})
+print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "EMBEDCLI_MODEL"}
+    env["EMBEDCLI_CACHE_DIR"] = str(session_cache)
+    for args in (["analogies", str(tiny)], ["similarity"]):
+        done = subprocess.run([sys.executable, "-c", probe, "evaluate", *args, "-f", "json"],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert json.loads(done.stderr.splitlines()[-1]) == {"code": 0, "heavy": []}
