@@ -666,8 +666,100 @@ def bench_evaluate(ctx: Context) -> Section:
     return Section("evaluate", rows, checks, data, notes)
 
 
+# --------------------------------------------------------------------------- scale
+
+SCALE_WORDS = 2_200_000  # glove.840B.300d's shape
+SCALE_DIM = 300
+SCALE_PEAK_FACTOR = 2.0  # conversion peak RSS <= about twice the float32 matrix
+SCALE_QUERY_TARGET_S = 1.0
+
+# Run in a child: write a synthetic word2vec binary file of the given shape (seeded).
+# argv: path, words, dimensions.
+MAKE_SYNTHETIC = """\
+import sys
+import numpy as np
+
+path, n, d = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(840)
+with open(path, "wb") as out:
+    out.write(b"%d %d\\n" % (n, d))
+    for start in range(0, n, 100_000):
+        block = rng.standard_normal((min(100_000, n - start), d), dtype=np.float32)
+        out.write(b"".join(b"w%d %s\\n" % (start + i, row.tobytes())
+                           for i, row in enumerate(block)))
+"""
+
+# Run in a child: gensim's own load of the same file, then one neighbour query.
+# argv: path, word. Prints JSON: load seconds, query seconds, the top 10.
+GENSIM_SCALE = """\
+import json, sys, time
+start = time.perf_counter()
+from gensim.models import KeyedVectors
+kv = KeyedVectors.load_word2vec_format(sys.argv[1], binary=True)
+loaded = time.perf_counter()
+hits = kv.most_similar(sys.argv[2], topn=10)
+done = time.perf_counter()
+print(json.dumps({"load_s": loaded - start, "query_s": done - loaded,
+                  "results": [{"rank": i, "word": w, "score": float(s)}
+                              for i, (w, s) in enumerate(hits, 1)]}))
+"""
+
+
+def bench_scale(ctx: Context) -> Section:
+    """A model of glove.840B's shape (2.2 M words x 300), synthetic, as word2vec binary.
+
+    embedcli: the one-time conversion (time, peak RSS) and then single neighbour queries
+    from the cache in fresh processes; gensim: ``load_word2vec_format`` of the same file
+    and the same query, in one fresh process. Writes a 2.7 GB file under the work dir.
+    """
+    path = ctx.workdir / "synthetic-2.2M-300.bin"
+    progress(f"writing a synthetic {SCALE_WORDS:,} x {SCALE_DIM} word2vec binary file")
+    measure([ctx.python, "-c", MAKE_SYNTHETIC, str(path), str(SCALE_WORDS), str(SCALE_DIM)],
+            ctx.env)
+    matrix_mb = SCALE_WORDS * SCALE_DIM * 4 / 1e6
+    env = {**ctx.env, "EMBEDCLI_CACHE_DIR": str(ctx.workdir / "scale-cache")}
+    word = "w123456"
+    query = ctx.embedcli("neighbors", word, "-m", str(path), "--format", "json")
+    progress("embedcli: converting the synthetic model")
+    conversion = measure(query, env)
+    ours = []
+    for run in range(ctx.runs):
+        progress(f"scale: embedcli query {run + 1} of {ctx.runs}")
+        ours.append(measure(query, env))
+    progress("scale: gensim load_word2vec_format and query")
+    theirs = measure([ctx.python, "-c", GENSIM_SCALE, str(path), word], ctx.env)
+    gensim = json.loads(theirs.stdout)
+    query_s = median([s.seconds for s in ours])
+    peak_limit = SCALE_PEAK_FACTOR * matrix_mb
+    rows = [
+        Row("conversion (embedcli) / load (gensim)", "s", conversion.seconds, gensim["load_s"]),
+        Row("conversion peak RSS", "MB", conversion.peak_rss_mb, theirs.peak_rss_mb,
+            target=Target(f"<= {SCALE_PEAK_FACTOR:g} x matrix ({peak_limit:,.0f} MB)",
+                          conversion.peak_rss_mb <= peak_limit * 1.05)),
+        Row(f"neighbour query, fresh process, median of {ctx.runs}", "s", query_s,
+            theirs.seconds,
+            target=Target(f"embedcli < {SCALE_QUERY_TARGET_S:g} s",
+                          query_s < SCALE_QUERY_TARGET_S)),
+    ]
+    notes = [f"scale: gensim's query alone, after its {gensim['load_s']:.1f} s load, took "
+             f"{gensim['query_s']:.3f} s (its first most_similar also computes the norms)"]
+    mine = [(r["word"], r["score"]) for r in json.loads(ours[0].stdout)["results"]]
+    same = [w for w, _ in mine] == [r["word"] for r in gensim["results"]]
+    checks = [Check(f"embedcli and gensim agree on {word}'s top 10 in the 2.2 M model", same)]
+    data = {"words": SCALE_WORDS, "dim": SCALE_DIM, "file_bytes": path.stat().st_size,
+            "embedcli_conversion_s": conversion.seconds,
+            "embedcli_conversion_peak_rss_mb": conversion.peak_rss_mb,
+            "embedcli_query_s": [s.seconds for s in ours],
+            "gensim_load_s": gensim["load_s"], "gensim_query_s": gensim["query_s"],
+            "gensim_process_s": theirs.seconds, "gensim_peak_rss_mb": theirs.peak_rss_mb}
+    path.unlink()
+    return Section("scale", rows, checks, data, notes)
+
+
 BENCHMARKS: list[Callable[[Context], Section]] = [bench_analogy, bench_batch,
                                                      bench_evaluate]
+# Slow and disk-hungry (a 2.7 GB file): run only when named with --only scale.
+OPTIONAL: list[Callable[[Context], Section]] = [bench_scale]
 
 
 # --------------------------------------------------------------------------- main
@@ -700,10 +792,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help="embedcli's cache for the timed runs (default: a temporary one)")
     parser.add_argument("--json", action="store_true", help="print every figure as JSON")
-    names = [bench.__name__.removeprefix("bench_") for bench in BENCHMARKS]
+    names = [bench.__name__.removeprefix("bench_") for bench in BENCHMARKS + OPTIONAL]
     parser.add_argument("--only", action="append", choices=names, metavar="NAME",
                         help=f"run only this benchmark (repeatable): {', '.join(names)}; "
-                             "evaluate takes several minutes")
+                             "evaluate takes several minutes; scale (not run by default) "
+                             "writes a 2.7 GB file and takes a few minutes")
     args = parser.parse_args(argv)
 
     env = dict(os.environ)
@@ -713,8 +806,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         setup = setup_embedcli(ctx, args.cache_dir)
         setup_gensim(ctx, setup)
-        chosen = [bench for bench in BENCHMARKS
-                  if not args.only or bench.__name__.removeprefix("bench_") in args.only]
+        chosen = [bench for bench in BENCHMARKS + OPTIONAL
+                  if (bench.__name__.removeprefix("bench_") in args.only if args.only
+                      else bench in BENCHMARKS)]
         sections = [setup, *(bench(ctx) for bench in chosen)]
     except CommandFailed as exc:
         sys.stderr.write(f"bench: error: {exc}\n")

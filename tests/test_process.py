@@ -166,3 +166,41 @@ def test_a_cache_that_cannot_be_written_in_full_falls_back_to_memory(tmp_path, b
     assert "Traceback" not in out.stderr
     leftovers = list((cache / "models").iterdir()) if (cache / "models").exists() else []
     assert leftovers == []  # no half-written entry
+
+
+EVERY_COMMAND = [
+    ["analogy", "king - man + woman", "-n", "100000", "-f", "tsv"],
+    ["neighbors", "cat", "-n", "100000", "-f", "jsonl"],
+    ["similarity", "cat", "dog", "car", "-f", "csv"],
+    ["doesnt-match", "breakfast", "cereal", "dinner", "lunch", "-f", "tsv"],
+    ["vector", "cat", "-f", "tsv"],
+    ["vocab"],
+    ["rank", "cat", "dog"],
+    ["interpolate", "cat", "dog", "-f", "tsv"],
+    ["explain", "king - man + woman", "-f", "json"],
+    ["models", "list", "-f", "tsv"],
+    ["models", "info", "glove-6b-50d", "-f", "json"],
+    ["evaluate", "similarity", "-f", "tsv"],
+]
+
+
+@pytest.mark.parametrize("args", EVERY_COMMAND, ids=lambda a: " ".join(a[:2]))
+def test_head_1_on_every_command_ends_quietly(bundled, session_cache, args):
+    proc = subprocess.Popen([sys.executable, "-m", "embedcli", *args], env=_env(session_cache),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    status = proc.wait(timeout=300)
+    assert first.strip()
+    assert status in (0, ExitStatus.BROKEN_PIPE), stderr
+    assert b"Traceback" not in stderr and b"Error" not in stderr, stderr
+
+
+def test_head_1_on_a_long_batch_ends_quietly(bundled, session_cache):
+    lines = "".join(f"similarity cat dog\nneighbors cat -n 3\n" for _ in range(20000))
+    out = subprocess.run(f"'{sys.executable}' -m embedcli batch -f jsonl | head -1",
+                         shell=True, input=lines, env=_env(session_cache), capture_output=True,
+                         text=True, timeout=300)
+    assert json.loads(out.stdout)["line"] == 1
+    assert out.stderr == ""
