@@ -35,10 +35,6 @@ def say(kind: str, message: str) -> None:
     sys.stderr.flush()
 
 
-class _BrokenPipe(Exception):
-    pass
-
-
 class EmbedcliGroup(TyperGroup):
     """Maps every way a run can end to one stderr line and one exit status."""
 
@@ -72,8 +68,6 @@ class EmbedcliGroup(TyperGroup):
                     message += f" (see '{ctx.command_path} --help')"
                 say("error", message)
                 status = exc.exit_code
-        except _BrokenPipe:
-            status = ExitStatus.BROKEN_PIPE
         except (KeyboardInterrupt, typer.Abort):
             sys.stderr.write("\n")
             status = ExitStatus.INTERRUPTED
@@ -184,9 +178,17 @@ class _StderrReporter:
         if not console.is_terminal:
             yield lambda _n: None
             return
-        from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress,
-                                   SpinnerColumn, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn, TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
         columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
         if total and unit == "bytes":
@@ -241,41 +243,46 @@ def emit(result: Result, chosen: Format | None) -> None:
         from rich.console import Console
 
         chosen = Format.table if Console().is_terminal else Format.tsv
-    try:
+    with quiet_when_the_reader_leaves():
         if chosen is Format.table:
             from rich.console import Console
 
             Console().print(to_renderable(result))
         else:
-            json_like = chosen in (Format.json, Format.jsonl)
-            encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+            carry = json_for_stdout() if chosen in (Format.json, Format.jsonl) else None
             for chunk in iter_text(result, chosen):
-                if json_like:
-                    chunk = _encodable_json(chunk, encoding)
-                sys.stdout.write(chunk)
+                sys.stdout.write(carry(chunk) if carry else chunk)
         sys.stdout.flush()
+
+
+@contextmanager
+def quiet_when_the_reader_leaves() -> Iterator[None]:
+    """Around writes to stdout: a reader that went away (``| head -1``) ends the run
+    quietly with status 141, and Python's final flush does not complain either."""
+    try:
+        yield
     except BrokenPipeError:
-        # The reader went away (`| head -1`): stop quietly, and keep Python's final
-        # flush from complaining about the closed pipe.
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         except (OSError, ValueError, AttributeError):
             pass
-        raise _BrokenPipe() from None
+        raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
 
 
-def _encodable_json(chunk: str, encoding: str) -> str:
-    """JSON that the output encoding can carry: \\uXXXX escapes where it cannot
-    (PYTHONIOENCODING=ascii), which is still the same JSON."""
+def json_for_stdout() -> Callable[[str], str]:
+    """JSON text that the output encoding can carry: non-ASCII as \\uXXXX escapes where
+    it cannot (PYTHONIOENCODING=ascii), which is still the same JSON."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     try:
-        chunk.encode(encoding)
-        return chunk
+        "\u00e9\u4e2d\U0001f600".encode(encoding)
+        return lambda text: text
     except (UnicodeEncodeError, LookupError):
         import json
         import re
 
-        return re.sub(r"[^\x00-\x7f]", lambda m: json.dumps(m.group())[1:-1], chunk)
+        other = re.compile(r"[^\x00-\x7f]")
+        return lambda text: other.sub(lambda m: json.dumps(m.group())[1:-1], text)
 
 
 def emit_rows(kind: str, rows: list[dict[str, Any]], chosen: Format | None, *,
@@ -386,7 +393,8 @@ def similarity(
 
     embedcli similarity cat dog car truck
     """
-    from embedcli.engine import similarity as pair, similarity_matrix
+    from embedcli.engine import similarity as pair
+    from embedcli.engine import similarity_matrix
 
     if len(words) < 2:
         raise usage_error("similarity needs at least two words")

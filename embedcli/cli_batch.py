@@ -12,14 +12,32 @@ import os
 import select
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
-from embedcli.cli import (CaseOpt, DtypeOpt, FormatOpt, IncludeOpt, LimitOpt, Method, ModelOpt,
-                          RestrictOpt, TopOpt, TrustOpt, UnicodeOpt, app, emit, load_model,
-                          make_resolver, say, usage_error)
+from embedcli.cli import (
+    CaseOpt,
+    DtypeOpt,
+    FormatOpt,
+    IncludeOpt,
+    LimitOpt,
+    Method,
+    ModelOpt,
+    RestrictOpt,
+    TopOpt,
+    TrustOpt,
+    UnicodeOpt,
+    app,
+    emit,
+    json_for_stdout,
+    load_model,
+    make_resolver,
+    quiet_when_the_reader_leaves,
+    say,
+    usage_error,
+)
 from embedcli.errors import EmbedcliError, ExitStatus
 from embedcli.render import Format
 
@@ -101,41 +119,10 @@ def read_chunks(stream: IO[bytes], size: int = CHUNK_LINES) -> Iterator[list[tup
 # --------------------------------------------------------------------------- output
 
 
-class _Closed(Exception):
-    """The reader of stdout went away."""
-
-
 def _write(text: str) -> None:
-    try:
+    with quiet_when_the_reader_leaves():
         sys.stdout.write(text)
         sys.stdout.flush()
-    except BrokenPipeError:
-        _quiet_stdout()
-        raise _Closed() from None
-
-
-def _quiet_stdout() -> None:
-    # as cli.emit does: keep Python's final flush from complaining about the closed pipe
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
-def _json_for_stdout() -> Callable[[str], str]:
-    """JSON text the output encoding can carry: non-ASCII as \\uXXXX where it cannot
-    (PYTHONIOENCODING=ascii), which is still the same JSON (as ``cli.emit`` does)."""
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    try:
-        "\u00e9\u4e2d\U0001f600".encode(encoding)
-        return lambda text: text
-    except (UnicodeEncodeError, LookupError):
-        import json
-        import re
-
-        other = re.compile(r"[^\x00-\x7f]")
-        return lambda text: other.sub(lambda m: json.dumps(m.group())[1:-1], text)
 
 
 def _default_format(chosen: Format | None) -> Format:
@@ -204,10 +191,7 @@ def batch(
         resolver = Resolver(m, case_sensitive=case_sensitive,
                             on_note=lambda message: say("note", message), memo=1 << 14)
         defaults = Spec(0, "", "", (), top, method.value, restrict, include_inputs)
-        try:
-            answered, failed = _run(m, resolver, defaults, stream, fmt)
-        except _Closed:
-            raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
+        answered, failed = _run(m, resolver, defaults, stream, fmt)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -236,7 +220,7 @@ def _run(model, resolver, defaults: Spec, stream: IO[bytes], fmt: Format) -> tup
     from embedcli.engine import answer_batch
 
     writer = _table_writer() if fmt is Format.table else None
-    carry = _json_for_stdout() if fmt is Format.jsonl else (lambda text: text)
+    carry = json_for_stdout() if fmt is Format.jsonl else (lambda text: text)
     if fmt is Format.tsv:
         from embedcli.render import BATCH_TSV_HEADER
 
@@ -291,15 +275,12 @@ def _table_writer():
     console = Console()
 
     def write(number: int, text: str, answer) -> None:
-        try:
+        with quiet_when_the_reader_leaves():
             console.print(Text(f"line {number}: {text.strip()}", style="dim"))
             if isinstance(answer, EmbedcliError):
                 console.print(Text(f"error: {answer}", style="bold red"))
             else:
                 console.print(to_renderable(answer))
-        except BrokenPipeError:
-            _quiet_stdout()
-            raise _Closed() from None
 
     return write
 

@@ -14,9 +14,27 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from embedcli.cli import (CaseOpt, DtypeOpt, FormatOpt, LimitOpt, Method, ModelOpt, QueryArg,
-                          RestrictOpt, TopOpt, TrustOpt, UnicodeOpt, app, emit, load_model,
-                          make_resolver, parse_query, say, usage_error)
+from embedcli.cli import (
+    CaseOpt,
+    DtypeOpt,
+    FormatOpt,
+    LimitOpt,
+    Method,
+    ModelOpt,
+    QueryArg,
+    RestrictOpt,
+    TopOpt,
+    TrustOpt,
+    UnicodeOpt,
+    app,
+    emit,
+    load_model,
+    make_resolver,
+    parse_query,
+    quiet_when_the_reader_leaves,
+    say,
+    usage_error,
+)
 from embedcli.errors import ExitStatus
 from embedcli.render import Format
 
@@ -100,31 +118,14 @@ def shell(
 
 
 def _write(text: str) -> None:
-    try:
+    with quiet_when_the_reader_leaves():
         sys.stdout.write(text)
         sys.stdout.flush()
-    except BrokenPipeError:
-        _quiet_stdout()
-        raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
 
 
 def _write_console(console: Any, renderable: Any, markup: bool = True, end: str = "\n") -> None:
-    try:
+    with quiet_when_the_reader_leaves():
         console.print(renderable, markup=markup, end=end)
-    except BrokenPipeError:
-        _quiet_stdout()
-        raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
-
-
-def _quiet_stdout() -> None:
-    # as cli.emit does: keep Python's final flush from complaining about the closed pipe
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 # --------------------------------------------------------------------------- explain

@@ -368,8 +368,9 @@ def interactive(session: Session, answer: Callable[[int, Any], None],
                 show: Callable[[str], None]) -> int:
     """The prompt loop on a terminal; returns the exit status (0).
 
-    ``answer(line_number, result)`` writes an answer; ``show`` writes messages (the banner, help, settings) where the person reads them: on
-    stderr when stdout is a pipe, which then gets the answers alone.
+    ``answer(line_number, result)`` writes an answer; ``show`` writes messages (the
+    banner, help, settings) where the person reads them: on stderr when stdout is a pipe,
+    which then gets the answers alone.
     """
     readline = None
     history = None

@@ -27,9 +27,9 @@ try:
     runpy.run_module("embedcli", run_name="__main__")
 except SystemExit as exit:
     code = exit.code
-heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
 print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
-""" % (HEAVY,)
+""".replace("HEAVY", repr(HEAVY))
 
 
 def _env(cache: Path) -> dict[str, str]:
@@ -198,7 +198,7 @@ def test_head_1_on_every_command_ends_quietly(bundled, session_cache, args):
 
 
 def test_head_1_on_a_long_batch_ends_quietly(bundled, session_cache):
-    lines = "".join(f"similarity cat dog\nneighbors cat -n 3\n" for _ in range(20000))
+    lines = "".join("similarity cat dog\nneighbors cat -n 3\n" for _ in range(20000))
     out = subprocess.run(f"'{sys.executable}' -m embedcli batch -f jsonl | head -1",
                          shell=True, input=lines, env=_env(session_cache), capture_output=True,
                          text=True, timeout=300)
