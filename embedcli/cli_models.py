@@ -12,8 +12,17 @@ from typing import Annotated, Any
 
 import typer
 
-from embedcli.cli import (DtypeOpt, FormatOpt, LimitOpt, TrustOpt, UnicodeOpt, app, emit_rows,
-                          load_model, say)
+from embedcli.cli import (
+    DtypeOpt,
+    FormatOpt,
+    LimitOpt,
+    TrustOpt,
+    UnicodeOpt,
+    app,
+    emit_rows,
+    load_model,
+    say,
+)
 from embedcli.errors import ModelError
 
 models_app = typer.Typer(help="List, inspect, register and remove models.",
@@ -33,8 +42,7 @@ class ModelRow:
 
 
 def _row(name: str, default: str) -> ModelRow:
-    from embedcli.models import (BUNDLED_ALIASES, cache_size, cached_meta, entry_dir_for,
-                                 resolve)
+    from embedcli.models import BUNDLED_ALIASES, cache_size, cached_meta, entry_dir_for, resolve
 
     try:
         source = resolve(name)

@@ -16,8 +16,16 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from embedcli.classroom import Explanation, Interpolation
-from embedcli.engine import (MoreResult, OddOneOut, Ranking, Similarity, SimilarityMatrix,
-                             Vocabulary, WordRank, WordVector)
+from embedcli.engine import (
+    MoreResult,
+    OddOneOut,
+    Ranking,
+    Similarity,
+    SimilarityMatrix,
+    Vocabulary,
+    WordRank,
+    WordVector,
+)
 from embedcli.evaluate import AnalogyReport, PairsReport
 
 if TYPE_CHECKING:
