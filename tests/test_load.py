@@ -89,3 +89,17 @@ def test_eight_readers_share_the_memory_mapped_cache(bundled, session_cache, tmp
     # the matrix is paid for about once, not 8 times: the 8 together cost less than
     # 8 processes' private memory (Python, numpy: under 60 MiB each) plus 2 matrices
     assert pss < 8 * 60 * 1024 + 2 * matrix_kib, (rss, pss)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_a_million_line_batch_streams_in_constant_memory(bundled, session_cache, tmp_path):
+    """1,000,000 lines through a pipe peak at the memory of 10,000 (within 10 MB)."""
+    from tests.test_batch import _lines_file, _peak_rss_mb
+
+    small = _lines_file(tmp_path / "small.txt", "similarity cat dog\n", 10_000)
+    million = _lines_file(tmp_path / "million.txt", "similarity cat dog\n", 1_000_000)
+    args = ["batch", "--format", "tsv"]
+    small_mb, small_status = _peak_rss_mb(args, small, _env(session_cache))
+    large_mb, large_status = _peak_rss_mb(args, million, _env(session_cache))
+    assert small_status == large_status == 0
+    assert large_mb - small_mb < 10, (small_mb, large_mb)
