@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -170,5 +170,5 @@ def similarity(
         _note_invalid(pairs, "'word<TAB>word<TAB>score'")
         sets.append(pairs)
     m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
-    result: Any = evaluate_pairs(m, sets, restrict=restrict, case_insensitive=case_insensitive)
+    result = evaluate_pairs(m, sets, restrict=restrict, case_insensitive=case_insensitive)
     emit(result, format)

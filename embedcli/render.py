@@ -42,7 +42,8 @@ class Records:
     single: bool = False  # one object rather than a list of them
 
 
-Result = Ranking | Similarity | SimilarityMatrix | Records | MoreResult
+Result = (Ranking | Similarity | SimilarityMatrix | Records | MoreResult | AnalogyReport
+          | PairsReport)
 
 _EVAL = (AnalogyReport, PairsReport)  # embedcli evaluate: render_eval.py
 

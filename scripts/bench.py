@@ -649,7 +649,8 @@ def bench_evaluate(ctx: Context) -> Section:
              f"json  vs  gensim evaluate_word_analogies(questions-words.txt, restrict_vocab="
              f"{EVALUATE_RESTRICT}) on the .kv; embedcli is {speedup:.1f}x faster "
              f"(target >= {EVALUATE_SPEEDUP_TARGET:.0f}x); 5-minute load average "
-             f"{load_before:.1f} before, {load_after:.1f} after ({os.cpu_count()} CPUs)"]
+             f"{load_before:.1f} before, {load_after:.1f} after the runs, these included "
+             f"({os.cpu_count()} CPUs)"]
     data = {
         "restrict": EVALUATE_RESTRICT, "questions_file": str(questions),
         "embedcli_command": ["python", *embedcli[1:]],

@@ -185,7 +185,7 @@ woman girl man boy
 
 @pytest.fixture
 def small(tmp_path):
-    from gensim.models import KeyedVectors  # noqa: TID251 (the reference)
+    from gensim.models import KeyedVectors
 
     from embedcli.models import load
 
@@ -344,7 +344,7 @@ def test_a_pairs_file_with_comments_bad_lines_and_unknown_words(bundled, bundled
 
 @pytest.mark.parametrize("seed", range(6))
 def test_pearson_and_spearman_are_scipys(seed):
-    from scipy import stats  # noqa: TID251 (the reference)
+    from scipy import stats
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(3, 400))
