@@ -161,15 +161,20 @@ def iter_text(result: Result, fmt: Format) -> Iterator[str]:
         rows = [[w, *(_num(x) for x in row)] for w, row in zip(result.words, result.matrix)]
     else:
         header, rows = _rows(result)
+    yield from iter_rows(header, rows, fmt)
+
+
+def iter_rows(header: list[str], rows: Iterable[list[Any]], fmt: Format) -> Iterator[str]:
+    """Tabular rows as jsonl, tsv or csv, a line at a time (``rows`` is read once)."""
     if fmt is Format.jsonl:
         for row in rows:
             yield json.dumps(dict(zip(header, row)), ensure_ascii=False) + "\n"
     elif fmt is Format.tsv:
         # words never hold a tab or a newline (the vocabulary is split on white space)
-        for line in [header, *rows]:
+        for line in itertools.chain([header], rows):
             yield "\t".join(_cell(x) for x in line) + "\n"
     elif fmt is Format.csv:
-        for line in [header, *rows]:
+        for line in itertools.chain([header], rows):
             buf = io.StringIO()
             csv.writer(buf, lineterminator="\n").writerow([_cell(x) for x in line])
             yield buf.getvalue()
@@ -368,19 +373,7 @@ def _more_text(result: MoreResult, fmt: Format) -> Iterator[str]:
         yield json.dumps(_more_dict(result), ensure_ascii=False) + "\n"
         return
     header, rows = _more_rows(result)
-    if fmt is Format.jsonl:
-        for row in rows:
-            yield json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False) + "\n"
-    elif fmt in (Format.tsv, Format.csv):
-        for line in itertools.chain([header], rows):
-            if fmt is Format.tsv:
-                yield "\t".join(_cell(x) for x in line) + "\n"
-            else:
-                buf = io.StringIO()
-                csv.writer(buf, lineterminator="\n").writerow([_cell(x) for x in line])
-                yield buf.getvalue()
-    else:
-        raise ValueError(f"not a text format: {fmt}")
+    yield from iter_rows(header, rows, fmt)
 
 
 def _more_renderable(result: MoreResult) -> RenderableType:

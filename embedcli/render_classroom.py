@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from embedcli.classroom import Explanation, Interpolation, Placement
-from embedcli.render import Format, _bar, _cell, _num, _score_style
+from embedcli.render import Format, _bar, _num, _score_style, iter_rows
 from embedcli.render import to_dict as _ranking_dict
 
 if TYPE_CHECKING:
@@ -97,18 +97,7 @@ def iter_text(result: ClassroomResult, fmt: Format) -> Iterator[str]:
         for row in body:
             yield json.dumps(dict(zip(header, row)), ensure_ascii=False) + "\n"
         return
-    if fmt not in (Format.tsv, Format.csv):
-        raise ValueError(f"not a text format: {fmt}")
-    import csv
-    import io
-
-    for line in [header, *body]:
-        if fmt is Format.tsv:
-            yield "\t".join(_cell(x) for x in line) + "\n"
-        else:
-            buf = io.StringIO()
-            csv.writer(buf, lineterminator="\n").writerow([_cell(x) for x in line])
-            yield buf.getvalue()
+    yield from iter_rows(header, body, fmt)
 
 
 # --------------------------------------------------------------------------- tables

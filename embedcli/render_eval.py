@@ -12,14 +12,12 @@ Pure functions, as in ``render.py``: nothing here writes to a stream.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from embedcli.evaluate import AnalogyReport, PairsReport, SectionScore
-from embedcli.render import Format, _bar, _cell, _num, _score_style
+from embedcli.render import Format, _bar, _cell, _num, _score_style, iter_rows
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -86,19 +84,8 @@ def iter_text(result: EvaluationResult, fmt: Format) -> Iterator[str]:
         figure = header.index("spearman" if isinstance(result, PairsReport) else "accuracy")
         for row in rows:
             yield f"{row[0]}\t{_cell(row[figure])}\n"
-    elif fmt is Format.jsonl:
-        for row in rows:
-            yield json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False) + "\n"
-    elif fmt is Format.tsv:
-        for line in [header, *rows]:
-            yield "\t".join(_cell(x) for x in line) + "\n"
-    elif fmt is Format.csv:
-        for line in [header, *rows]:
-            buf = io.StringIO()
-            csv.writer(buf, lineterminator="\n").writerow([_cell(x) for x in line])
-            yield buf.getvalue()
     else:
-        raise ValueError(f"not a text format: {fmt}")
+        yield from iter_rows(header, rows, fmt)
 
 
 def _settings(restrict: int | None, words: int, case_insensitive: bool) -> str:
