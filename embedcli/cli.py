@@ -98,7 +98,34 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    app()
+    try:
+        app()
+    except SystemExit as exit:
+        if exit.code == ExitStatus.INTERRUPTED:
+            _die_of_sigint()
+        raise
+
+
+def _die_of_sigint() -> None:
+    """After Ctrl-C has been cleaned up after, end the way an interrupted program should.
+
+    A program killed by SIGINT lets the shell that ran it stop too (a `for` loop in a
+    script ends instead of going on to the next word), and the shell reports $? = 130.
+    Exiting with status 130 instead would not stop the loop; and CPython itself would
+    sometimes turn that exit into a SIGINT anyway, when the interrupt arrived while an
+    extension module was importing (its flag for an unhandled KeyboardInterrupt gets set
+    even though typer caught it). So the interrupted process always ends by the signal.
+    """
+    import signal
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    if hasattr(signal, "SIGINT") and os.name == "posix":
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 # --------------------------------------------------------------------------- options

@@ -92,19 +92,36 @@ def test_head_in_a_real_shell_pipeline(bundled, session_cache):
     assert out.stdout == "rank\tword\tscore\n" and out.stderr == ""
 
 
-def test_ctrl_c_during_conversion_exits_130_and_leaves_no_partial_cache(tmp_path):
+def _start_converting(cache: Path) -> tuple[subprocess.Popen, int, float]:
+    """`embedcli neighbors cat` on an empty cache, run by a shell that reports its `$?`."""
+    script = f"'{sys.executable}' -m embedcli neighbors cat; echo \"status $?\" >&2"
+    shell = subprocess.Popen(["sh", "-c", script], env=_env(cache), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    line = shell.stderr.readline()  # the note comes before gensim is imported and reads
+    assert b"converting" in line, line
+    children = Path(f"/proc/{shell.pid}/task/{shell.pid}/children").read_text().split()
+    return shell, int(children[0]), time.monotonic()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("fraction", [0.1, 0.5])
+def test_ctrl_c_during_conversion_exits_130_and_leaves_no_partial_cache(tmp_path, fraction):
+    # A fixed delay once landed after the answer, so the delay is a fraction of how long
+    # a conversion takes on this machine, measured first.
+    shell, _, started = _start_converting(tmp_path / "timing")
+    out, err = shell.communicate(timeout=300)
+    assert err.endswith(b"status 0\n") and out
+    converting = time.monotonic() - started
+
     cache = tmp_path / "cache"
-    proc = subprocess.Popen([sys.executable, "-m", "embedcli", "neighbors", "cat"],
-                            env=_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # wait until it has said it is converting (gensim is being imported or reading)
-    line = proc.stderr.readline()
-    assert b"converting" in line
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    stderr = proc.stderr.read()
-    assert proc.wait(timeout=120) == ExitStatus.INTERRUPTED
-    assert b"Traceback" not in stderr
-    assert proc.stdout.read() == b""
+    shell, embedcli, started = _start_converting(cache)
+    time.sleep(max(0.0, started + fraction * converting - time.monotonic()))
+    os.kill(embedcli, signal.SIGINT)  # what Ctrl-C sends
+    out, err = shell.communicate(timeout=120)
+    assert out == b"", "the conversion finished before the signal: the test timed it wrong"
+    # ended by the signal, as the shell needs to stop a script's loop; the shell says 130
+    assert err.endswith(f"status {int(ExitStatus.INTERRUPTED)}\n".encode()), err
+    assert b"Traceback" not in err
     models = cache / "models"
     assert not models.exists() or list(models.iterdir()) == []
 
