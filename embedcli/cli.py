@@ -102,30 +102,26 @@ def main() -> None:
         app()
     except SystemExit as exit:
         if exit.code == ExitStatus.INTERRUPTED:
-            _die_of_sigint()
+            _exit_interrupted()
         raise
 
 
-def _die_of_sigint() -> None:
-    """After Ctrl-C has been cleaned up after, end the way an interrupted program should.
+def _exit_interrupted() -> None:
+    """Exit 130 after Ctrl-C, every time.
 
-    A program killed by SIGINT lets the shell that ran it stop too (a `for` loop in a
-    script ends instead of going on to the next word), and the shell reports $? = 130.
-    Exiting with status 130 instead would not stop the loop; and CPython itself would
-    sometimes turn that exit into a SIGINT anyway, when the interrupt arrived while an
-    extension module was importing (its flag for an unhandled KeyboardInterrupt gets set
-    even though typer caught it). So the interrupted process always ends by the signal.
+    By now the interrupted work has cleaned up after itself (a half-written cache entry is
+    removed as the interrupt unwinds). A plain ``sys.exit(130)`` is not enough: when the
+    interrupt lands while an extension module is importing, CPython sets its flag for an
+    unhandled KeyboardInterrupt even though typer caught it, and at exit kills the process
+    with SIGINT instead (status -2, seen in CI). Ending without the interpreter's shutdown
+    gives the documented status.
     """
-    import signal
-
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
-    if hasattr(signal, "SIGINT") and os.name == "posix":
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(ExitStatus.INTERRUPTED)
 
 
 # --------------------------------------------------------------------------- options
