@@ -149,7 +149,7 @@ def suggest(model: Model, word: str, limit: int = 5) -> list[str]:
         found += [w for _, w in ranked]
     if len(found) < limit:
         pool_size = min(len(model), 50_000)
-        words = model.words()[:pool_size]
+        words = model.words(pool_size)
         pool = [w for w in words if abs(len(w) - len(lower)) <= 2 and w not in found]
         found += difflib.get_close_matches(lower, pool, n=limit - len(found), cutoff=0.75)
     return found[:limit]

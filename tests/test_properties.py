@@ -58,6 +58,20 @@ def test_a_model_written_then_loaded_gives_the_same_words_and_vectors(tmp_path, 
     assert [model.index(w) for w in words] == list(range(len(words)))
 
 
+@SETTINGS
+@given(words=st.lists(WORD, min_size=1, max_size=300), others=st.lists(WORD, max_size=20))
+def test_the_vocabulary_hash_table_finds_each_words_first_row_and_nothing_else(words, others):
+    from embedcli.models import Model, _vocab_bytes
+
+    vocab, offsets = _vocab_bytes(words)
+    model = Model("m", np.zeros((len(words), 2), np.float32), np.ones(len(words), np.float32),
+                  vocab, offsets)
+    for word in words + others:
+        assert model.index(word) == (words.index(word) if word in words else None)
+    assert model.index(words[0] + "\n" + words[-1]) is None
+    assert model.words(len(words) // 2) == words[: len(words) // 2]
+
+
 @pytest.fixture(scope="module")
 def whole_file(tmp_path_factory):
     """A real model file and the vectors it holds."""
