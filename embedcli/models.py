@@ -100,6 +100,7 @@ class Model:
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
     _table: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _exact: RawFix | None = field(default=None, repr=False)
     _words: list[str] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -159,8 +160,49 @@ class Model:
         return out
 
     def raw(self, index: int) -> np.ndarray:
-        """The vector as the source file held it."""
-        return np.asarray(self.vectors[index], dtype=np.float32) * np.float32(self.norms[index])
+        """The vector as the source file held it (to float16 precision in a float16 cache).
+
+        A unit row times its norm is off by a float32 step in about 9% of values; a
+        float32 cache stores those steps (see RawFix), so the result is exact.
+        """
+        with np.errstate(invalid="ignore", over="ignore"):  # a length that overflowed
+            row = np.asarray(self.vectors[index], dtype=np.float32) * np.float32(self.norms[index])
+        return row if self._exact is None else self._exact.apply(index, row)
+
+
+@dataclass(frozen=True)
+class RawFix:
+    """What turns ``unit row * norm`` back into the source's exact float32 values.
+
+    ``planes[0]`` and ``planes[1]`` hold one bit per value (packed rows): add or take one
+    from the value's float32 bit pattern. ``fixes`` lists (flat index, bit pattern) for
+    the rare values further off (non-finite ones, or two steps away).
+    """
+
+    planes: np.ndarray  # (2, n, ceil(d / 8)) uint8
+    fixes: np.ndarray  # (k, 2) int64, sorted by flat index
+
+    @staticmethod
+    def for_block(raw: np.ndarray, unit: np.ndarray, norms: np.ndarray,
+                  first_row: int) -> tuple[np.ndarray, np.ndarray]:
+        """The packed planes and the fixes of a block of rows starting at ``first_row``."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            approx = unit * norms[:, None]  # what raw() computes, value for value
+            steps = raw.view(np.int32).astype(np.int64) - approx.view(np.int32)
+        planes = np.stack([np.packbits(steps == 1, axis=1), np.packbits(steps == -1, axis=1)])
+        rows, cols = np.nonzero(np.abs(steps) > 1)
+        flat = (rows + first_row) * raw.shape[1] + cols
+        fixes = np.stack([flat, raw.view(np.int32)[rows, cols].astype(np.int64)], axis=1)
+        return planes, fixes.reshape(-1, 2)
+
+    def apply(self, index: int, row: np.ndarray) -> np.ndarray:
+        d = row.shape[0]
+        bits = np.unpackbits(self.planes[:, index], axis=-1, count=d).astype(np.int32)
+        exact = (row.view(np.int32) + bits[0] - bits[1]).view(np.float32)
+        lo, hi = np.searchsorted(self.fixes[:, 0], [index * d, (index + 1) * d])
+        for flat, pattern in self.fixes[lo:hi].tolist():
+            exact[flat - index * d] = np.int32(pattern).view(np.float32)
+        return exact
 
 
 def word_table(vocab: bytes | mmap.mmap, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -502,6 +544,10 @@ def open_entry(entry: Path, source: Source) -> tuple[Model | None, str]:
         offsets = np.asarray(np.load(entry / "offsets.npy", mmap_mode="r"))
         starts = np.asarray(np.load(entry / "word_buckets.npy", mmap_mode="r"))
         order = np.asarray(np.load(entry / "word_order.npy", mmap_mode="r"))
+        exact = None
+        if source.dtype == "float32":
+            exact = RawFix(np.load(entry / "raw_steps.npy", mmap_mode="r"),
+                           np.load(entry / "raw_fixes.npy"))
         with open(entry / "vocab.txt", "rb") as fh:
             vocab = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError, KeyError, TypeError):
@@ -510,10 +556,12 @@ def open_entry(entry: Path, source: Source) -> tuple[Model | None, str]:
             or norms.shape != (n,) or offsets.shape != (n + 1,)
             or int(offsets[-1]) != len(vocab) or vocab[:1] != b"\n" or vocab[-1:] != b"\n"
             or order.shape != (n,) or starts.ndim != 1 or int(starts[-1]) != n
-            or len(starts) - 1 < max(n, 1) or (len(starts) - 1) & (len(starts) - 2)):
+            or len(starts) - 1 < max(n, 1) or (len(starts) - 1) & (len(starts) - 2)
+            or (exact is not None and (exact.planes.shape != (2, n, (d + 7) // 8)
+                                       or exact.fixes.ndim != 2 or exact.fixes.shape[1] != 2))):
         return None, "damaged (shapes disagree)"
     return Model(source.name, vectors, norms, vocab, offsets, source=str(source.location),
-                 meta=meta, _table=(starts, order)), ""
+                 meta=meta, _table=(starts, order), _exact=exact), ""
 
 
 def _read(source: Source, reporter: Reporter) -> VectorSet:
@@ -570,30 +618,59 @@ def _vocab_bytes(words: list[str]) -> tuple[bytes, np.ndarray]:
     return b"\n" + b"\n".join(encoded) + b"\n", offsets
 
 
-def _normalised_blocks(src: np.ndarray, norms: np.ndarray,
-                       dtype: str) -> Iterator[np.ndarray]:
+def _normalised_blocks(vs: VectorSet, norms: np.ndarray, dtype: str,
+                       fix: _RawFixBuilder | None) -> Iterator[np.ndarray]:
     """Unit rows as gensim makes them (``vectors / norms``), a block at a time."""
+    src = vs.vectors
     for start in range(0, src.shape[0], _BLOCK_ROWS):
         block = np.asarray(src[start:start + _BLOCK_ROWS], dtype=np.float32)
-        lengths = np.linalg.norm(block, axis=1)
+        with np.errstate(over="ignore"):  # gensim's length too is inf past float32's range
+            lengths = np.linalg.norm(block, axis=1)
         norms[start:start + len(block)] = lengths
         safe = np.where(lengths > 0, lengths, 1).astype(np.float32)
-        yield (block / safe[:, None]).astype(dtype, copy=False)
+        unit = block / safe[:, None]
+        if fix is not None:
+            fix.add(block, unit, lengths, start)
+        yield unit.astype(dtype, copy=False)
+
+
+class _RawFixBuilder:
+    """Collects a RawFix block by block while a float32 cache is written."""
+
+    def __init__(self) -> None:
+        self.planes: list[np.ndarray] = []
+        self.fixes: list[np.ndarray] = []
+
+    def add(self, raw: np.ndarray, unit: np.ndarray, norms: np.ndarray, first_row: int) -> None:
+        planes, fixes = RawFix.for_block(raw, unit, norms, first_row)
+        self.planes.append(planes)
+        self.fixes.append(fixes)
+
+    def build(self, n: int, d: int) -> RawFix:
+        planes = (np.concatenate(self.planes, axis=1) if self.planes
+                  else np.zeros((2, n, (d + 7) // 8), np.uint8))
+        fixes = np.concatenate(self.fixes) if self.fixes else np.zeros((0, 2), np.int64)
+        return RawFix(planes, fixes)
 
 
 def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -> None:
     n, d = vs.vectors.shape
     norms = np.empty(n, dtype=np.float32)
+    fix = _RawFixBuilder() if source.dtype == "float32" else None
     # written block by block through the file, not a memory map, so that the pages of
     # the new matrix do not count against the process's memory while converting
     with open(tmp / "vectors.npy", "wb") as fh:
         header = {"descr": np.dtype(source.dtype).str, "fortran_order": False, "shape": (n, d)}
         np.lib.format.write_array_header_1_0(fh, header)
         with reporter.progress(f"normalising {n:,} vectors", n) as advance:
-            for block in _normalised_blocks(vs.vectors, norms, source.dtype):
+            for block in _normalised_blocks(vs, norms, source.dtype, fix):
                 fh.write(block.tobytes())
                 advance(len(block))
     np.save(tmp / "norms.npy", norms)
+    if fix is not None:
+        exact = fix.build(n, d)
+        np.save(tmp / "raw_steps.npy", exact.planes)
+        np.save(tmp / "raw_fixes.npy", exact.fixes)
     vocab, offsets = _vocab_bytes(vs.words)
     (tmp / "vocab.txt").write_bytes(vocab)
     np.save(tmp / "offsets.npy", offsets)
@@ -633,10 +710,13 @@ def _in_memory(vs: VectorSet, source: Source, reporter: Reporter, exc: OSError) 
                   "again")
     n, d = vs.vectors.shape
     norms = np.empty(n, dtype=np.float32)
-    vectors = np.concatenate(list(_normalised_blocks(vs.vectors, norms, source.dtype)))
+    fix = _RawFixBuilder() if source.dtype == "float32" else None
+    blocks = list(_normalised_blocks(vs, norms, source.dtype, fix))
+    vectors = np.concatenate(blocks) if blocks else np.zeros((0, d), source.dtype)
     vocab, offsets = _vocab_bytes(vs.words)
     return Model(source.name, vectors.reshape(n, d), norms, vocab, offsets,
-                 source=str(source.location), meta={"notes": vs.notes})
+                 source=str(source.location), meta={"notes": vs.notes},
+                 _exact=fix.build(n, d) if fix is not None else None)
 
 
 def cache_size(entry: Path) -> int:

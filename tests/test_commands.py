@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from embedcli.errors import ExitStatus
-from tests.conftest import run, run_json
+from tests.conftest import run, run_json, write_small_model
 from tests.test_process import PROBE, _env
 
 FORMATS = ["json", "jsonl", "tsv", "csv", "plain", "table"]
@@ -160,8 +160,26 @@ def test_vector_is_the_source_vector(runner, bundled_kv, word):
     out = run_json(runner, "vector", word)
     assert out["word"] == word
     values = np.array(out["vector"], dtype=np.float32)
-    # unit vector x length, in float32: within a couple of ulps of the file's values
-    np.testing.assert_allclose(values, bundled_kv[word], rtol=3e-7, atol=1e-7)
+    # the cache keeps unit vectors and lengths, plus the float32 steps that make their
+    # product the file's values again: equal bit for bit, not within a tolerance
+    np.testing.assert_array_equal(values.view(np.int32), bundled_kv[word].view(np.int32))
+
+
+def test_every_vector_of_a_float32_cache_is_exact_and_float16_is_close(tmp_path, bundled_kv):
+    from embedcli.models import load
+
+    words = bundled_kv.index_to_key[:3000]
+    source = np.array(bundled_kv.vectors[:3000])
+    source[7, 3] = 3.4e38  # its length overflows float32: unit x length is NaN, a stored fix
+    source[8, 0] = 1e-42  # subnormal
+    source[9] = 0.0  # an all-zero row
+    path = write_small_model(tmp_path / "v.bin", words, source, fmt="binary")
+    model = load(str(path))
+    raw = np.stack([model.raw(i) for i in range(len(model))])
+    np.testing.assert_array_equal(raw.view(np.int32), source.view(np.int32))
+    half = load(str(path), dtype="float16")
+    close = np.stack([half.raw(i) for i in range(10, len(half))])
+    np.testing.assert_allclose(close, source[10:], rtol=2e-3, atol=1e-4)
 
 
 def test_vector_plain_is_a_vector_file_line(runner, bundled_kv):
@@ -171,8 +189,7 @@ def test_vector_plain_is_a_vector_file_line(runner, bundled_kv):
     fields = result.stdout.rstrip("\n").split(" ")
     assert fields[0] == "cat" and len(fields) == 51 and result.stdout.count("\n") == 1
     assert fields[1] == "0.45281"  # the shortest decimal of the float32, as in the GloVe file
-    np.testing.assert_allclose(np.array(fields[1:], dtype=np.float32), bundled_kv["cat"],
-                               rtol=3e-7, atol=1e-7)
+    np.testing.assert_array_equal(np.array(fields[1:], dtype=np.float32), bundled_kv["cat"])
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
