@@ -35,6 +35,17 @@ def say(kind: str, message: str) -> None:
     sys.stderr.flush()
 
 
+def report_error(exc: EmbedcliError) -> None:
+    """The error's line on stderr, and for a malformed expression the query with a caret
+    under the problem. The group prints every error this way; the shell and the quiz too,
+    without exiting."""
+    say("error", str(exc))
+    if isinstance(exc, ExpressionError):
+        for line in exc.caret_lines():
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
 class EmbedcliGroup(TyperGroup):
     """Maps every way a run can end to one stderr line and one exit status."""
 
@@ -45,13 +56,8 @@ class EmbedcliGroup(TyperGroup):
             status = super().main(args, prog_name or PROG, complete_var,
                                   standalone_mode=False, **extra)
             status = status if isinstance(status, int) else 0
-        except ExpressionError as exc:
-            say("error", str(exc))
-            for line in exc.caret_lines():
-                sys.stderr.write(line + "\n")
-            status = exc.status
         except EmbedcliError as exc:
-            say("error", str(exc))
+            report_error(exc)
             status = exc.status
         except typer.TyperException as exc:  # click's usage errors (typer vendors click)
             if type(exc).__name__ == "NoArgsIsHelpError":

@@ -387,8 +387,8 @@ class _Quiz:
 
     def _ask(self, question: Any) -> Graded | None:
         from embedcli.classroom import grade
+        from embedcli.cli import report_error
         from embedcli.errors import EmbedcliError
-        from embedcli.shell import report_error
 
         while True:
             answer = self._answer()

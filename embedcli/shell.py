@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from embedcli.errors import EmbedcliError, ExpressionError, UsageError
+from embedcli.errors import EmbedcliError, UsageError
 
 if TYPE_CHECKING:
     from embedcli.engine import Resolver
@@ -68,18 +68,6 @@ def data_dir() -> Path:
 
 def history_path() -> Path:
     return data_dir() / "shell_history"
-
-
-def report_error(exc: EmbedcliError) -> None:
-    """One ``embedcli: error:`` line on stderr, and the query with a caret under the
-    problem for a malformed expression: what the CLI's group prints, without exiting."""
-    from embedcli.cli import say
-
-    say("error", str(exc))
-    if isinstance(exc, ExpressionError):
-        for line in exc.caret_lines():
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
 
 
 # --------------------------------------------------------------------------- lines
@@ -372,6 +360,8 @@ def interactive(session: Session, answer: Callable[[int, Any], None],
     banner, help, settings) where the person reads them: on stderr when stdout is a pipe,
     which then gets the answers alone.
     """
+    from embedcli.cli import report_error
+
     readline = None
     history = None
     prompt_here = sys.stdout.isatty()
@@ -431,7 +421,7 @@ def driven(session: Session, lines: Any, answer: Callable[[int, Any], None],
 
     Returns 0, or 1 when some line failed (as ``embedcli batch`` does).
     """
-    from embedcli.cli import say
+    from embedcli.cli import report_error, say
     from embedcli.render import Records
 
     failed = answered = 0
