@@ -29,8 +29,13 @@ if TYPE_CHECKING:
 PROG = "embedcli"
 
 
+MESSAGE_MAX = 1000  # characters: a message that repeats a 1 MB query is cut
+
+
 def say(kind: str, message: str) -> None:
     """One line on stderr: ``embedcli: error: ...``."""
+    if len(message) > MESSAGE_MAX:
+        message = f"{message[: MESSAGE_MAX - 40]}... (cut: {len(message):,} characters)"
     sys.stderr.write(f"{PROG}: {kind}: {message}\n" if kind else f"{PROG}: {message}\n")
     sys.stderr.flush()
 

@@ -126,16 +126,23 @@ class Resolver:
         raise UnknownWordError(word, self.model.name, len(self.model), list(self._suggest(word)))
 
 
+SUGGEST_MAX = 64  # characters; longer unknown words get no spelling suggestions
+
+
 def suggest(model: Model, word: str, limit: int = 5) -> list[str]:
     """Up to ``limit`` vocabulary words close to ``word``, most likely first.
 
     Candidates one edit away (as in Norvig's spelling corrector) ranked by frequency,
-    then difflib's close matches among the 50,000 most frequent words.
+    then difflib's close matches among the 50,000 most frequent words. A word longer than
+    SUGGEST_MAX characters gets none: its edits alone would take memory that grows with
+    the square of its length (a 1 MB line took gigabytes).
     """
     found: list[str] = []
     lower = word.lower()
     if lower != word and model.index(lower) is not None:
         found.append(lower)
+    if len(word) > SUGGEST_MAX:
+        return found
     letters = set("abcdefghijklmnopqrstuvwxyz") | set(lower)
     splits = [(lower[:i], lower[i:]) for i in range(len(lower) + 1)]
     edits = {a + b[1:] for a, b in splits if b}

@@ -18,9 +18,15 @@ class ExitStatus(IntEnum):
     BROKEN_PIPE = 141  # the reader closed stdout early (128 + SIGPIPE), as coreutils do
 
 
-def shown(text: str) -> str:
+SHOWN_MAX = 80  # characters of a word or query that a message repeats
+
+
+def shown(text: str, limit: int | None = None) -> str:
     """Text safe to print in a one-line message: undecodable bytes and control
-    characters (a NUL, a newline) appear as escapes such as \\x00."""
+    characters (a NUL, a newline) appear as escapes such as \\x00, and text longer than
+    ``limit`` is cut, saying how long it was."""
+    if limit is not None and len(text) > limit:
+        return f"{shown(text[: limit - 20], None)}... ({len(text):,} characters)"
     try:
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a lone surrogate that did not come from a byte
@@ -42,7 +48,8 @@ class UnknownWordError(EmbedcliError):
         self.model = model
         self.vocab_size = vocab_size
         self.suggestions = suggestions
-        message = f"'{shown(word)}' is not in the vocabulary of {model} ({vocab_size:,} words)"
+        message = (f"'{shown(word, SHOWN_MAX)}' is not in the vocabulary of {model} "
+                   f"({vocab_size:,} words)")
         if suggestions:
             message += "; did you mean: " + ", ".join(map(shown, suggestions)) + "?"
         else:
@@ -70,9 +77,13 @@ class ExpressionError(UsageError):
         super().__init__(f"{message} (at column {self.position + 1})")
 
     def caret_lines(self) -> list[str]:
-        """The query and a caret under the offending position (escapes kept aligned)."""
-        before = shown(self.text[: self.position])
-        return [f"  {shown(self.text)}", "  " + " " * len(before) + "^"]
+        """The query and a caret under the offending position (escapes kept aligned); a
+        long query is shown as a window around the position."""
+        start = max(0, self.position - SHOWN_MAX // 2)
+        end = min(len(self.text), start + SHOWN_MAX)
+        before = ("..." if start else "") + shown(self.text[start:self.position], None)
+        after = shown(self.text[self.position:end], None) + ("..." if end < len(self.text) else "")
+        return [f"  {before}{after}", "  " + " " * len(before) + "^"]
 
 
 class ModelError(EmbedcliError):

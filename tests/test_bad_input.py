@@ -221,3 +221,42 @@ def test_huge_weights_do_not_overflow(runner):
 def test_thousands_of_terms(runner):
     result = run(runner, "analogy", LONG, "-f", "plain", "-n", "1")
     assert result.exit_code == 0 and result.stdout.strip()
+
+
+# ---------------------------------------------------------------- stdin
+
+STDIN_CASES = {
+    "a NUL byte": b"neighbors cat\x00dog\n",
+    "invalid UTF-8": b"neighbors caf\xe9\n",
+    "a 1 MB line": b"neighbors " + b"x" * 1_000_000 + b"\n",
+    "a 1 MB expression": b"analogy " + b" + ".join([b"king"] * 200_000) + b" - zzqqx\n",
+}
+
+
+@pytest.mark.parametrize("command", ["batch", "shell"])
+@pytest.mark.parametrize("name", list(STDIN_CASES))
+def test_bad_lines_on_stdin(bundled, session_cache, command, name):
+    """Through a real pipe: the line fails alone (status 1, a JSON error line), with one
+    summary line on stderr that stays short, and the memory stays small (a 1 MB unknown
+    word once took gigabytes, building its spelling candidates)."""
+    env = {k: v for k, v in os.environ.items() if k != "EMBEDCLI_MODEL"}
+    env["EMBEDCLI_CACHE_DIR"] = str(session_cache)
+    env["EMBEDCLI_DATA_DIR"] = str(session_cache / "data")
+    proc = subprocess.Popen([sys.executable, "-m", "embedcli", command, "-f", "jsonl"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, preexec_fn=_two_gigabytes)
+    out, err = proc.communicate(STDIN_CASES[name] + b"similarity cat dog\n", timeout=120)
+    assert proc.returncode == NO_ANSWER, err
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert "error" in first and "error" not in second  # the next line is still answered
+    assert b"Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith(b"embedcli: error:")]
+    assert errors and all(len(line) < 1200 for line in errors), err[:300]
+
+
+def _two_gigabytes() -> None:
+    """In the child: at most 2 GB of address space, so runaway memory is a failure here
+    (a MemoryError, status 70) and not the machine's out-of-memory killer."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
