@@ -32,6 +32,16 @@ PROG = "embedcli"
 MESSAGE_MAX = 1000  # characters: a message that repeats a 1 MB query is cut
 
 
+def is_terminal(stream: Any) -> bool:
+    """Whether a person reads ``stream``: this picks the default format and progress bars.
+    Colour is rich's business (NO_COLOR, FORCE_COLOR); FORCE_COLOR in a pipe gives
+    colour to a format asked for, never a table in place of machine output."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # closed or replaced
+        return False
+
+
 def say(kind: str, message: str) -> None:
     """One line on stderr: ``embedcli: error: ...``."""
     if len(message) > MESSAGE_MAX:
@@ -208,10 +218,10 @@ class _StderrReporter:
                  unit: str = "rows") -> Iterator[Callable[[int], None]]:
         from rich.console import Console
 
-        console = Console(stderr=True)
-        if not console.is_terminal:
+        if not is_terminal(sys.stderr):
             yield lambda _n: None
             return
+        console = Console(stderr=True)
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -274,9 +284,7 @@ def emit(result: Result, chosen: Format | None) -> None:
     from embedcli.render import iter_text, to_renderable
 
     if chosen is None:
-        from rich.console import Console
-
-        chosen = Format.table if Console().is_terminal else Format.tsv
+        chosen = Format.table if is_terminal(sys.stdout) else Format.tsv
     with quiet_when_the_reader_leaves():
         if chosen is Format.table:
             from rich.console import Console

@@ -31,6 +31,7 @@ from embedcli.cli import (
     UnicodeOpt,
     app,
     emit,
+    is_terminal,
     json_for_stdout,
     load_model,
     make_resolver,
@@ -128,9 +129,7 @@ def _write(text: str) -> None:
 def _default_format(chosen: Format | None) -> Format:
     if chosen is not None:
         return chosen
-    from rich.console import Console
-
-    return Format.table if Console().is_terminal else Format.jsonl
+    return Format.table if is_terminal(sys.stdout) else Format.jsonl
 
 
 # --------------------------------------------------------------------------- batch

@@ -28,6 +28,7 @@ from embedcli.cli import (
     UnicodeOpt,
     app,
     emit,
+    is_terminal,
     load_model,
     make_resolver,
     parse_query,
@@ -95,7 +96,7 @@ def shell(
     from embedcli.render import batch_error_jsonl, batch_jsonl
 
     console = Console(highlight=False)
-    fmt = format or (Format.table if console.is_terminal else Format.jsonl)
+    fmt = format or (Format.table if is_terminal(sys.stdout) else Format.jsonl)
 
     def answer(number: int, result: Any) -> None:
         if fmt is Format.table:
@@ -104,7 +105,7 @@ def shell(
             _write(batch_jsonl(number, result))
 
     if sys.stdin.isatty():
-        person = console if console.is_terminal else Console(stderr=True, highlight=False)
+        person = console if is_terminal(sys.stdout) else Console(stderr=True, highlight=False)
         status = interactive(session, answer,
                              lambda text: _write_console(person, text, markup=False))
     else:

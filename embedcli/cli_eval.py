@@ -6,6 +6,7 @@ come from ``embedcli.cli``. The work is in ``embedcli.evaluate``, which never pr
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
@@ -22,6 +23,7 @@ from embedcli.cli import (
     UnicodeOpt,
     app,
     emit,
+    is_terminal,
     load_model,
     say,
 )
@@ -52,10 +54,10 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr when it is a terminal; ``(done, total)`` updates."""
     from rich.console import Console
 
-    console = Console(stderr=True)
-    if not console.is_terminal:
+    if not is_terminal(sys.stderr):
         yield lambda _done, _total: None
         return
+    console = Console(stderr=True)
     from rich.progress import (
         BarColumn,
         Progress,

@@ -73,6 +73,20 @@ def test_the_console_script_and_python_m_agree(bundled, session_cache):
     assert json.loads(direct.stdout) == json.loads(module.stdout)
 
 
+@pytest.mark.parametrize("args,stdin,first", [
+    (["neighbors", "cat", "-n", "2"], None, "rank\tword\tscore"),
+    (["batch"], "similarity cat dog\n", '{"line": 1,'),
+    (["shell"], "cat ~ dog\n", '{"line": 1,'),
+])
+def test_force_color_in_a_pipe_keeps_machine_output(bundled, session_cache, args, stdin, first):
+    """FORCE_COLOR asks for colour; a pipe still gets tsv or JSON lines, not a table."""
+    out = subprocess.run([sys.executable, "-m", "embedcli", *args], input=stdin,
+                         env=_env(session_cache) | {"FORCE_COLOR": "1"}, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(first) and "\x1b" not in out.stdout
+
+
 def test_a_reader_that_stops_early_gets_no_traceback(bundled, session_cache):
     # enough output to fill the pipe, so the write really fails
     proc = subprocess.Popen([sys.executable, "-m", "embedcli", "neighbors", "cat", "--format",
