@@ -76,8 +76,12 @@ class EmbedcliGroup(TyperGroup):
             status = exc.status
         except typer.TyperException as exc:  # click's usage errors (typer vendors click)
             if type(exc).__name__ == "NoArgsIsHelpError":
-                sys.stdout.write(exc.format_message() + "\n")
-                status = ExitStatus.OK
+                try:
+                    sys.stdout.write(exc.format_message() + "\n")
+                    sys.stdout.flush()
+                    status = ExitStatus.OK
+                except BrokenPipeError:
+                    status = _the_reader_left()
             else:
                 message = exc.format_message()
                 ctx = getattr(exc, "ctx", None)
@@ -89,6 +93,12 @@ class EmbedcliGroup(TyperGroup):
                     message += f" (see '{ctx.command_path} --help')"
                 say("error", message)
                 status = exc.exit_code
+        except SystemExit:
+            # rich's and typer's own answer to a closed pipe while they print help: exit
+            # 1 (rich points stdout at /dev/null first). Ours is 141, as for answers.
+            if not _stdout_was_closed():
+                raise
+            status = _the_reader_left()
         except (KeyboardInterrupt, typer.Abort):
             sys.stderr.write("\n")
             status = ExitStatus.INTERRUPTED
@@ -304,12 +314,28 @@ def quiet_when_the_reader_leaves() -> Iterator[None]:
     try:
         yield
     except BrokenPipeError:
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
-        raise typer.Exit(ExitStatus.BROKEN_PIPE) from None
+        raise typer.Exit(_the_reader_left()) from None
+
+
+def _stdout_was_closed() -> bool:
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # typer's wrapper
+        return True
+    try:  # rich's: stdout's descriptor now leads to /dev/null
+        here, null = os.fstat(1), os.stat(os.devnull)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (null.st_dev, null.st_ino)
+
+
+def _the_reader_left() -> ExitStatus:
+    """stdout's reader is gone: point stdout at /dev/null so that Python's final flush
+    does not complain, and give the status for it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return ExitStatus.BROKEN_PIPE
 
 
 def json_for_stdout() -> Callable[[str], str]:

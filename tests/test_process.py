@@ -238,6 +238,26 @@ def test_head_1_on_every_command_ends_quietly(bundled, session_cache, args):
     assert b"Traceback" not in stderr and b"Error" not in stderr, stderr
 
 
+@pytest.mark.parametrize("args,stdin", [(a, None) for a in EVERY_COMMAND] + [
+    ([], None), (["--help"], None), (["neighbors", "--help"], None),
+    (["quiz", "--seed", "1"], "queen\n"), (["batch"], "similarity cat dog\n"),
+    (["shell"], "cat\n"),
+], ids=lambda a: " ".join(a[:2]) if isinstance(a, list) else "")
+def test_a_reader_gone_before_the_first_word_gives_141(bundled, session_cache, args, stdin):
+    """stdout is a pipe whose reader has already left: whatever the command writes first
+    fails, so the status is exactly 141, quietly (help text and the quiz included)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        out = subprocess.run([sys.executable, "-m", "embedcli", *args], input=stdin,
+                             stdout=write, stderr=subprocess.PIPE, env=_env(session_cache),
+                             text=True, timeout=300)
+    finally:
+        os.close(write)
+    assert out.returncode == ExitStatus.BROKEN_PIPE, out.stderr
+    assert "Traceback" not in out.stderr and "Error" not in out.stderr, out.stderr
+
+
 def test_head_1_on_a_long_batch_ends_quietly(bundled, session_cache):
     lines = "".join("similarity cat dog\nneighbors cat -n 3\n" for _ in range(20000))
     out = subprocess.run(f"'{sys.executable}' -m embedcli batch -f jsonl | head -1",
