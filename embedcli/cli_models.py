@@ -42,16 +42,24 @@ class ModelRow:
 
 
 def _row(name: str, default: str) -> ModelRow:
-    from embedcli.models import BUNDLED_ALIASES, cache_size, cached_meta, entry_dir_for, resolve
+    from embedcli.models import cache_size, cached_meta, entry_dir_for, resolve
 
     try:
-        source = resolve(name)
-    except ModelError as exc:  # a registered file that has gone away
-        return ModelRow(name, f"(unavailable: {exc})", None, None, None, 0, name == default)
+        source = resolve(name, download=False)
+    except ModelError as exc:  # a registered file that has gone away, or not downloaded
+        return ModelRow(name, f"(unavailable: {exc})", None, None, None, 0,
+                        _is_default(name, default))
     meta = cached_meta(source) or {}
-    is_default = name == default or (name in BUNDLED_ALIASES and default in BUNDLED_ALIASES)
     return ModelRow(name, str(source.location), meta.get("count"), meta.get("dim"),
-                    meta.get("dtype"), cache_size(entry_dir_for(source)), is_default)
+                    meta.get("dtype"), cache_size(entry_dir_for(source)),
+                    _is_default(name, default))
+
+
+def _is_default(name: str, default: str) -> bool:
+    """The bundled model's names all stand for the same (default) model."""
+    from embedcli.models import BUNDLED_ALIASES
+
+    return name == default or (name in BUNDLED_ALIASES and default in BUNDLED_ALIASES)
 
 
 @models_app.command("list")
@@ -93,7 +101,8 @@ def info(
     details = {
         "name": model.name, "source": str(source.location), "kind": source.kind,
         "words": len(model), "dim": model.dim, "dtype": str(model.vectors.dtype),
-        "default": name == default_model(), "cache": str(entry) if entry.exists() else None,
+        "default": _is_default(name, default_model()),
+        "cache": str(entry) if entry.exists() else None,
         "cache_bytes": cache_size(entry), "notes": model.meta.get("notes", []),
         "most_frequent": first,
     }

@@ -276,14 +276,16 @@ def _split_member(spec: str) -> Location | None:
 
 
 def resolve(spec: str, *, options: ReadOptions | None = None,
-            dtype: str | None = None) -> Source:
+            dtype: str | None = None, download: bool = True) -> Source:
     """Turn a ``--model`` value into a Source.
 
-    Order: registered names, the bundled model, files, gensim-data names.
+    Order: registered names, the bundled model, files, gensim-data names. A gensim-data
+    model not in gensim's data directory is downloaded, unless ``download`` is False
+    (listing models must not start a download): then it is a ModelError.
     """
     registered = Registry.load().models.get(spec)
     if registered is not None:
-        return _registered_source(spec, registered, options, dtype)
+        return _registered_source(spec, registered, options, dtype, download)
     options = options or ReadOptions()
     dtype = dtype or "float32"
     if dtype not in DTYPES:
@@ -297,7 +299,7 @@ def resolve(spec: str, *, options: ReadOptions | None = None,
     if member is not None:
         return _file_source(spec, member, options, dtype)
     if spec in GENSIM_DATA_MODELS or (gensim_data_dir() / spec).is_dir():
-        return _gensim_data_source(spec, options, dtype)
+        return _gensim_data_source(spec, options, dtype, download)
     raise ModelError(
         f"unknown model '{spec}': not a registered name, the bundled model "
         f"({BUNDLED_NAME}), a file, or a gensim-data name (see: embedcli models list)")
@@ -333,9 +335,12 @@ def _bundled_source(options: ReadOptions, dtype: str) -> Source:
     return Source(BUNDLED_NAME, "bundled", Location(data), key, options, dtype)
 
 
-def _gensim_data_source(name: str, options: ReadOptions, dtype: str) -> Source:
+def _gensim_data_source(name: str, options: ReadOptions, dtype: str,
+                        download: bool = True) -> Source:
     path = gensim_data_dir() / name / f"{name}.gz"
     if not path.is_file():
+        if not download:
+            raise ModelError(f"not downloaded yet; its first use downloads it to {path}")
         path = _download_gensim_data(name)
     key = "|".join(["gensim-data", _file_key(path), _options_key(options)])
     return Source(name, "gensim-data", Location(path), key, options, dtype)
@@ -412,11 +417,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _registered_source(name: str, entry: dict[str, Any], options: ReadOptions | None,
-                       dtype: str | None) -> Source:
+                       dtype: str | None, download: bool = True) -> Source:
     spec = entry["path"]
     stored = ReadOptions(limit=entry.get("limit"), unicode_errors=entry.get(
         "unicode_errors", "strict"), trust=bool(entry.get("trust")))
-    source = resolve(spec, options=options or stored, dtype=dtype or entry.get("dtype"))
+    source = resolve(spec, options=options or stored, dtype=dtype or entry.get("dtype"),
+                     download=download)
     return Source(name, source.kind, source.location, source.key, source.options, source.dtype)
 
 

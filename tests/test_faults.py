@@ -283,3 +283,25 @@ def test_float16_cache_is_half_the_size_and_scores_stay_close(runner, tmp_path, 
              for d in (tmp_path / "cache" / "models").iterdir()}
     big, small = sorted(sizes.values(), reverse=True)
     assert small - 128 == (big - 128) // 2
+
+
+def test_listing_models_never_starts_a_download(runner, tmp_path, monkeypatch):
+    """A registered gensim-data model that is not downloaded yet is listed as such; only
+    its first use downloads it (the download itself cannot run here: no network)."""
+    import embedcli.models
+
+    monkeypatch.setenv("GENSIM_DATA_DIR", str(tmp_path / "gd"))
+    embedcli.models.Registry(models={"tw": {"path": "glove-twitter-25"}}).save()
+
+    def no_download(name):
+        raise AssertionError(f"models list downloaded {name}")
+
+    monkeypatch.setattr(embedcli.models, "_download_gensim_data", no_download)
+    rows = run_json(runner, "models", "list")
+    tw = next(row for row in rows if row["name"] == "tw")
+    assert "not downloaded yet" in tw["source"] and tw["words"] is None
+
+
+def test_every_name_of_the_bundled_model_is_the_default(runner, bundled):
+    for name in ("glove-6b-50d", "glove-wiki-gigaword-50", "glove.6B.50d"):
+        assert run_json(runner, "models", "info", name)["default"] is True, name
