@@ -146,8 +146,9 @@ def remove(name: Annotated[str, typer.Argument(help="A registered name.")]) -> N
     """
     from embedcli.models import unregister
 
-    unregister(name)
-    say("", f"removed {name} and its cache")
+    removed = unregister(name)
+    entries = f"{removed} cache entr{'y' if removed == 1 else 'ies'}"
+    say("", f"removed {name} and its cache ({entries}); the source file is untouched")
 
 
 @models_app.command("default")

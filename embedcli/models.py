@@ -455,21 +455,23 @@ def register(name: str, spec: str, *, options: ReadOptions, dtype: str) -> Sourc
     return Source(name, source.kind, source.location, source.key, source.options, source.dtype)
 
 
-def unregister(name: str) -> Path | None:
-    """Remove a registration and its cache entry (never the source file)."""
+def unregister(name: str) -> int:
+    """Remove a registration and every cache entry of its source, whatever the options
+    it was read with (never the source file itself); how many entries were removed."""
     registry = Registry.load()
     if name not in registry.models:
         raise UsageError(f"'{name}' is not a registered model (see: embedcli models list)")
-    entry_dir = None
+    source = None
     with contextlib.suppress(ModelError, OSError):
-        entry_dir = entry_dir_for(resolve(name))
+        source = resolve(name, download=False)
     del registry.models[name]
     if registry.default == name:
         registry.default = None
     registry.save()
-    if entry_dir is not None and entry_dir.exists():
-        _remove_entry(entry_dir)
-    return entry_dir
+    if source is None:
+        return 0
+    where = str(source.location)
+    return _remove_entries(lambda meta: meta.get("source") == where)
 
 
 def set_default(name: str) -> None:
@@ -518,7 +520,32 @@ def load(spec: str | None = None, reporter: Reporter | None = None, *,
     vectors = _read(source, reporter)
     for message in vectors.notes:
         reporter.note(f"{source.name}: {message}")
-    return _store(vectors, source, entry, reporter)
+    model = _store(vectors, source, entry, reporter)
+    _remove_entries(lambda meta: meta.get("identity") == _identity(source), keep=entry)
+    return model
+
+
+def _identity(source: Source) -> str:
+    """What stays the same when a source file changes: an entry of the same identity and
+    another key is an older conversion, removed when the new one is in place."""
+    return f"{source.kind}|{source.location}|{_options_key(source.options)}|{source.dtype}"
+
+
+def _remove_entries(matches: Callable[[dict[str, Any]], bool], keep: Path | None = None) -> int:
+    """Remove the cache entries whose meta.json ``matches``; how many were removed."""
+    removed = 0
+    for entry in (cache_root() / "models").glob("[!.]*"):
+        if entry == keep:
+            continue
+        try:
+            meta = json.loads((entry / "meta.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and matches(meta):
+            with contextlib.suppress(OSError):
+                _remove_entry(entry)
+                removed += 1
+    return removed
 
 
 def cached_meta(source: Source) -> dict[str, Any] | None:
@@ -685,7 +712,8 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
     np.save(tmp / "word_order.npy", order)
     files = {p.name: p.stat().st_size for p in tmp.iterdir()}
     meta = {"format": FORMAT_VERSION, "name": source.name, "kind": source.kind,
-            "source": str(source.location), "key": source.key, "count": n, "dim": d,
+            "source": str(source.location), "identity": _identity(source),
+            "key": source.key, "count": n, "dim": d,
             "dtype": source.dtype, "files": files, "notes": vs.notes}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
 

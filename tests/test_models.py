@@ -153,6 +153,10 @@ def test_a_changed_source_is_converted_again(runner, tmp_path, fresh_cache):
     os.utime(path, ns=(1, 1))  # a different mtime even on coarse file systems
     out = run(runner, "neighbors", "e-mail", "-m", str(path), "-n", "1", "-f", "plain")
     assert out.stdout == "king\n" and "converting" in out.stderr
+    # the old conversion is gone; another reading of the same file (--limit) stays
+    assert len([p for p in (fresh_cache / "models").iterdir() if p.name[0] != "."]) == 1
+    run(runner, "neighbors", "king", "-m", str(path), "--limit", "3")
+    assert len([p for p in (fresh_cache / "models").iterdir() if p.name[0] != "."]) == 2
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write to a read-only directory")

@@ -42,8 +42,10 @@ def test_add_list_info_default_remove(runner, source, tmp_path, fresh_cache):
     out = run_json(runner, "analogy", "king - man + woman", "-n", "1")
     assert out["model"] == "royals" and out["results"][0]["word"] == "queen"
 
+    run(runner, "neighbors", "king", "-m", str(source), "--limit", "3")  # a second entry
     removed = run(runner, "models", "remove", "royals")
     assert removed.exit_code == 0
+    assert "2 cache entries" in removed.stderr
     assert source.exists()  # the user's file is never deleted
     assert not [p for p in (fresh_cache / "models").iterdir() if not p.name.startswith(".")]
     assert run_json(runner, "neighbors", "cat")["model"] == "glove-6b-50d"
