@@ -180,6 +180,12 @@ def _mean_vector(model: Model, terms: list[tuple[int, str, float]]) -> np.ndarra
     mean = weights @ rows / np.abs(weights).sum()
     length = np.linalg.norm(mean)
     if not np.isfinite(length) or length < 1e-9:
+        empty = [w for i, w, _ in terms if float(model.norms[i]) == 0]
+        if empty:
+            raise QueryError(f"{', '.join(repr(w) for w in dict.fromkeys(empty))} "
+                             f"{'has' if len(set(empty)) == 1 else 'have'} an all-zero vector "
+                             "in this model (zero, NaN or infinite in its file), so the query "
+                             "has no direction")
         raise QueryError(f"the terms of '{format_terms([Term(w, x) for _, w, x in terms])}' "
                          "cancel out: the query vector is zero")
     return (mean / length).astype(np.float32)
