@@ -95,8 +95,19 @@ def _never(_: str) -> bool:
 
 def tokenize(text: str, is_word: Callable[[str], bool] = _never) -> list[_Token]:
     tokens: list[_Token] = []
-    for match in re.finditer(r"\S+", text):
-        chunk, start = match.group(), match.start()
+    chunks = list(re.finditer(r"\S+", text))
+    i = 0
+    while i < len(chunks):
+        # a vocabulary word with spaces in it (glove.840B has some, and words with
+        # non-breaking spaces): consecutive chunks that spell one, as typed
+        glued = _glue_spaced(text, chunks, i, is_word)
+        if glued is not None:
+            tokens.append(_Token("atom", text[chunks[i].start():chunks[glued].end()],
+                                 chunks[i].start()))
+            i = glued + 1
+            continue
+        chunk, start = chunks[i].group(), chunks[i].start()
+        i += 1
         if chunk in OPERATORS:
             tokens.append(_Token("op", chunk, start))
         elif is_word(chunk) or not any(c in chunk for c in "+-*:?"):
@@ -104,6 +115,21 @@ def tokenize(text: str, is_word: Callable[[str], bool] = _never) -> list[_Token]
         else:
             tokens.extend(_split_chunk(chunk, start, is_word))
     return tokens
+
+
+def _glue_spaced(text: str, chunks: list[re.Match[str]], i: int,
+                 is_word: Callable[[str], bool]) -> int | None:
+    """The last chunk of the longest run from chunk ``i`` (no operator among them) that is
+    a vocabulary word with its spaces, or None."""
+    end = i + 1
+    while end < min(len(chunks), i + _MAX_GLUE) and chunks[end].group() not in OPERATORS:
+        end += 1
+    if chunks[i].group() in OPERATORS:
+        return None
+    for j in range(end - 1, i, -1):
+        if is_word(text[chunks[i].start():chunks[j].end()]):
+            return j
+    return None
 
 
 def _split_chunk(chunk: str, start: int, is_word: Callable[[str], bool]) -> list[_Token]:

@@ -44,11 +44,16 @@ def test_tokens_with_spaces_keep_the_last_dim_fields_as_the_vector(runner, tmp_p
     assert out["results"][0]["word"] == ". . ."
     assert ("gensim cannot read v.txt as it is (words with spaces, as on line 4); reading it "
             "with embedcli's own reader") in out["stderr"]
+    # and such a word can be asked about, alone or in an expression
+    assert neighbours(runner, path, ". . .", "-n", "1")["excluded"][0]["word"] == ". . ."
+    assert neighbours(runner, path, "cat + . . .", "-n", "1")["query"] == "cat + . . ."
 
 
 def test_non_breaking_spaces_stay_inside_words(runner, tmp_path):
     path = model_file(tmp_path, GOOD + "new\u00a0york 0 1 0.01\n")
     assert neighbours(runner, path, "cat", "-n", "1")["results"][0]["word"] == "new\u00a0york"
+    out = neighbours(runner, path, "new\u00a0york - cat", "-n", "1")
+    assert [t["word"] for t in out["excluded"]] == ["new\u00a0york", "cat"]
 
 
 def test_a_byte_order_mark_does_not_swallow_the_first_word(runner, tmp_path):
