@@ -268,7 +268,7 @@ def scan_text(stream: IO[bytes], name: str, detected: Detected,
             if limit and words >= limit:
                 return "; ".join(reasons) or None
         if not chunk:
-            if data and detected.header and not data.endswith(b"\n"):
+            if data and not data.endswith(b"\n"):
                 reasons.append("the last line has no newline: the file looks cut off")
             break
     if detected.header and detected.header[0] != words and not limit:
@@ -489,10 +489,10 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
         raise ModelError(f"{name} holds no vectors")
     vectors = np.concatenate(rows) if len(rows) > 1 else rows[0]
     notes: list[str] = []
-    if unterminated and header and not limit:
-        # word2vec text always ends its lines with a newline: a last line without one was
-        # cut off, and may hold a number cut short (0.125 -> 0.1): leave it out. (GloVe
-        # text has no header to say so; there the last line is kept.)
+    if unterminated and not limit:
+        # GloVe and word2vec files end their lines with a newline: a last line without one
+        # was cut off, and may hold a number cut short (0.78131 -> 0.78) that no count of
+        # fields can catch: leave it out, and say so.
         words.pop()
         vectors = vectors[:-1]
         notes.append(f"the file ends in the middle of line {line_no}: it looks truncated; "
