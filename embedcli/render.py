@@ -96,8 +96,10 @@ def to_dict(result: Result) -> dict[str, Any]:
 def _rows(result: Result) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the tabular formats (tsv, csv, jsonl)."""
     if isinstance(result, Ranking):
-        return ["rank", "word", "score"], [[h.rank, h.word, _num(h.score)]
-                                           for h in result.results]
+        # the answers, then the left-out input words with the rank each would have had
+        rows = [[h.rank, h.word, _num(h.score), False] for h in result.results]
+        rows += [[e.rank, e.word, _num(e.score), True] for e in result.excluded]
+        return ["rank", "word", "score", "excluded"], rows
     if isinstance(result, Similarity):
         return ["a", "b", "similarity"], [[result.a, result.b, _num(result.similarity)]]
     if isinstance(result, Records):
@@ -116,6 +118,8 @@ def _flat(x: Any) -> Any:
 def _cell(x: Any) -> str:
     if x is None:
         return ""
+    if isinstance(x, bool):
+        return "true" if x else "false"  # as in JSON
     return repr(x) if isinstance(x, float) else str(x)
 
 

@@ -104,3 +104,35 @@ def write_small_model(path: Path, words: list[str], vectors, *, fmt: str = "word
     kv.add_vectors(words, vectors)
     kv.save_word2vec_format(str(path), binary=fmt == "binary", write_header=fmt != "glove")
     return path
+
+
+def run_with_stderr_on_a_terminal(args: list[str], env: dict[str, str],
+                                  timeout: float = 120) -> tuple[int, bytes, bytes]:
+    """Run ``python -m embedcli ARGS`` with stderr on a real pseudo-terminal and stdout a
+    pipe: (status, stdout, everything the terminal showed)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in env.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env |= {"TERM": "xterm", "COLUMNS": "100"}
+    proc = subprocess.Popen([sys.executable, "-m", "embedcli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen = b""
+    try:
+        while select.select([master], [], [], timeout)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        stdout = proc.stdout.read()
+        return proc.wait(timeout=timeout), stdout, seen
+    finally:
+        os.close(master)

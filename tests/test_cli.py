@@ -44,15 +44,19 @@ def test_every_format_for_a_ranking(runner, fmt):
         assert data["excluded"][0]["word"] == "cat" and data["excluded"][0]["rank"] == 1
     elif fmt == "jsonl":
         rows = [json.loads(line) for line in out.splitlines()]
-        assert [r["word"] for r in rows][0] == "dog" and len(rows) == 3
-        assert set(rows[0]) == {"rank", "word", "score"}
+        assert [r["word"] for r in rows] == ["dog", "rabbit", "monkey", "cat"]
+        assert set(rows[0]) == {"rank", "word", "score", "excluded"}
+        assert [r["excluded"] for r in rows] == [False, False, False, True]
+        assert rows[3]["rank"] == 1 and rows[3]["score"] == pytest.approx(1.0)
     elif fmt == "tsv":
         lines = [line.split("\t") for line in out.splitlines()]
-        assert lines[0] == ["rank", "word", "score"]
+        assert lines[0] == ["rank", "word", "score", "excluded"]
         assert lines[1][:2] == ["1", "dog"] and float(lines[1][2]) == pytest.approx(0.9218, 1e-4)
+        assert lines[1][3] == "false" and lines[4][1:2] + lines[4][3:] == ["cat", "true"]
     elif fmt == "csv":
         rows = list(csv.reader(io.StringIO(out)))
-        assert rows[0] == ["rank", "word", "score"] and rows[1][1] == "dog" and len(rows) == 4
+        assert rows[0] == ["rank", "word", "score", "excluded"] and rows[1][1] == "dog"
+        assert len(rows) == 5 and rows[4][1] == "cat"
     elif fmt == "plain":
         assert out.splitlines() == ["dog", "rabbit", "monkey"]
     else:

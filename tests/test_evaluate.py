@@ -20,7 +20,7 @@ import pytest
 
 from embedcli import evaluate as ev
 from embedcli.errors import ExitStatus
-from tests.conftest import run, write_small_model
+from tests.conftest import run, run_with_stderr_on_a_terminal, write_small_model
 
 # gensim 4.4's evaluate_word_analogies(questions-words.txt) on the bundled GloVe 6B 50d:
 # (section, correct, incorrect); the last row is gensim's 'Total accuracy'.
@@ -450,14 +450,13 @@ def test_every_format_for_similarity(runner, fmt):
         assert round(float(spearman), 4) == 0.5033
 
 
-def test_a_progress_bar_goes_to_stderr_on_a_terminal(runner, tiny, monkeypatch):
-    monkeypatch.setenv("FORCE_COLOR", "1")
-    monkeypatch.setenv("TTY_COMPATIBLE", "1")
-    monkeypatch.setenv("TTY_INTERACTIVE", "1")
-    result = run(runner, "evaluate", "analogies", str(tiny), "-f", "json")
-    assert result.exit_code == 0
-    assert "5 analogy questions" in result.stderr  # the bar's description
-    assert json.loads(result.stdout)["questions"] == 5  # stdout is only the answer
+def test_a_progress_bar_goes_to_stderr_on_a_terminal(bundled, session_cache, tiny):
+    status, stdout, seen = run_with_stderr_on_a_terminal(
+        ["evaluate", "analogies", str(tiny), "-f", "json"],
+        dict(os.environ, EMBEDCLI_CACHE_DIR=str(session_cache)))
+    assert status == 0
+    assert b"5 analogy questions" in seen and b"\x1b[" in seen  # the bar, drawn live
+    assert json.loads(stdout)["questions"] == 5  # stdout is only the answer
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(runner, tiny):

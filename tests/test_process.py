@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import signal
 import subprocess
 import sys
@@ -15,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from embedcli.errors import ExitStatus
-from tests.conftest import write_small_model
+from tests.conftest import run_with_stderr_on_a_terminal, write_small_model
 
 HEAVY = ("gensim", "scipy", "pyarrow", "pydantic", "matplotlib")
 
@@ -74,7 +72,7 @@ def test_the_console_script_and_python_m_agree(bundled, session_cache):
 
 
 @pytest.mark.parametrize("args,stdin,first", [
-    (["neighbors", "cat", "-n", "2"], None, "rank\tword\tscore"),
+    (["neighbors", "cat", "-n", "2"], None, "rank\tword\tscore\texcluded"),
     (["batch"], "similarity cat dog\n", '{"line": 1,'),
     (["shell"], "cat ~ dog\n", '{"line": 1,'),
 ])
@@ -92,7 +90,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(bundled, session_cache):
     proc = subprocess.Popen([sys.executable, "-m", "embedcli", "neighbors", "cat", "--format",
                              "tsv", "--top", "200000"], env=_env(session_cache),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.readline() == b"rank\tword\tscore\n"  # what `| head -1` reads
+    assert proc.stdout.readline() == b"rank\tword\tscore\texcluded\n"  # `| head -1` reads
     proc.stdout.close()
     stderr = proc.stderr.read()
     assert proc.wait(timeout=120) == ExitStatus.BROKEN_PIPE
@@ -103,7 +101,7 @@ def test_head_in_a_real_shell_pipeline(bundled, session_cache):
     out = subprocess.run(f"'{sys.executable}' -m embedcli neighbors cat --format tsv "
                          "--top 200000 | head -1", shell=True, env=_env(session_cache),
                          capture_output=True, text=True, timeout=120)
-    assert out.stdout == "rank\tword\tscore\n" and out.stderr == ""
+    assert out.stdout == "rank\tword\tscore\texcluded\n" and out.stderr == ""
 
 
 def _start_converting(cache: Path) -> tuple[subprocess.Popen, float]:
@@ -152,28 +150,9 @@ def test_ctrl_c_during_conversion_exits_130_and_leaves_no_partial_cache(tmp_path
 
 def test_progress_is_shown_when_stderr_is_a_terminal(tmp_path):
     path = write_small_model(tmp_path / "m.txt", ["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
-    master, slave = pty.openpty()
-    env = _env(tmp_path / "cache") | {"TERM": "xterm", "COLUMNS": "100"}
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "embedcli", "neighbors", "a", "-m", str(path),
-                             "-f", "plain"], env=env, stdout=subprocess.PIPE, stderr=slave)
-    os.close(slave)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    stdout = proc.stdout.read()
-    assert proc.wait(timeout=60) == 0
-    os.close(master)
-    assert stdout == b"b\n"
+    status, stdout, seen = run_with_stderr_on_a_terminal(
+        ["neighbors", "a", "-m", str(path), "-f", "plain"], _env(tmp_path / "cache"))
+    assert status == 0 and stdout == b"b\n"
     assert b"converting" in seen
     assert b"reading" in seen or b"normalising" in seen  # rich's live progress lines
     assert b"\x1b[" in seen  # drawn with terminal control codes
