@@ -14,7 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from embedcli import __version__
 from embedcli.errors import EmbedcliError, ExitStatus, ExpressionError, shown
@@ -109,6 +109,41 @@ class EmbedcliGroup(TyperGroup):
                 "EMBEDCLI_DEBUG=1 shows the traceback)")
             status = ExitStatus.INTERNAL
         sys.exit(int(status))
+
+
+class QueryCommand(TyperCommand):
+    """analogy and neighbors: an argument that starts with '-' but holds a space, such as
+    "- king + queen", can be no option, so it is read as the query (after a '--' put in
+    for it) instead of failing as "No such option"."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if "--" not in args and any(_is_dashed_query(a) for a in args):
+            args = _queries_after_dashes(self, args)
+        return super().parse_args(ctx, args)
+
+
+def _is_dashed_query(arg: str) -> bool:
+    return arg.startswith("-") and any(c.isspace() for c in arg)
+
+
+def _queries_after_dashes(command: Any, args: list[str]) -> list[str]:
+    """The options first, then '--' and the positional arguments, each in its order."""
+    takes_value = {name: not (p.is_flag or p.count) for p in command.params
+                   if getattr(p, "opts", None) and p.param_type_name == "option"
+                   for name in [*p.opts, *p.secondary_opts]}
+    options: list[str] = []
+    words: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if _is_dashed_query(arg) or not arg.startswith("-") or arg == "-":
+            words.append(arg)
+            continue
+        options.append(arg)
+        if takes_value.get(arg):  # "--top 3": the value goes along
+            value = next(rest, None)
+            if value is not None:
+                options.append(value)
+    return [*options, "--", *words]
 
 
 app = typer.Typer(
@@ -364,7 +399,7 @@ def emit_rows(kind: str, rows: list[dict[str, Any]], chosen: Format | None, *,
 # --------------------------------------------------------------------------- commands
 
 
-@app.command()
+@app.command(cls=QueryCommand)
 def analogy(
     query: QueryArg,
     model: ModelOpt = None,
@@ -406,7 +441,7 @@ def analogy(
     emit(result, format)
 
 
-@app.command()
+@app.command(cls=QueryCommand)
 def neighbors(
     query: QueryArg,
     model: ModelOpt = None,

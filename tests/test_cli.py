@@ -143,7 +143,7 @@ def test_malformed_expression_is_a_usage_error_with_a_caret(runner, args, column
 
 
 def test_an_expression_that_looks_like_an_option_gets_a_hint(runner):
-    result = run(runner, "analogy", "-king + woman")
+    result = run(runner, "analogy", "-king")
     assert result.exit_code == ExitStatus.USAGE
     assert "--" in result.stderr and len(result.stderr.splitlines()) == 1
     quoted = run(runner, "analogy", "--format", "json", "--", "-king + woman")
@@ -213,3 +213,21 @@ def test_version(runner):
 
     result = run(runner, "--version")
     assert result.stdout == f"embedcli {__version__}\n"
+
+
+@pytest.mark.parametrize("args", [
+    ["analogy", "-king + queen", "-n", "3"],
+    ["analogy", "-n", "3", "-king + queen"],
+    ["analogy", "--top=3", "-king + queen"],
+    ["analogy", "--", "-king + queen", "-n", "3"],
+])
+def test_a_query_that_starts_with_a_minus_and_has_a_space_is_a_query(runner, args):
+    """It can be no option; options before and after it still count (-n 3); a '--'
+    given by hand makes everything after it query words, as always."""
+    result = run(runner, *args, "-f", "json")
+    if "--" in args:  # "-n 3" after '--' is part of the query: no such word as "-n"
+        assert result.exit_code != 0
+        return
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["query"] == "- king + queen" and len(data["results"]) == 3
