@@ -231,6 +231,9 @@ def scan_text(stream: IO[bytes], name: str, detected: Detected,
         pending = lines.pop() if chunk else b""
         if not chunk and not data:
             break
+        if not chunk and data.strip():  # the last line has no newline: left out (read_text)
+            lines.pop()
+            reasons.append("the last line has no newline: the file looks cut off")
         for raw in lines:
             line_no += 1
             start = offset
@@ -268,8 +271,6 @@ def scan_text(stream: IO[bytes], name: str, detected: Detected,
             if limit and words >= limit:
                 return "; ".join(reasons) or None
         if not chunk:
-            if data and not data.endswith(b"\n"):
-                reasons.append("the last line has no newline: the file looks cut off")
             break
     if detected.header and detected.header[0] != words and not limit:
         reasons.append(f"the header says {detected.header[0]:,} words but the file has "
@@ -416,7 +417,7 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
     limit = options.limit or None
     pending = b""
     first = True
-    unterminated = False
+    unterminated = 0  # the number of a last line cut off (no newline), if any
     header = detected.header is not None
 
     def flush() -> None:
@@ -437,11 +438,13 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
         if not chunk:
             done = True
             data = pending
-            if not data:
+            if not data.strip():
                 break
-            lines = [data]
-            pending = b""
-            unterminated = True  # the last line has no newline: maybe a cut-off file
+            # GloVe and word2vec files end their lines with a newline: a last line without
+            # one was cut off, and may hold a number cut short (0.78131 -> 0.78) that no
+            # count of fields can catch: it is left out, and the note says so.
+            unterminated = line_no + 1
+            break
         else:
             data = pending + chunk
             lines = data.split(b"\n")
@@ -489,16 +492,9 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
         raise ModelError(f"{name} holds no vectors")
     vectors = np.concatenate(rows) if len(rows) > 1 else rows[0]
     notes: list[str] = []
-    if unterminated and not limit:
-        # GloVe and word2vec files end their lines with a newline: a last line without one
-        # was cut off, and may hold a number cut short (0.78131 -> 0.78) that no count of
-        # fields can catch: leave it out, and say so.
-        words.pop()
-        vectors = vectors[:-1]
-        notes.append(f"the file ends in the middle of line {line_no}: it looks truncated; "
-                     "that line is left out")
-        if not words:
-            raise ModelError(f"{name} holds no complete vectors")
+    if unterminated:
+        notes.append(f"the file ends in the middle of line {unterminated}: it looks "
+                     "truncated; that line is left out")
     if header and detected.header and detected.header[0] != len(words) and not limit:
         notes.append(f"the header says {detected.header[0]:,} words but the file has "
                      f"{len(words):,}; read all {len(words):,}")

@@ -314,3 +314,18 @@ def test_listing_models_never_starts_a_download(runner, tmp_path, monkeypatch):
 def test_every_name_of_the_bundled_model_is_the_default(runner, bundled):
     for name in ("glove-6b-50d", "glove-wiki-gigaword-50", "glove.6B.50d"):
         assert run_json(runner, "models", "info", name)["default"] is True, name
+
+
+@pytest.mark.parametrize("tail,kept,note", [
+    ("bird 0.5 0.25 0.125\n \t", ["the", "cat", "dog", "bird"], False),  # blank tail: fine
+    ("bird 0.5 0.25 0.12", ["the", "cat", "dog"], True),  # a number maybe cut short
+    ("bird 0.5 0.2", ["the", "cat", "dog"], True),  # fields missing
+])
+@pytest.mark.parametrize("limit", [None, "100"])
+def test_a_last_line_without_a_newline_is_left_out(runner, tmp_path, tail, kept, note, limit):
+    path = model_file(tmp_path, GOOD + tail)
+    result = run(runner, "vocab", "-m", str(path), *(["--limit", limit] if limit else []))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == kept
+    assert ("the file ends in the middle of line 4: it looks truncated; that line is left out"
+            in result.stderr) == note
