@@ -445,7 +445,8 @@ def register(name: str, spec: str, *, options: ReadOptions, dtype: str) -> Sourc
     if source.kind == "file":
         spec = str(source.location.path.resolve()) + (
             f":{source.location.member}" if source.location.member else "")
-    entry: dict[str, Any] = {"path": spec, "dtype": dtype, "trust": options.trust}
+    entry: dict[str, Any] = {"path": spec, "dtype": dtype, "trust": options.trust,
+                             "identity": _identity(source)}
     if options.limit:
         entry["limit"] = options.limit
     if options.unicode_errors != "strict":
@@ -456,22 +457,23 @@ def register(name: str, spec: str, *, options: ReadOptions, dtype: str) -> Sourc
 
 
 def unregister(name: str) -> int:
-    """Remove a registration and every cache entry of its source, whatever the options
-    it was read with (never the source file itself); how many entries were removed."""
+    """Remove a registration and its cache entries: the current one and any left from an
+    older version of the file (never the file itself, nor the entries of another
+    registration or --limit of the same file); how many entries were removed."""
     registry = Registry.load()
     if name not in registry.models:
         raise UsageError(f"'{name}' is not a registered model (see: embedcli models list)")
-    source = None
-    with contextlib.suppress(ModelError, OSError):
-        source = resolve(name, download=False)
+    identity = registry.models[name].get("identity")  # kept even if the file has gone
+    if identity is None:  # registered by an older embedcli
+        with contextlib.suppress(ModelError, OSError):
+            identity = _identity(resolve(name, download=False))
     del registry.models[name]
     if registry.default == name:
         registry.default = None
     registry.save()
-    if source is None:
+    if identity is None:
         return 0
-    where = str(source.location)
-    return _remove_entries(lambda meta: meta.get("source") == where)
+    return _remove_entries(lambda meta: meta.get("identity") == identity)
 
 
 def set_default(name: str) -> None:
@@ -521,14 +523,29 @@ def load(spec: str | None = None, reporter: Reporter | None = None, *,
     for message in vectors.notes:
         reporter.note(f"{source.name}: {message}")
     model = _store(vectors, source, entry, reporter)
-    _remove_entries(lambda meta: meta.get("identity") == _identity(source), keep=entry)
+    _forget_older_conversions(spec or default_model(), source, entry)
     return model
+
+
+def _forget_older_conversions(spec: str, source: Source, entry: Path) -> None:
+    """Remove the entries of older versions of the source, if this conversion is of the
+    newest: a file that changed again while it was read leaves the newer entry alone."""
+    try:
+        now = resolve(spec, options=source.options, dtype=source.dtype, download=False)
+    except (ModelError, UsageError, OSError):
+        return
+    if now.key == source.key:
+        identity = _identity(source)
+        _remove_entries(lambda meta: meta.get("identity") == identity, keep=entry)
 
 
 def _identity(source: Source) -> str:
     """What stays the same when a source file changes: an entry of the same identity and
     another key is an older conversion, removed when the new one is in place."""
-    return f"{source.kind}|{source.location}|{_options_key(source.options)}|{source.dtype}"
+    where = source.location
+    place = (f"{where.path.resolve()}:{where.member or ''}" if source.kind == "file"
+             else str(where))
+    return f"{source.kind}|{place}|{_options_key(source.options)}|{source.dtype}"
 
 
 def _remove_entries(matches: Callable[[dict[str, Any]], bool], keep: Path | None = None) -> int:

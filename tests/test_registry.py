@@ -42,10 +42,9 @@ def test_add_list_info_default_remove(runner, source, tmp_path, fresh_cache):
     out = run_json(runner, "analogy", "king - man + woman", "-n", "1")
     assert out["model"] == "royals" and out["results"][0]["word"] == "queen"
 
-    run(runner, "neighbors", "king", "-m", str(source), "--limit", "3")  # a second entry
     removed = run(runner, "models", "remove", "royals")
     assert removed.exit_code == 0
-    assert "2 cache entries" in removed.stderr
+    assert "(1 cache entry)" in removed.stderr
     assert source.exists()  # the user's file is never deleted
     assert not [p for p in (fresh_cache / "models").iterdir() if not p.name.startswith(".")]
     assert run_json(runner, "neighbors", "cat")["model"] == "glove-6b-50d"
@@ -125,3 +124,40 @@ def test_processes_converting_at_once_all_answer_and_leave_one_valid_entry(
                            timeout=120)
     assert again.returncode == 0 and again.stderr == ""
     np.testing.assert_equal(again.stdout.split()[0], "prince")
+
+
+def _entries(cache: Path) -> list[str]:
+    return sorted(p.name for p in (cache / "models").iterdir() if not p.name.startswith("."))
+
+
+def test_removing_one_registration_keeps_anothers_cache(runner, source, fresh_cache):
+    assert run(runner, "models", "add", "big", str(source)).exit_code == 0
+    assert run(runner, "models", "add", "small", str(source), "--limit", "2").exit_code == 0
+    both = _entries(fresh_cache)
+    assert len(both) == 2
+    assert "(1 cache entry)" in run(runner, "models", "remove", "small").stderr
+    assert len(_entries(fresh_cache)) == 1 and _entries(fresh_cache)[0] in both
+    again = run(runner, "neighbors", "king", "-m", "big")
+    assert again.exit_code == 0 and "converting" not in again.stderr  # big's entry is there
+
+
+def test_removing_a_registration_whose_file_is_gone_removes_its_cache(runner, source,
+                                                                      fresh_cache):
+    assert run(runner, "models", "add", "gone", str(source)).exit_code == 0
+    source.unlink()
+    removed = run(runner, "models", "remove", "gone")
+    assert removed.exit_code == 0 and "(1 cache entry)" in removed.stderr
+    assert _entries(fresh_cache) == []
+
+
+def test_the_same_file_name_in_two_folders_keeps_two_entries(runner, tmp_path, fresh_cache,
+                                                             monkeypatch):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        write_small_model(tmp_path / folder / "v.txt", WORDS, VECTORS)
+    for folder in ("a", "b", "a"):
+        monkeypatch.chdir(tmp_path / folder)
+        result = run(runner, "neighbors", "king", "-m", "v.txt")
+        assert result.exit_code == 0
+    assert "converting" not in result.stderr  # a's entry survived b's conversion
+    assert len(_entries(fresh_cache)) == 2
