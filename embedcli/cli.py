@@ -86,7 +86,7 @@ class EmbedcliGroup(TyperGroup):
                 message = exc.format_message()
                 ctx = getattr(exc, "ctx", None)
                 if ctx is not None and type(exc).__name__ == "NoSuchOption" and \
-                        ctx.command.name in ("analogy", "neighbors"):
+                        ctx.command.name in ("analogy", "neighbors", "explain"):
                     message += (" (a query that starts with '-' goes after '--': "
                                 f"{ctx.command_path} -- \"-king + woman\")")
                 elif ctx is not None:
@@ -112,7 +112,7 @@ class EmbedcliGroup(TyperGroup):
 
 
 class QueryCommand(TyperCommand):
-    """analogy and neighbors: an argument that starts with '-' but holds a space, such as
+    """analogy, neighbors and explain: an argument that starts with '-' but holds a space, such as
     "- king + queen", can be no option, so it is read as the query (after a '--' put in
     for it) instead of failing as "No such option"."""
 

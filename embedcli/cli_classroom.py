@@ -22,6 +22,7 @@ from embedcli.cli import (
     Method,
     ModelOpt,
     QueryArg,
+    QueryCommand,
     RestrictOpt,
     TopOpt,
     TrustOpt,
@@ -132,7 +133,7 @@ def _write_console(console: Any, renderable: Any, markup: bool = True, end: str 
 # --------------------------------------------------------------------------- explain
 
 
-@app.command()
+@app.command(cls=QueryCommand)
 def explain(
     query: QueryArg,
     expect: Annotated[str | None, typer.Option(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -180,12 +181,14 @@ def _mean_vector(model: Model, terms: list[tuple[int, str, float]]) -> np.ndarra
     mean = weights @ rows / np.abs(weights).sum()
     length = np.linalg.norm(mean)
     if not np.isfinite(length) or length < 1e-9:
-        empty = [w for i, w, _ in terms if float(model.norms[i]) == 0]
-        if empty:
+        lengths = [float(model.norms[i]) for i, _, _ in terms]
+        empty = [w for (_, w, _), n in zip(terms, lengths, strict=True)
+                 if n == 0 or not math.isfinite(n)]
+        if len(empty) == len(terms):
             raise QueryError(f"{', '.join(repr(w) for w in dict.fromkeys(empty))} "
-                             f"{'has' if len(set(empty)) == 1 else 'have'} an all-zero vector "
-                             "in this model (zero, NaN or infinite in its file), so the query "
-                             "has no direction")
+                             f"{'has' if len(set(empty)) == 1 else 'have'} no usable vector "
+                             "in this model (all zero, NaN or infinite in its file), so the "
+                             "query has no direction")
         raise QueryError(f"the terms of '{format_terms([Term(w, x) for _, w, x in terms])}' "
                          "cancel out: the query vector is zero")
     return (mean / length).astype(np.float32)
@@ -758,11 +761,8 @@ def word_rank(model: Model, a: str, b: str, resolve: Resolver) -> WordRank:
 
 
 def word_vector(model: Model, word: str, resolve: Resolver) -> WordVector:
-    """The word's vector as the source file had it (to float32 rounding).
-
-    The cache keeps unit vectors and lengths, so the vector is ``unit * length`` in float32:
-    within an ulp or two of the source's values.
-    """
+    """The word's vector as the source file had it: exactly, from a float32 cache (see
+    ``Model.raw``); to float16 precision from a float16 one."""
     i, w = resolve(word)
     raw = model.raw(i)
     # str() of a float32 is its shortest round-trip decimal ("0.45281", not 0.452809989...)

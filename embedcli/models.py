@@ -15,18 +15,24 @@ into an embedcli cache entry, a directory holding
     the unit-normalised matrix (float32, or float16 with ``--dtype float16``),
     memory-mapped by queries;
 ``norms.npy``
-    each row's original length (so raw vectors can be recovered);
+    each row's original length;
+``raw_steps.npy``, ``raw_fixes.npy``
+    (float32 caches) what turns ``unit row * length`` back into the file's exact values
+    (see RawFix);
 ``vocab.txt``
     the words in row order, as UTF-8, each behind a newline, with a final newline;
 ``offsets.npy``
     where each word starts in ``vocab.txt`` (``n + 1`` entries);
+``word_buckets.npy``, ``word_order.npy``
+    a hash table over the words (see word_table);
 ``meta.json``
-    format version, source key, shape, dtype, file sizes and the reader's notes: last.
+    format version, source key and identity, shape, dtype, file sizes and the reader's
+    notes: written last.
 
 The entry is built in a temporary directory and renamed into place, so a reader never
 sees half of one, and two processes converting at once both end with a valid entry.
-Looking a word up is a ``find`` in the memory-mapped ``vocab.txt`` and a binary search
-in the offsets: no dict of the whole vocabulary is built at start-up.
+Looking a word up is one probe of the memory-mapped hash table: no dict of the whole
+vocabulary is built at start-up.
 """
 
 from __future__ import annotations

@@ -244,6 +244,11 @@ def test_bad_lines_on_stdin(bundled, session_cache, command, name):
     env = {k: v for k, v in os.environ.items() if k != "EMBEDCLI_MODEL"}
     env["EMBEDCLI_CACHE_DIR"] = str(session_cache)
     env["EMBEDCLI_DATA_DIR"] = str(session_cache / "data")
+    # address space that does not grow with the machine's cores (BLAS buffers and malloc
+    # arenas are reserved a thread at a time), so that the limit below means the same here
+    # as on a 64-core machine
+    env |= {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
+            "MALLOC_ARENA_MAX": "2"}
     proc = subprocess.Popen([sys.executable, "-m", "embedcli", command, "-f", "jsonl"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, preexec_fn=_two_gigabytes)

@@ -135,7 +135,9 @@ def test_nan_and_infinite_vectors_are_zeroed_never_a_nan_score(runner, tmp_path)
     table = run(runner, "neighbors", "cat", "-m", str(path), "-f", "tsv", "-n", "10").stdout
     assert "nan" not in table.lower()
     bad = run(runner, "neighbors", "bad - worse", "-m", str(path))
-    assert "'bad', 'worse' have an all-zero vector" in bad.stderr
+    assert "'bad', 'worse' have no usable vector" in bad.stderr
+    mixed = run(runner, "neighbors", "cat - cat + bad", "-m", str(path))  # cat cancels itself
+    assert "cancel out" in mixed.stderr
 
 
 def test_all_zero_vectors_are_reported_and_score_zero(runner, tmp_path):
@@ -145,7 +147,7 @@ def test_all_zero_vectors_are_reported_and_score_zero(runner, tmp_path):
     assert {r["word"]: r["score"] for r in out["results"]}["nothing"] == 0.0
     zero_query = run(runner, "neighbors", "nothing", "-m", str(path))
     assert zero_query.exit_code == ExitStatus.NO_ANSWER
-    assert "'nothing' has an all-zero vector" in zero_query.stderr
+    assert "'nothing' has no usable vector" in zero_query.stderr
     assert "cancel out" not in zero_query.stderr
 
 
