@@ -659,6 +659,10 @@ def _store(vs: VectorSet, source: Source, entry: Path, reporter: Reporter) -> Mo
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         return _in_memory(vs, source, reporter, exc)
+    except ModelError as exc:  # the entry went away as it was published (another process
+        # found it stale: the file changed while this one read it); answer all the same
+        shutil.rmtree(tmp, ignore_errors=True)
+        return _in_memory(vs, source, reporter, OSError(str(exc)))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

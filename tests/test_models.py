@@ -159,6 +159,29 @@ def test_a_changed_source_is_converted_again(runner, tmp_path, fresh_cache):
     assert len([p for p in (fresh_cache / "models").iterdir() if p.name[0] != "."]) == 2
 
 
+def test_an_entry_removed_as_it_is_published_still_answers(runner, tmp_path, fresh_cache,
+                                                           monkeypatch):
+    """The race in which another process removes the entry this one has just renamed into
+    place (it found it stale: the file changed during the read), made to happen here."""
+    import shutil
+
+    import embedcli.models
+
+    path = write_small_model(tmp_path / "m.txt", WORDS, VECTORS)
+    rename = os.rename
+
+    def rename_then_lose(src, dst):
+        rename(src, dst)
+        if Path(dst).parent.name == "models":  # an entry being published
+            shutil.rmtree(dst)
+
+    monkeypatch.setattr(embedcli.models.os, "rename", rename_then_lose)
+    result = run(runner, "analogy", "king - man + woman", "-m", str(path), "-f", "plain",
+                 "-n", "1")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "queen\n" and "working from memory" in result.stderr
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write to a read-only directory")
 def test_a_read_only_cache_works_from_memory(runner, tmp_path, fresh_cache):
     path = write_small_model(tmp_path / "m.txt", WORDS, VECTORS)
