@@ -146,7 +146,11 @@ def remove(name: Annotated[str, typer.Argument(help="A registered name.")]) -> N
     """
     from embedcli.models import unregister
 
-    removed = unregister(name)
+    removed, kept_for = unregister(name)
+    if kept_for:
+        say("", f"removed {name}; its cache stays, as {kept_for} reads the same file the same "
+                "way; the source file is untouched")
+        return
     entries = f"{removed} cache entr{'y' if removed == 1 else 'ies'}"
     say("", f"removed {name} and its cache ({entries}); the source file is untouched")
 

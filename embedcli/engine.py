@@ -181,10 +181,10 @@ def _mean_vector(model: Model, terms: list[tuple[int, str, float]]) -> np.ndarra
     mean = weights @ rows / np.abs(weights).sum()
     length = np.linalg.norm(mean)
     if not np.isfinite(length) or length < 1e-9:
-        lengths = [float(model.norms[i]) for i, _, _ in terms]
-        empty = [w for (_, w, _), n in zip(terms, lengths, strict=True)
-                 if n == 0 or not math.isfinite(n)]
-        if len(empty) == len(terms):
+        weighted = [(i, w) for i, w, x in terms if x != 0]
+        empty = [w for i, w in weighted
+                 if float(model.norms[i]) == 0 or not math.isfinite(float(model.norms[i]))]
+        if len(empty) == len(weighted):
             raise QueryError(f"{', '.join(repr(w) for w in dict.fromkeys(empty))} "
                              f"{'has' if len(set(empty)) == 1 else 'have'} no usable vector "
                              "in this model (all zero, NaN or infinite in its file), so the "

@@ -462,10 +462,11 @@ def register(name: str, spec: str, *, options: ReadOptions, dtype: str) -> Sourc
     return Source(name, source.kind, source.location, source.key, source.options, source.dtype)
 
 
-def unregister(name: str) -> int:
+def unregister(name: str) -> tuple[int, str | None]:
     """Remove a registration and its cache entries: the current one and any left from an
     older version of the file (never the file itself, nor the entries of another
-    registration or --limit of the same file); how many entries were removed."""
+    registration or --limit of the same file). Returns how many entries were removed,
+    and the other registration that keeps them, if one reads the file the same way."""
     registry = Registry.load()
     if name not in registry.models:
         raise UsageError(f"'{name}' is not a registered model (see: embedcli models list)")
@@ -478,8 +479,11 @@ def unregister(name: str) -> int:
         registry.default = None
     registry.save()
     if identity is None:
-        return 0
-    return _remove_entries(lambda meta: meta.get("identity") == identity)
+        return 0, None
+    sharing = [other for other, e in registry.models.items() if e.get("identity") == identity]
+    if sharing:  # another registration reads the same file the same way: the cache stays
+        return 0, sharing[0]
+    return _remove_entries(lambda meta: meta.get("identity") == identity), None
 
 
 def set_default(name: str) -> None:
@@ -549,8 +553,7 @@ def _identity(source: Source) -> str:
     """What stays the same when a source file changes: an entry of the same identity and
     another key is an older conversion, removed when the new one is in place."""
     where = source.location
-    place = (f"{where.path.resolve()}:{where.member or ''}" if source.kind == "file"
-             else str(where))
+    place = f"{where.path.resolve()}" + (f":{where.member}" if where.member else "")
     return f"{source.kind}|{place}|{_options_key(source.options)}|{source.dtype}"
 
 

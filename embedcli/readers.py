@@ -488,6 +488,9 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
             if len(block_words) >= 4096:
                 flush()
     flush()
+    if not words and unterminated:
+        raise ModelError(f"{name} holds no complete vectors: it ends in the middle of line "
+                         f"{unterminated}, so it looks truncated")
     if not words:
         raise ModelError(f"{name} holds no vectors")
     vectors = np.concatenate(rows) if len(rows) > 1 else rows[0]

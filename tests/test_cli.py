@@ -231,3 +231,11 @@ def test_a_query_that_starts_with_a_minus_and_has_a_space_is_a_query(runner, arg
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["query"] == "- king + queen" and len(data["results"]) == 3
+
+
+def test_explain_reads_a_query_that_starts_with_a_minus_too(runner):
+    result = run(runner, "explain", "-king + queen", "-n", "3", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["query"] == "- king + queen"
+    hint = run(runner, "explain", "-king")
+    assert hint.exit_code == ExitStatus.USAGE and "goes after '--'" in hint.stderr

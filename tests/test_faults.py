@@ -137,7 +137,9 @@ def test_nan_and_infinite_vectors_are_zeroed_never_a_nan_score(runner, tmp_path)
     bad = run(runner, "neighbors", "bad - worse", "-m", str(path))
     assert "'bad', 'worse' have no usable vector" in bad.stderr
     mixed = run(runner, "neighbors", "cat - cat + bad", "-m", str(path))  # cat cancels itself
-    assert "cancel out" in mixed.stderr
+    assert mixed.exit_code == ExitStatus.NO_ANSWER and "cancel out" in mixed.stderr
+    weightless = run(runner, "neighbors", "bad + 0*cat", "-m", str(path))
+    assert "'bad' has no usable vector" in weightless.stderr
 
 
 def test_all_zero_vectors_are_reported_and_score_zero(runner, tmp_path):
@@ -331,3 +333,10 @@ def test_a_last_line_without_a_newline_is_left_out(runner, tmp_path, tail, kept,
     assert result.stdout.split() == kept
     assert ("the file ends in the middle of line 4: it looks truncated; that line is left out"
             in result.stderr) == note
+
+
+def test_a_file_that_is_one_cut_off_line_says_so(runner, tmp_path):
+    path = model_file(tmp_path, "cat 0.1 0.2 0.3")
+    result = run(runner, "vocab", "-m", str(path))
+    assert result.exit_code == ExitStatus.MODEL
+    assert "holds no complete vectors: it ends in the middle of line 1" in result.stderr

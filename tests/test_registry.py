@@ -161,3 +161,15 @@ def test_the_same_file_name_in_two_folders_keeps_two_entries(runner, tmp_path, f
         assert result.exit_code == 0
     assert "converting" not in result.stderr  # a's entry survived b's conversion
     assert len(_entries(fresh_cache)) == 2
+
+
+def test_two_registrations_of_one_file_share_its_cache(runner, source, fresh_cache):
+    assert run(runner, "models", "add", "a", str(source)).exit_code == 0
+    assert run(runner, "models", "add", "b", str(source)).exit_code == 0
+    assert len(_entries(fresh_cache)) == 1
+    removed = run(runner, "models", "remove", "a")
+    assert "its cache stays, as b reads the same file the same way" in removed.stderr
+    again = run(runner, "neighbors", "king", "-m", "b")
+    assert again.exit_code == 0 and "converting" not in again.stderr
+    assert "(1 cache entry)" in run(runner, "models", "remove", "b").stderr
+    assert _entries(fresh_cache) == []
