@@ -6,10 +6,13 @@ Heavy modules (numpy, the engine, rich) are imported inside the commands, so tha
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -232,6 +235,42 @@ QueryArg = Annotated[list[str], typer.Argument(
     metavar="QUERY...", help="The query, quoted or as separate words.", show_default=False)]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How a command reads its model: --limit, --trust, --unicode-errors, --dtype."""
+
+    limit: int | None = None
+    trust: bool = False
+    unicode_errors: str = "strict"
+    dtype: str | None = None
+
+
+AS_GIVEN = Reading()  # no reading options: the model as its file holds it
+_READING_OPTIONS = [  # the options behind Reading, in its order, as Typer parameters
+    inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default,
+                      annotation=annotation)
+    for f, annotation in zip(fields(Reading), [LimitOpt, TrustOpt, UnicodeOpt, DtypeOpt],
+                             strict=True)]
+
+
+def reads_model(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the options that say how to read its model, after its own, and hand
+    them to it as one ``reading: Reading`` argument (Typer has no groups of options, and
+    sixteen commands take these four)."""
+    own = inspect.signature(command, eval_str=True)
+    params = [p for p in own.parameters.values() if p.name != "reading"]
+
+    @functools.wraps(command)
+    def with_reading(*args: Any, **kwargs: Any) -> Any:
+        reading = Reading(**{p.name: kwargs.pop(p.name) for p in _READING_OPTIONS})
+        return command(*args, reading=reading, **kwargs)
+
+    signature = own.replace(parameters=[*params, *_READING_OPTIONS])
+    with_reading.__signature__ = signature  # type: ignore[attr-defined]
+    with_reading.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
+    return with_reading
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"{PROG} {__version__}\n")
@@ -292,18 +331,18 @@ class _StderrReporter:
             yield lambda n: progress.advance(task, n)
 
 
-def load_model(spec: str | None, *, limit: int | None = None, trust: bool = False,
-               unicode_errors: str = "strict", dtype: str | None = None) -> Model:
+def load_model(spec: str | None, reading: Reading = AS_GIVEN) -> Model:
     """Load ``spec`` (None: the default model), converting it on first use."""
     from embedcli.models import load
     from embedcli.readers import ReadOptions
 
-    if unicode_errors not in ("strict", "replace"):
-        raise usage_error(f"--unicode-errors takes strict or replace, not '{unicode_errors}'")
+    r = reading
+    if r.unicode_errors not in ("strict", "replace"):
+        raise usage_error(f"--unicode-errors takes strict or replace, not '{r.unicode_errors}'")
     options = None
-    if limit or trust or unicode_errors != "strict":
-        options = ReadOptions(limit=limit, unicode_errors=unicode_errors, trust=trust)
-    return load(spec, _StderrReporter(), options=options, dtype=dtype)
+    if r.limit or r.trust or r.unicode_errors != "strict":
+        options = ReadOptions(limit=r.limit, unicode_errors=r.unicode_errors, trust=r.trust)
+    return load(spec, _StderrReporter(), options=options, dtype=r.dtype)
 
 
 def make_resolver(model: Model, case_sensitive: bool) -> Resolver:
@@ -400,6 +439,7 @@ def emit_rows(kind: str, rows: list[dict[str, Any]], chosen: Format | None, *,
 
 
 @app.command(cls=QueryCommand)
+@reads_model
 def analogy(
     query: QueryArg,
     model: ModelOpt = None,
@@ -412,10 +452,7 @@ def analogy(
     include_inputs: IncludeOpt = False,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Solve an analogy: which word is to C as B is to A?
 
@@ -433,7 +470,7 @@ def analogy(
     """
     from embedcli.engine import rank_query
 
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     resolver = make_resolver(m, case_sensitive)
     parsed = parse_query(query, resolver)
     result = rank_query(m, parsed, resolver, method=method.value, top=top, restrict=restrict,
@@ -442,6 +479,7 @@ def analogy(
 
 
 @app.command(cls=QueryCommand)
+@reads_model
 def neighbors(
     query: QueryArg,
     model: ModelOpt = None,
@@ -450,10 +488,7 @@ def neighbors(
     include_inputs: IncludeOpt = False,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Nearest neighbours of a word (or of an expression) by cosine similarity.
 
@@ -465,7 +500,7 @@ def neighbors(
     """
     from embedcli.engine import rank_query
 
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     resolver = make_resolver(m, case_sensitive)
     parsed = parse_query(query, resolver)
     if parsed.form != "expression":
@@ -477,16 +512,14 @@ def neighbors(
 
 
 @app.command()
+@reads_model
 def similarity(
     words: Annotated[list[str], typer.Argument(
         metavar="A B [C...]", help="Two words, or more for a matrix.", show_default=False)],
     model: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Cosine similarity of two words; with three or more, the similarity matrix.
 
@@ -501,7 +534,7 @@ def similarity(
 
     if len(words) < 2:
         raise usage_error("similarity needs at least two words")
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     resolver = make_resolver(m, case_sensitive)
     if len(words) == 2:
         result: Result = pair(m, words[0], words[1], resolver)

@@ -18,17 +18,15 @@ from typing import IO, TYPE_CHECKING, Annotated
 import typer
 
 from embedcli.cli import (
+    AS_GIVEN,
     CaseOpt,
-    DtypeOpt,
     FormatOpt,
     IncludeOpt,
-    LimitOpt,
     Method,
     ModelOpt,
+    Reading,
     RestrictOpt,
     TopOpt,
-    TrustOpt,
-    UnicodeOpt,
     app,
     emit,
     is_terminal,
@@ -36,6 +34,7 @@ from embedcli.cli import (
     load_model,
     make_resolver,
     quiet_when_the_reader_leaves,
+    reads_model,
     say,
     usage_error,
 )
@@ -136,6 +135,7 @@ def _default_format(chosen: Format | None) -> Format:
 
 
 @app.command()
+@reads_model
 def batch(
     file: Annotated[str, typer.Argument(
         metavar="[FILE|-]", help="The queries, one a line; - or nothing: standard input.",
@@ -151,10 +151,7 @@ def batch(
     format: Annotated[Format | None, typer.Option(
         "--format", "-f", case_sensitive=False,
         help="jsonl, tsv or table. Default: table on a terminal, jsonl otherwise.")] = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Answer many queries, one a line, streaming the answers in input order.
 
@@ -184,8 +181,7 @@ def batch(
                           "(each line of jsonl is the object a single command's json prints)")
     stream = _open_input(file)
     try:
-        m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors,
-                       dtype=dtype)
+        m = load_model(model, reading)
         # make_resolver's resolver, remembering words: a batch repeats them
         resolver = Resolver(m, case_sensitive=case_sensitive,
                             on_note=lambda message: say("note", message), memo=1 << 14)
@@ -292,15 +288,13 @@ WordsArg = Annotated[list[str], typer.Argument(
 
 
 @app.command("doesnt-match")
+@reads_model
 def doesnt_match(
     words: WordsArg,
     model: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Which word does not go with the others? (gensim's doesnt_match)
 
@@ -313,20 +307,18 @@ def doesnt_match(
 
     if len(words) < 3:
         raise usage_error("doesnt-match needs at least three words")
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     emit(odd_one_out(m, words, make_resolver(m, case_sensitive)), format)
 
 
 @app.command()
+@reads_model
 def vector(
     word: Annotated[str, typer.Argument(metavar="WORD", help="The word.", show_default=False)],
     model: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """A word's vector, as the model's file holds it (fastText's print-word-vectors).
 
@@ -341,11 +333,12 @@ def vector(
     """
     from embedcli.engine import word_vector
 
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     emit(word_vector(m, word, make_resolver(m, case_sensitive)), format)
 
 
 @app.command()
+@reads_model
 def rank(
     a: Annotated[str, typer.Argument(metavar="A", help="The word whose neighbours count.",
                                      show_default=False)],
@@ -354,10 +347,7 @@ def rank(
     model: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Where B stands among A's neighbours (gensim's rank): 1 is the nearest.
 
@@ -367,11 +357,12 @@ def rank(
     """
     from embedcli.engine import word_rank
 
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     emit(word_rank(m, a, b, make_resolver(m, case_sensitive)), format)
 
 
 @app.command()
+@reads_model
 def vocab(
     prefix: Annotated[str | None, typer.Option(
         "--prefix", metavar="TEXT", help="Only words that start with TEXT.")] = None,
@@ -391,10 +382,7 @@ def vocab(
     format: Annotated[Format | None, typer.Option(
         "--format", "-f", case_sensitive=False,
         help="Output format. Default: plain (one word a line).")] = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """List the vocabulary in frequency order, or test whether it has a word.
 
@@ -411,7 +399,7 @@ def vocab(
     if has is not None and (prefix is not None or contains is not None or top is not None):
         raise usage_error("--has answers by its exit status alone; it takes no "
                           "--prefix, --contains or --top")
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     if has is not None:
         from embedcli.engine import Resolver
 

@@ -15,18 +15,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from embedcli.cli import (
+    AS_GIVEN,
     CaseOpt,
-    DtypeOpt,
     FormatOpt,
-    LimitOpt,
     Method,
     ModelOpt,
     QueryArg,
     QueryCommand,
+    Reading,
     RestrictOpt,
     TopOpt,
-    TrustOpt,
-    UnicodeOpt,
     app,
     emit,
     is_terminal,
@@ -34,6 +32,7 @@ from embedcli.cli import (
     make_resolver,
     parse_query,
     quiet_when_the_reader_leaves,
+    reads_model,
     say,
     usage_error,
 )
@@ -48,6 +47,7 @@ if TYPE_CHECKING:
 
 
 @app.command()
+@reads_model
 def shell(
     model: ModelOpt = None,
     top: TopOpt = 10,
@@ -60,10 +60,7 @@ def shell(
         "--format", "-f", case_sensitive=False,
         help="table or jsonl. Default: table on a terminal, jsonl when driven by a "
              "program.")] = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """An interactive prompt for queries, on a model loaded once.
 
@@ -86,8 +83,7 @@ def shell(
         raise usage_error(f"the shell writes table or jsonl, not {format.value}")
 
     def load(spec: str | None):
-        return load_model(spec, limit=limit, trust=trust, unicode_errors=unicode_errors,
-                          dtype=dtype)
+        return load_model(spec, reading)
 
     settings = Settings(top=top, method=method.value, restrict=restrict,
                         case_sensitive=case_sensitive)
@@ -134,6 +130,7 @@ def _write_console(console: Any, renderable: Any, markup: bool = True, end: str 
 
 
 @app.command(cls=QueryCommand)
+@reads_model
 def explain(
     query: QueryArg,
     expect: Annotated[str | None, typer.Option(
@@ -145,10 +142,7 @@ def explain(
     restrict: RestrictOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Explain an analogy: the answers, and the figures that say why it worked (or not).
 
@@ -164,7 +158,7 @@ def explain(
     """
     from embedcli.classroom import explain as explain_query
 
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     resolver = make_resolver(m, case_sensitive)
     parsed = parse_query(query, resolver)
     result = explain_query(m, parsed, resolver, top=top, expect=expect, restrict=restrict)
@@ -177,6 +171,7 @@ def explain(
 
 
 @app.command()
+@reads_model
 def interpolate(
     a: Annotated[str, typer.Argument(metavar="A", help="The start word.", show_default=False)],
     b: Annotated[str, typer.Argument(metavar="B", help="The end word.", show_default=False)],
@@ -189,10 +184,7 @@ def interpolate(
     model: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Walk the straight line from A to B: the nearest words at each step.
 
@@ -204,7 +196,7 @@ def interpolate(
     """
     from embedcli.classroom import interpolate as walk
 
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     resolver = make_resolver(m, case_sensitive)
     emit(walk(m, a, b, resolver, steps=steps, top=top, exclude_ends=exclude_ends), format)
 
@@ -218,6 +210,7 @@ class Projection(str, Enum):
 
 
 @app.command()
+@reads_model
 def plot(
     words: Annotated[list[str] | None, typer.Argument(
         metavar="[WORDS]...", help="The words to draw.", show_default=False)] = None,
@@ -242,10 +235,7 @@ def plot(
                                               help="The picture's title.")] = None,
     model: ModelOpt = None,
     case_sensitive: CaseOpt = False,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Draw words projected to 2-D (PCA), an analogy's parallelogram, or a heat map.
 
@@ -263,7 +253,7 @@ def plot(
     from embedcli.plot import draw, output_format
 
     output_format(out)  # a wrong ending is a usage error before any work
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     resolver = make_resolver(m, case_sensitive)
     pic = picture(m, resolver, words or [], analogy=analogy, neighbors=neighbors, top=top,
                   method=method.value, heatmap=heatmap, title=title)
@@ -281,6 +271,7 @@ def plot(
 
 
 @app.command()
+@reads_model
 def quiz(
     file: Annotated[Path | None, typer.Argument(
         metavar="[FILE]", show_default=False,
@@ -296,10 +287,7 @@ def quiz(
         help="Only sections whose name contains TEXT (capital, gram3, family...).")] = None,
     restrict: RestrictOpt = None,
     model: ModelOpt = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Analogy questions: answer each, and see the model's answer beside yours.
 
@@ -316,7 +304,7 @@ def quiz(
 
     path = file if file is not None else google_questions()
     questions = read_questions(path)
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     resolver = Resolver(m)  # quietly lower-cased: the Google set writes Athens, Greece
     chosen = choose_questions(questions, resolver, count=count, seed=seed, section=section)
     _Quiz(m, resolver, chosen, restrict,

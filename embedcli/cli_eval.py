@@ -14,17 +14,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from embedcli.cli import (
-    DtypeOpt,
+    AS_GIVEN,
     FormatOpt,
-    LimitOpt,
     Method,
     ModelOpt,
-    TrustOpt,
-    UnicodeOpt,
+    Reading,
     app,
     emit,
     is_terminal,
     load_model,
+    reads_model,
     say,
 )
 
@@ -91,6 +90,7 @@ def _note_invalid(dataset: AnalogySet | PairSet, what: str) -> None:
 
 
 @evaluate_app.command()
+@reads_model
 def analogies(
     dataset: Annotated[str, typer.Argument(
         metavar="[DATASET|FILE]", show_default=False,
@@ -106,10 +106,7 @@ def analogies(
         "--show-errors", min=0, metavar="N",
         help="Also list N wrong answers, spread over the set (table and json).")] = 0,
     format: FormatOpt = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Accuracy on an analogy test set (a is to b as c is to d), as gensim scores it.
 
@@ -129,7 +126,7 @@ def analogies(
     name, path = locate(dataset, "analogies")
     questions = read_analogies(path, name)
     _note_invalid(questions, "a ': section' header or four words")
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     count = questions.questions
     with _progress(f"{count:,} analogy question{'s' if count != 1 else ''}") as progress:
         result = evaluate_analogies(m, questions, restrict=restrict, method=method.value,
@@ -139,6 +136,7 @@ def analogies(
 
 
 @evaluate_app.command()
+@reads_model
 def similarity(
     datasets: Annotated[list[str] | None, typer.Argument(
         metavar="[DATASET|FILE]...", show_default=False,
@@ -148,10 +146,7 @@ def similarity(
     restrict: EvalRestrictOpt = DEFAULT_RESTRICT,
     case_insensitive: CaseInsensitiveOpt = True,
     format: FormatOpt = None,
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Correlation of the model's cosine similarities with human scores, as gensim computes it.
 
@@ -171,6 +166,6 @@ def similarity(
         pairs = read_pairs(path, name)
         _note_invalid(pairs, "'word<TAB>word<TAB>score'")
         sets.append(pairs)
-    m = load_model(model, limit=limit, trust=trust, unicode_errors=unicode_errors, dtype=dtype)
+    m = load_model(model, reading)
     result = evaluate_pairs(m, sets, restrict=restrict, case_insensitive=case_insensitive)
     emit(result, format)
