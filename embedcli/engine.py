@@ -531,21 +531,23 @@ class _Tally:
         self.pool_q, self.pool_r, self.pool_s = pool_q[keep], pool_r[keep], pool_s[keep]
 
 
-def _workers() -> int:
+def worker_count(cap: int) -> int:
+    """Threads for a pass over the matrix: one per core this process may use, at most cap."""
     try:
         cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
+    except (AttributeError, OSError):  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 4))
+    return max(1, min(cpus, cap))
 
 
 @contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[bool]:
+def one_blas_thread() -> Iterator[bool]:
     """Limit BLAS to one thread, if threadpoolctl can; say whether it could.
 
-    A pass runs its blocks on several Python threads, each with a one-thread BLAS: on a
-    busy machine a multi-threaded BLAS spins waiting for a thread that has no core, and
-    the whole pass waits with it.
+    A pass runs its blocks on several Python threads, each with a one-thread BLAS, so
+    that a core another process holds for a while slows one block, not every product: a
+    multi-threaded BLAS splits each product and its threads wait for each other (spinning
+    for one that has no core), which makes a busy machine many times slower.
     """
     try:
         from threadpoolctl import threadpool_limits
@@ -560,8 +562,8 @@ def _scan_add(vectors: np.ndarray, means: np.ndarray, ks: np.ndarray, thresholds
               clip: int, margin: float):
     """Run a :class:`_Scan` over all its blocks, on a thread per core where it can."""
     scan = _Scan(vectors, means, ks, thresholds, clip, margin)
-    with _single_threaded_blas() as can:
-        workers = min(_workers() if can else 1, len(scan.starts))
+    with one_blas_thread() as can:
+        workers = min(worker_count(4) if can else 1, len(scan.starts))
         tallies = [scan.tally() for _ in range(max(workers, 1))]
         if workers <= 1:
             for start in scan.starts:

@@ -37,12 +37,10 @@ gensim or scipy: progress goes through a callback.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import io
-import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -571,31 +569,6 @@ def _blocks(clip: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def _workers() -> int:
-    try:
-        return max(1, min(len(os.sched_getaffinity(0)), _MAX_WORKERS))
-    except AttributeError:  # not on Linux
-        return max(1, min(os.cpu_count() or 1, _MAX_WORKERS))
-
-
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[bool]:
-    """BLAS limited to one thread, so that our own workers share the cores out; False
-    (and BLAS left alone) when threadpoolctl is not installed.
-
-    The workers take whole blocks of questions, so a core that another process holds
-    for a while slows one block, not every product: BLAS's own threads split each
-    product and wait for each other, which makes a busy machine many times slower.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield False
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield True
-
-
 def _top_k(scorer: _Scorer, n: int, clip: int, dead: np.ndarray,
            progress: Progress | None) -> np.ndarray:
     """Rows of the ``_K`` best candidates of every question, best first (ties: lower row
@@ -612,8 +585,10 @@ def _top_k(scorer: _Scorer, n: int, clip: int, dead: np.ndarray,
     done = 0
     if progress:
         progress(0, n)
-    with _one_blas_thread() as limited:
-        workers = _workers() if limited else 1
+    from embedcli.engine import one_blas_thread, worker_count
+
+    with one_blas_thread() as limited:
+        workers = worker_count(_MAX_WORKERS) if limited else 1
         if workers == 1 or len(tasks) == 1:
             for q0, q1 in tasks:
                 _search(scorer, q0, q1, blocks, dead, best_s[q0:q1], best_i[q0:q1])

@@ -171,9 +171,9 @@ def test_the_blocked_engine_equals_one_query_at_a_time(bundled, random_queries, 
 
     from embedcli import engine
 
-    monkeypatch.setattr(engine, "_workers", lambda: workers)
+    monkeypatch.setattr(engine, "worker_count", lambda _cap: workers)
     monkeypatch.setattr(engine, "_DENSE_AT", dense_at)
-    monkeypatch.setattr(engine, "_single_threaded_blas", lambda: contextlib.nullcontext(True))
+    monkeypatch.setattr(engine, "one_blas_thread", lambda: contextlib.nullcontext(True))
     if block:
         monkeypatch.setattr(engine, "_block_rows", lambda _queries: block)
     plans, singles = random_queries

@@ -272,7 +272,9 @@ def test_equal_scores_go_to_the_more_frequent_word(tmp_path):
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_the_blocked_top_k_is_the_plain_top_k(monkeypatch, workers):
-    monkeypatch.setattr(ev, "_workers", lambda: workers)
+    from embedcli import engine
+
+    monkeypatch.setattr(engine, "worker_count", lambda _cap: workers)
     # small integers: every product is exact, whatever the blocking, and ties are many
     rng = np.random.default_rng(7)
     rows = rng.integers(-3, 4, size=(5000, 16)).astype(np.float32)
@@ -298,7 +300,9 @@ def test_without_threadpoolctl_one_worker_gives_the_same_answers(bundled, google
         yield False
 
     report = ev.evaluate_analogies(bundled, google, restrict=5000, show_errors=20)
-    monkeypatch.setattr(ev, "_one_blas_thread", absent)
+    from embedcli import engine
+
+    monkeypatch.setattr(engine, "one_blas_thread", absent)
     assert ev.evaluate_analogies(bundled, google, restrict=5000, show_errors=20) == report
 
 
