@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -75,8 +76,11 @@ class EmbedcliGroup(TyperGroup):
                                   standalone_mode=False, **extra)
             status = status if isinstance(status, int) else 0
         except EmbedcliError as exc:
-            report_error(exc)
-            status = exc.status
+            if _CTRL_C:  # see _on_ctrl_c
+                status = ExitStatus.INTERRUPTED
+            else:
+                report_error(exc)
+                status = exc.status
         except typer.TyperException as exc:  # click's usage errors (typer vendors click)
             if type(exc).__name__ == "NoArgsIsHelpError":
                 try:
@@ -106,11 +110,14 @@ class EmbedcliGroup(TyperGroup):
             sys.stderr.write("\n")
             status = ExitStatus.INTERRUPTED
         except Exception as exc:  # a bug: still one line, no traceback (EMBEDCLI_DEBUG=1 shows it)
-            if os.environ.get("EMBEDCLI_DEBUG"):
+            if _CTRL_C:  # see _on_ctrl_c
+                status = ExitStatus.INTERRUPTED
+            elif os.environ.get("EMBEDCLI_DEBUG"):
                 raise
-            say("internal error", f"{type(exc).__name__}: {shown(str(exc))} (please report this; "
-                "EMBEDCLI_DEBUG=1 shows the traceback)")
-            status = ExitStatus.INTERNAL
+            else:
+                say("internal error", f"{type(exc).__name__}: {shown(str(exc))} (please "
+                    "report this; EMBEDCLI_DEBUG=1 shows the traceback)")
+                status = ExitStatus.INTERNAL
         sys.exit(int(status))
 
 
@@ -167,12 +174,24 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         app()
     except SystemExit as exit:
         if exit.code == ExitStatus.INTERRUPTED:
             _exit_interrupted()
         raise
+
+
+_CTRL_C: list[int] = []  # the SIGINTs this process has had (main() installs _on_ctrl_c)
+
+
+def _on_ctrl_c(signum: int, frame: Any) -> None:
+    """Python's own Ctrl-C (a KeyboardInterrupt), remembered: an interrupt that lands while
+    an extension module initialises comes out as an ImportError ("initialization
+    failed", seen in CI), which must end as Ctrl-C (130), not as an internal error."""
+    _CTRL_C.append(signum)
+    raise KeyboardInterrupt
 
 
 def _exit_interrupted() -> None:

@@ -148,6 +148,33 @@ def test_ctrl_c_during_conversion_exits_130_and_leaves_no_partial_cache(tmp_path
     pytest.fail(f"every conversion finished before the signal (last delay {delay:.2f} s)")
 
 
+# What an extension module does when Ctrl-C lands during its initialisation (seen in CI,
+# from scipy under gensim): the KeyboardInterrupt comes out as an ImportError.
+INTERRUPTED_IMPORT = """
+import os, signal, sys, time
+import embedcli.models
+from embedcli.cli import main
+
+def load(*args, **kwargs):
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    except KeyboardInterrupt:
+        raise ImportError("initialization failed") from None
+
+embedcli.models.load = load
+sys.argv = ["embedcli", "neighbors", "cat"]
+main()
+"""
+
+
+def test_ctrl_c_that_an_import_turns_into_an_error_still_exits_130(tmp_path):
+    out = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT], env=_env(tmp_path),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == ExitStatus.INTERRUPTED, out.stderr
+    assert "internal error" not in out.stderr and "Traceback" not in out.stderr
+
+
 def test_progress_is_shown_when_stderr_is_a_terminal(tmp_path):
     path = write_small_model(tmp_path / "m.txt", ["a", "b"], [[1.0, 0.0], [0.0, 1.0]])
     status, stdout, seen = run_with_stderr_on_a_terminal(
