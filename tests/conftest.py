@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from embedcli.cli import app
+from embedcli.cli.app import app
 
 BUNDLED_CACHE = "bundled_cache"
 

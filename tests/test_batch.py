@@ -15,11 +15,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedcli.batch import Spec, parse_line, split_line
+from embedcli.lines import read_batch_line, split_line
+from embedcli.queries import Spec, check
 from embedcli.errors import ExitStatus, UsageError
 from tests.conftest import run, write_small_model
 
-DEFAULTS = Spec(0, "", "", ())
+DEFAULTS = Spec("")
+
+
+def parse_line(text, defaults=DEFAULTS, is_word=lambda _w: False):
+    """A batch line read and checked, as batch does before answering it."""
+    spec = read_batch_line(text, defaults, is_word)
+    if spec is not None:
+        check(spec)
+    return spec
 
 # ~100 lines of every kind, with per-line options; each is also asked as a single command.
 ANALOGIES = [
@@ -135,7 +144,8 @@ def random_queries(bundled):
     Random words make negative terms rank far down (the comparison path) and positive ones
     near the top (the candidate path); random --restrict, --top and --include-inputs;
     weights."""
-    from embedcli.engine import Resolver, _plan, rank_query
+    from embedcli.engine.ranking import make_plan, rank_query
+    from embedcli.engine.words import Resolver
     from embedcli.expr import parse
 
     resolver = Resolver(bundled)
@@ -155,7 +165,7 @@ def random_queries(bundled):
         top = rng.choice([1, 3, 10, 10, 50])
         restrict = rng.choice([None, None, None, 2000, 30000, 7])
         include = rng.random() < 0.15
-        plans.append(_plan(bundled, query, resolver, "add", top, restrict, include, None))
+        plans.append(make_plan(bundled, query, resolver, "add", top, restrict, include, None))
         singles.append(rank_query(bundled, query, resolver, top=top, restrict=restrict,
                                   include_inputs=include))
     return plans, singles
@@ -169,17 +179,17 @@ def test_the_blocked_engine_equals_one_query_at_a_time(bundled, random_queries, 
     with every threshold counted by comparison (0) or along with the candidates (10**9)."""
     import contextlib
 
-    from embedcli import engine
+    from embedcli.engine import ranking, scan
 
-    monkeypatch.setattr(engine, "worker_count", lambda _cap: workers)
-    monkeypatch.setattr(engine, "_DENSE_AT", dense_at)
-    monkeypatch.setattr(engine, "one_blas_thread", lambda: contextlib.nullcontext(True))
+    monkeypatch.setattr(scan, "worker_count", lambda _cap: workers)
+    monkeypatch.setattr(scan, "_DENSE_AT", dense_at)
+    monkeypatch.setattr(scan, "one_blas_thread", lambda: contextlib.nullcontext(True))
     if block:
-        monkeypatch.setattr(engine, "_block_rows", lambda _queries: block)
+        monkeypatch.setattr(scan, "block_rows", lambda _queries: block)
     plans, singles = random_queries
     if dense_at > 10**6:  # every row above a threshold is a candidate: slow, fewer queries
         plans, singles = plans[:60], singles[:60]
-    assert engine.rank_many(bundled, plans) == singles
+    assert ranking.rank_many(bundled, plans) == singles
 
 
 def test_ties_go_to_the_more_frequent_word_in_both_paths(runner, tmp_path):
@@ -221,8 +231,8 @@ def test_ties_go_to_the_more_frequent_word_in_both_paths(runner, tmp_path):
     ("  doesnt-match\ta  b c ", "doesnt-match", ["a", "b", "c"], {}),
 ])
 def test_parse_line(text, command, words, options):
-    spec = parse_line(text, 7, DEFAULTS)
-    assert (spec.command, list(spec.words), spec.line, spec.text) == (command, words, 7, text)
+    spec = parse_line(text)
+    assert (spec.command, list(spec.args)) == (command, words)
     for name, value in options.items():
         assert getattr(spec, name) == value
     untouched = {"top": 10, "method": "add", "restrict": None, "include_inputs": False}
@@ -233,7 +243,7 @@ def test_parse_line(text, command, words, options):
 
 @pytest.mark.parametrize("text", ["", "   ", "# a comment", "   # indented comment"])
 def test_blank_and_comment_lines_carry_no_query(text):
-    assert parse_line(text, 1, DEFAULTS) is None
+    assert parse_line(text) is None
 
 
 @pytest.mark.parametrize("text,message", [
@@ -253,12 +263,12 @@ def test_blank_and_comment_lines_carry_no_query(text):
 ])
 def test_malformed_lines(text, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        parse_line(text, 1, DEFAULTS)
+        parse_line(text)
 
 
 def test_an_option_like_vocabulary_word_is_a_word():
-    spec = parse_line("neighbors --weird", 1, DEFAULTS, is_word=lambda w: w == "--weird")
-    assert spec.words == ("--weird",)
+    spec = parse_line("neighbors --weird", is_word=lambda w: w == "--weird")
+    assert spec.args == ("--weird",)
 
 
 def test_split_line_keeps_unclosed_quotes_as_words():
@@ -291,7 +301,8 @@ def test_failed_lines_give_error_objects_and_the_rest_go_on(runner):
     objects = _objects(result)
     assert [o["line"] for o in objects] == [1, 2, 5, 6, 7, 8, 9, 10]
     errors = [o for o in objects if "error" in o]
-    assert all(set(o) == {"line", "input", "error"} for o in errors)
+    assert all(set(o) == {"line", "input", "error", "status"} for o in errors)
+    assert [o["status"] for o in errors] == [1, 2, 2, 1, 2, 2]
     assert [o["input"] for o in errors] == [lines[n - 1] for n in (2, 5, 6, 7, 8, 10)]
     # the same message as the single command's stderr line
     single = run(runner, "neighbors", "kign")

@@ -303,8 +303,9 @@ def test_quiz_on_the_google_set_is_repeatable_with_a_seed(runner):
 
 
 @pytest.mark.parametrize("content,message", [
-    (": s\nman king woman\n", "line 2: expected four words"),
-    ("", "holds no questions"),
+    (": s\nman king woman\n", "no analogy questions found"),
+    ("", "no analogy questions found"),
+    ("man king woman queen\n", "a question before the first section header"),
 ])
 def test_a_bad_questions_file_is_a_usage_error(runner, tmp_path, content, message):
     path = tmp_path / "q.txt"
@@ -346,7 +347,7 @@ def test_the_similarity_matrix_is_a_heat_map_on_a_colour_terminal(monkeypatch):
 
     monkeypatch.delenv("NO_COLOR", raising=False)
 
-    from embedcli.engine import SimilarityMatrix
+    from embedcli.engine.results import SimilarityMatrix
     from embedcli.render import to_renderable
 
     matrix = SimilarityMatrix(["a", "b"], [[1.0, -0.5], [-0.5, 1.0]])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from embedcli.errors import ExitStatus
-from embedcli.render import Format
+from embedcli.formats import Format
 from tests.conftest import run
 
 ROOT = Path(__file__).resolve().parent.parent

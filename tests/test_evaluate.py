@@ -272,7 +272,7 @@ def test_equal_scores_go_to_the_more_frequent_word(tmp_path):
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_the_blocked_top_k_is_the_plain_top_k(monkeypatch, workers):
-    from embedcli import engine
+    from embedcli.engine import scan as engine
 
     monkeypatch.setattr(engine, "worker_count", lambda _cap: workers)
     # small integers: every product is exact, whatever the blocking, and ties are many
@@ -300,7 +300,7 @@ def test_without_threadpoolctl_one_worker_gives_the_same_answers(bundled, google
         yield False
 
     report = ev.evaluate_analogies(bundled, google, restrict=5000, show_errors=20)
-    from embedcli import engine
+    from embedcli.engine import scan as engine
 
     monkeypatch.setattr(engine, "one_blas_thread", absent)
     assert ev.evaluate_analogies(bundled, google, restrict=5000, show_errors=20) == report
@@ -551,7 +551,7 @@ def test_every_evaluate_command_has_help_with_an_example(runner, command):
 
 
 def test_the_cli_default_restrict_is_gensims():
-    from embedcli import cli_eval
+    from embedcli.cli import evaluate as cli_eval
 
     assert cli_eval.DEFAULT_RESTRICT == ev.DEFAULT_RESTRICT == 300000
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from embedcli.classroom import parse_analogy, pca, picture
-from embedcli.engine import Resolver
+from embedcli.engine.words import Resolver
 from embedcli.errors import ExitStatus, ExpressionError, UsageError
 from tests.conftest import run
 
@@ -172,7 +172,8 @@ def test_tsne_when_scikit_learn_is_there(runner, tmp_path):
     (["cat", "dog", "-o", "{tmp}/x.gif"], ExitStatus.USAGE, "must end in .png, .svg or .pdf"),
     (["cat", "dog", "-o", "{tmp}/missing/x.png"], ExitStatus.USAGE, "does not exist"),
     (["cat", "-o", "{tmp}/x.png"], ExitStatus.USAGE, "at least two words"),
-    (["--analogy", "man:king", "-o", "{tmp}/x.png"], ExitStatus.USAGE, "a:b::c:d"),
+    (["--analogy", "man:king", "-o", "{tmp}/x.png"], ExitStatus.USAGE,
+         "a proportion reads 'a : b :: c : ?'"),
     (["cat", "dog"], ExitStatus.USAGE, "--out"),
 ])
 def test_plot_errors(runner, tmp_path, args, status, message):

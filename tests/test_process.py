@@ -153,7 +153,7 @@ def test_ctrl_c_during_conversion_exits_130_and_leaves_no_partial_cache(tmp_path
 INTERRUPTED_IMPORT = """
 import os, signal, sys, time
 import embedcli.models
-from embedcli.cli import main
+from embedcli.cli.app import main
 
 def load(*args, **kwargs):
     try:

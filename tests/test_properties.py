@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from embedcli.cli import app
+from embedcli.cli.app import app
 from embedcli.errors import ModelError
 from embedcli.models import load
 from tests.conftest import write_small_model

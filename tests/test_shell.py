@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from embedcli.errors import ExitStatus, UsageError
-from embedcli.shell import COMMANDS, Completer, interpret
+from types import SimpleNamespace
+
+from embedcli.cli.prompt import Completer
+from embedcli.lines import SHELL_COMMANDS as COMMANDS
+from embedcli.lines import Setting, read_shell_line
+from embedcli.queries import Spec, sides
 from tests.conftest import run
 
 VOCAB = {"cat", "dog", "car", "e-mail", "x~y", "king", "man", "woman"}
@@ -25,38 +30,51 @@ def is_word(w: str) -> bool:
     return w in VOCAB
 
 
+def interpret(line: str, is_word):
+    return read_shell_line(line, Spec(""), is_word)
+
+
 # --------------------------------------------------------------------------- lines
 
 
-@pytest.mark.parametrize("line,kind,words", [
-    ("cat", "query", ()),
-    ("  king - man + woman ", "query", ()),
-    ("man : king :: woman : ?", "query", ()),
+@pytest.mark.parametrize("line,command,words", [
+    ("cat", "neighbors", ()),
+    ("  king - man + woman ", "analogy", ()),
+    ("man : king :: woman : ?", "analogy", ()),
     ("cat ~ dog", "similarity", ("cat", "dog")),
     ("cat~dog", "similarity", ("cat", "dog")),
     ("cat ~ dog ~ car", "similarity", ("cat", "dog", "car")),
     ("x~y ~ cat", "similarity", ("x~y", "cat")),  # a vocabulary word holding '~' stays whole
     ("e-mail ~ cat", "similarity", ("e-mail", "cat")),
+    ("king - man ~ woman", "similarity", ("king - man", "woman")),
 ])
-def test_query_lines(line, kind, words):
-    action = interpret(line, is_word)
-    assert action.kind == kind and action.words == words
+def test_query_lines(line, command, words):
+    """A query line is the spec of the command it stands for."""
+    spec = interpret(line, is_word)
+    assert spec.command == command
+    if words:
+        found = sides(spec, SimpleNamespace(is_word=is_word))
+        assert tuple(str(q) for q in found) == words
 
 
 @pytest.mark.parametrize("line,expected", [
-    (":top 5", ("set", "top", "5")),
-    (":n 3", ("set", "top", "3")),
-    (":method mul", ("set", "method", "mul")),
-    (":restrict off", ("set", "restrict", "off")),
-    (":model glove-6b-50d", ("set", "model", "glove-6b-50d")),
-    (":help", ("help", "", "")),
-    (":quit", ("quit", "", "")),
-    (":q", ("quit", "", "")),
-    (":settings", ("settings", "", "")),
+    (":top 5", ("top", "5")),
+    (":n 3", ("top", "3")),
+    (":method mul", ("method", "mul")),
+    (":restrict off", ("restrict", "off")),
+    (":model glove-6b-50d", ("model", "glove-6b-50d")),
+    (":help", ("help", "")),
+    (":quit", ("quit", "")),
+    (":q", ("quit", "")),
+    (":settings", ("settings", "")),
 ])
 def test_command_lines(line, expected):
-    action = interpret(line, is_word)
-    assert (action.kind, action.name, action.value) == expected
+    assert interpret(line, is_word) == Setting(*expected)
+
+
+def test_explain_lines_are_explain_specs():
+    spec = interpret(":explain king - man + woman", is_word)
+    assert (spec.command, spec.args) == ("explain", ("king - man + woman",))
 
 
 def test_blank_lines_and_comments_ask_nothing():
@@ -69,12 +87,14 @@ def test_blank_lines_and_comments_ask_nothing():
     (":frobnicate", "unknown command ':frobnicate'"),
     (":top", ":top needs a value"),
     (":explain", ":explain needs an analogy"),
-    ("cat ~", "similarity takes single words"),
-    ("cat dog ~ car", "similarity takes single words"),
+    ("cat ~", "on each side of '~'"),
+    ("~ cat", "on each side of '~'"),
+    ("cat dog ~ car", "expected '\\+' or '-' between words"),
 ])
 def test_malformed_lines(line, message):
     with pytest.raises(UsageError, match=message):
-        interpret(line, is_word)
+        spec = interpret(line, is_word)
+        sides(spec, SimpleNamespace(is_word=is_word))
 
 
 def test_completion_offers_words_by_prefix_most_frequent_first(bundled):
@@ -126,7 +146,7 @@ def test_driven_errors_are_lines_too_and_never_end_the_session(runner):
     assert result.exit_code == ExitStatus.NO_ANSWER  # some lines failed, as in `batch`
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [x["line"] for x in lines] == [1, 2, 3, 4]  # nothing after :quit
-    assert lines[0] == {"line": 1, "input": "kign", "error": lines[0]["error"]}
+    assert lines[0] == {"line": 1, "input": "kign", "error": lines[0]["error"], "status": 1}
     assert "did you mean: king" in lines[0]["error"]
     assert "expected a word after '+'" in lines[1]["error"]
     assert lines[3]["results"][0]["word"] == "dog"

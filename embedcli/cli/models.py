@@ -12,19 +12,11 @@ from typing import Annotated, Any
 
 import typer
 
-from embedcli.cli import (
-    DtypeOpt,
-    FormatOpt,
-    LimitOpt,
-    TrustOpt,
-    UnicodeOpt,
-    app,
-    emit_rows,
-    load_model,
-    say,
-)
+from embedcli.cli.io import emit_rows, load_model, read_options, say
+from embedcli.cli.options import AS_GIVEN, FormatOpt, Reading, reads_model
 from embedcli.errors import ModelError
 
+app = typer.Typer()
 models_app = typer.Typer(help="List, inspect, register and remove models.",
                          no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -110,26 +102,20 @@ def info(
 
 
 @models_app.command("add")
+@reads_model
 def add(
     name: Annotated[str, typer.Argument(help="The short name to register.")],
     path: Annotated[str, typer.Argument(help="A vector file (or archive.zip:member) or a "
                                              "gensim-data name.")],
-    limit: LimitOpt = None,
-    trust: TrustOpt = False,
-    unicode_errors: UnicodeOpt = "strict",
-    dtype: DtypeOpt = None,
+    reading: Reading = AS_GIVEN,
 ) -> None:
     """Register a model under a short name and convert it now (with a progress display).
 
     Example: embedcli models add glove100 ~/Downloads/glove.6B.zip:glove.6B.100d.txt
     """
     from embedcli.models import register, unregister
-    from embedcli.readers import ReadOptions
 
-    if unicode_errors not in ("strict", "replace"):
-        raise typer.BadParameter("takes strict or replace", param_hint="--unicode-errors")
-    options = ReadOptions(limit=limit, unicode_errors=unicode_errors, trust=trust)
-    register(name, path, options=options, dtype=dtype or "float32")
+    register(name, path, options=read_options(reading), dtype=reading.dtype or "float32")
     try:
         model = load_model(name)
     except BaseException:

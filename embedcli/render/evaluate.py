@@ -1,7 +1,5 @@
 """Evaluation reports (``evaluate.AnalogyReport``, ``evaluate.PairsReport``) as text and
-tables; ``render.py`` hands them here, so ``cli.emit`` writes them like any result.
-
-Pure functions, as in ``render.py``: nothing here writes to a stream.
+tables.
 
 * json: one object with every figure (below);
 * tsv, csv, jsonl: a row per section, then the semantic, syntactic and total rows
@@ -17,7 +15,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from embedcli.evaluate import AnalogyReport, PairsReport, SectionScore
-from embedcli.render import Format, _bar, _cell, _num, _score_style, iter_rows
+from embedcli.formats import Format
+from embedcli.render.common import bar as _bar
+from embedcli.render.common import cell as _cell
+from embedcli.render.common import iter_rows
+from embedcli.render.common import num as _num
+from embedcli.render.common import score_style as _score_style
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

@@ -1,18 +1,18 @@
 """The classroom's results (``classroom.Explanation``, ``classroom.Interpolation``) as text
-and tables; ``render.py`` hands them here, so ``cli.emit`` writes them like any result.
-
-Pure functions, as in ``render.py``: nothing here writes to a stream.
-"""
+and tables."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from embedcli.classroom import Explanation, Interpolation, Placement
-from embedcli.render import Format, _bar, _num, _score_style, iter_rows
-from embedcli.render import to_dict as _ranking_dict
+from embedcli.formats import Format
+from embedcli.render.common import bar as _bar
+from embedcli.render.common import machine_text
+from embedcli.render.common import num as _num
+from embedcli.render.common import score_style as _score_style
+from embedcli.render.results import to_dict as _ranking_dict
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -82,22 +82,15 @@ def rows(result: ClassroomResult) -> tuple[list[str], list[list[Any]]]:
     return EXPLAIN_HEADER, out
 
 
+def plain(result: ClassroomResult) -> list[str]:
+    """The answers only: one word a line."""
+    if isinstance(result, Interpolation):
+        return [s.results[0].word for s in result.steps if s.results]
+    return [h.word for h in result.ranking.results]
+
+
 def iter_text(result: ClassroomResult, fmt: Format) -> Iterator[str]:
-    if fmt is Format.json:
-        yield json.dumps(to_dict(result), ensure_ascii=False, indent=2) + "\n"
-        return
-    if fmt is Format.plain:  # the answers only: one word a line
-        if isinstance(result, Interpolation):
-            yield from (s.results[0].word + "\n" for s in result.steps if s.results)
-        else:
-            yield from (h.word + "\n" for h in result.ranking.results)
-        return
-    header, body = rows(result)
-    if fmt is Format.jsonl:
-        for row in body:
-            yield json.dumps(dict(zip(header, row)), ensure_ascii=False) + "\n"
-        return
-    yield from iter_rows(header, body, fmt)
+    return machine_text(result, fmt, to_dict=to_dict, rows=rows, plain=plain)
 
 
 # --------------------------------------------------------------------------- tables
@@ -121,7 +114,7 @@ def _explanation(e: Explanation) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
-    from embedcli.render import to_renderable as ranking_table
+    from embedcli.render.results import to_renderable as ranking_table
 
     parts: list[Any] = [ranking_table(e.ranking), Text()]
     answer = e.answer or "?"

@@ -1,5 +1,10 @@
-"""Batch lines -> query specs. Pure: no I/O, no model.
+"""Lines -> query specs: the front-ends of ``embedcli batch`` and ``embedcli shell``.
 
+Both make a :class:`embedcli.queries.Spec`, answered and checked on the one path every
+command takes; they differ only in how a line is read. Pure: no I/O, no model.
+
+Batch lines
+-----------
 A batch line is a command and its arguments, as on the command line after ``embedcli``::
 
     analogy king - man + woman -n 3
@@ -23,6 +28,12 @@ A batch line is a command and its arguments, as on the command line after ``embe
   ``-king + queen``, ``-lrb-``), except ``--`` followed by a letter when it is not a
   vocabulary word: that is an unknown option.
 * Blank lines and lines whose first non-blank character is ``#`` are skipped.
+
+Shell lines
+-----------
+The shell reads the query language itself, with short forms: a word (or a one-term
+expression) asks for its neighbours, a line with ``~`` for a similarity, any other query
+is an analogy; ``:name value`` lines change settings (see :func:`read_shell_line`).
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from embedcli.errors import UsageError
+from embedcli.queries import Spec
 
 COMMANDS = ("analogy", "neighbors", "similarity", "doesnt-match", "rank", "vector")
 # the per-line options each command takes
@@ -41,24 +53,9 @@ LINE_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 _SPELLING = {"top": "-n/--top", "method": "--method", "restrict": "--restrict",
              "include_inputs": "--include-inputs"}
-_METHODS = ("add", "mul")
 # a token, or a double-quoted text that ends where a token ends
 _TOKEN = re.compile(r'"(?P<quoted>[^"]*)"(?=\s|$)|(?P<bare>\S+)')
 _LONG_OPTION = re.compile(r"--[A-Za-z]")
-
-
-@dataclass(frozen=True)
-class Spec:
-    """One query of a batch: the command, its words and its options."""
-
-    line: int  # 1-based line number in the input
-    text: str  # the line as read (without its newline)
-    command: str
-    words: tuple[str, ...]
-    top: int = 10
-    method: str = "add"
-    restrict: int | None = None
-    include_inputs: bool = False
 
 
 def _never(_: str) -> bool:
@@ -84,16 +81,13 @@ def _number(option: str, value: str | None) -> int:
     if value is None:
         raise UsageError(f"option {option} needs a number")
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
         raise UsageError(f"invalid value for {option}: '{value}' is not a whole number") from None
-    if number < 1:
-        raise UsageError(f"invalid value for {option}: {number} is not at least 1")
-    return number
 
 
-def parse_line(text: str, line: int, defaults: Spec,
-               is_word: Callable[[str], bool] = _never) -> Spec | None:
+def read_batch_line(text: str, defaults: Spec,
+                    is_word: Callable[[str], bool] = _never) -> Spec | None:
     """Read one batch line; None for a blank or comment line.
 
     ``defaults`` gives the options a line does not set (its command and words are
@@ -102,8 +96,9 @@ def parse_line(text: str, line: int, defaults: Spec,
     Raises
     ------
     UsageError
-        An unknown command, an unknown or misplaced option, a bad value, or the wrong
-        number of words for the command.
+        An unknown command, an unknown or misplaced option, or a value that is not a
+        number. The rest (limits, the number of words) is :func:`embedcli.queries.check`'s,
+        as for every entry point.
     """
     if is_skipped(text):
         return None
@@ -146,15 +141,10 @@ def parse_line(text: str, line: int, defaults: Spec,
         if name in ("top", "restrict"):
             found[name] = _number(_SPELLING[name], value)
         elif name == "method":
-            method = (value or "").lower()
-            if method not in _METHODS:
-                raise UsageError(f"invalid value for --method: '{value}' (use add or mul)")
-            found[name] = method
+            found[name] = (value or "").lower()  # checked, as everywhere, by queries.check
         else:
             found[name] = True
-    _check_arity(command, words)
-    return replace(defaults, line=line, text=text, command=command, words=tuple(words),
-                   **found)
+    return replace(defaults, command=command, args=tuple(words), **found)  # type: ignore[arg-type]
 
 
 def _option(token: str) -> tuple[str | None, str | None, bool]:
@@ -178,13 +168,61 @@ def _option(token: str) -> tuple[str | None, str | None, bool]:
     return None, None, False
 
 
-def _check_arity(command: str, words: list[str]) -> None:
-    n = len(words)
-    if command == "similarity" and n < 2:
-        raise UsageError("similarity needs at least two words")
-    if command == "doesnt-match" and n < 3:
-        raise UsageError("doesnt-match needs at least three words")
-    if command == "rank" and n != 2:
-        raise UsageError(f"rank takes two words, A B (found {n})")
-    if command == "vector" and n != 1:
-        raise UsageError(f"vector takes one word (found {n})")
+
+
+# --------------------------------------------------------------------------- shell lines
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A ``:name [value]`` line of the shell: ``name`` is top, method, restrict or model
+    (with a value), or settings, help or quit."""
+
+    name: str
+    value: str = ""
+
+
+SHELL_COMMANDS = (":top", ":method", ":restrict", ":model", ":explain", ":settings", ":help",
+                  ":quit")
+_ALIASES = {"n": "top", "top": "top", "method": "method", "restrict": "restrict",
+            "model": "model", "m": "model", "explain": "explain", "settings": "settings",
+            "set": "settings", "help": "help", "h": "help", "?": "help", "quit": "quit",
+            "q": "quit", "exit": "quit"}
+_EXAMPLES = {"top": ":top 5", "method": ":method mul", "restrict": ":restrict 30000",
+             "model": ":model glove-6b-50d"}
+
+
+def read_shell_line(line: str, defaults: Spec,
+                    is_word: Callable[[str], bool] = _never) -> Spec | Setting | None:
+    """Read one shell line; None for a blank line or a ``#`` comment.
+
+    ``defaults`` holds the shell's settings (top, method, restrict). A query becomes the
+    spec the command would make: ``cat`` that of ``neighbors cat``, ``cat ~ dog`` that of
+    ``similarity "cat ~ dog"``, ``king - man + woman`` that of ``analogy``, ``:explain Q``
+    that of ``explain Q``.
+
+    Raises UsageError for an unknown ``:command`` or one without its value.
+    """
+    from embedcli.expr import parse, split_sides
+
+    text = line.strip()
+    if is_skipped(text):
+        return None
+    if text.startswith(":"):
+        head, _, rest = text[1:].partition(" ")
+        name = _ALIASES.get(head.lower())
+        rest = rest.strip()
+        if name is None:
+            raise UsageError(f"unknown command ':{head}' (:help lists them)")
+        if name in _EXAMPLES and not rest:
+            raise UsageError(f":{name} needs a value, such as {_EXAMPLES[name]}")
+        if name == "explain":
+            if not rest:
+                raise UsageError(":explain needs an analogy: :explain king - man + woman")
+            return replace(defaults, command="explain", args=(rest,))
+        return Setting(name, rest)
+    if split_sides(text, is_word) is not None:
+        return replace(defaults, command="similarity", args=(text,))
+    query = parse(text, is_word)
+    lone = query.form == "expression" and len(query.terms) == 1
+    return replace(defaults, command="neighbors" if lone else "analogy", args=(text,))

@@ -1,8 +1,7 @@
-"""Classroom commands: shell, explain, quiz, interpolate, plot.
+"""Classroom commands: explain, interpolate, plot, quiz.
 
-Commands register themselves on ``embedcli.cli.app``; shared options and plumbing come
-from ``embedcli.cli``. The logic is in ``embedcli.classroom`` (pure), the interactive
-shell in ``embedcli.shell``, the drawing in ``embedcli.plot`` (the only matplotlib user).
+The logic is in ``embedcli.classroom`` (pure), the drawing in ``embedcli.plot`` (the
+only matplotlib user); explain is answered on the one query path (``embedcli.queries``).
 """
 
 from __future__ import annotations
@@ -14,116 +13,35 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from embedcli.cli import (
+from embedcli.cli.io import (
+    emit,
+    interrupt_handled,
+    load_model,
+    make_resolver,
+    note_skipped,
+    report_error,
+    run,
+    say,
+    write_console,
+)
+from embedcli.cli.options import (
     AS_GIVEN,
     CaseOpt,
     FormatOpt,
-    Method,
     ModelOpt,
     QueryArg,
     QueryCommand,
     Reading,
     RestrictOpt,
-    TopOpt,
-    app,
-    emit,
-    is_terminal,
-    load_model,
-    make_resolver,
-    parse_query,
-    quiet_when_the_reader_leaves,
     reads_model,
-    say,
-    usage_error,
 )
 from embedcli.errors import ExitStatus
-from embedcli.render import Format
+from embedcli.queries import Spec
 
 if TYPE_CHECKING:
     from embedcli.classroom import Graded
 
-
-# --------------------------------------------------------------------------- shell
-
-
-@app.command()
-@reads_model
-def shell(
-    model: ModelOpt = None,
-    top: TopOpt = 10,
-    method: Annotated[Method, typer.Option(
-        "--method", case_sensitive=False, help="The analogy method to start with (:method "
-                                               "changes it).")] = Method.add,
-    restrict: RestrictOpt = None,
-    case_sensitive: CaseOpt = False,
-    format: Annotated[Format | None, typer.Option(
-        "--format", "-f", case_sensitive=False,
-        help="table or jsonl. Default: table on a terminal, jsonl when driven by a "
-             "program.")] = None,
-    reading: Reading = AS_GIVEN,
-) -> None:
-    """An interactive prompt for queries, on a model loaded once.
-
-    Example: embedcli shell --top 5
-
-    At the prompt: 'cat' (neighbours), 'cat ~ dog' (similarity), 'king - man + woman'
-    or 'man : king :: woman : ?' (analogies); ':top 5', ':method mul', ':model NAME',
-    ':explain QUERY', ':help', ':quit'. Tab completes words; history is kept across
-    sessions (in the user's data directory, or $EMBEDCLI_DATA_DIR); Ctrl-C cancels the
-    line, Ctrl-D leaves.
-
-    With standard input not a terminal there are no prompts: each query line gives one
-    JSON line on stdout (the object 'embedcli batch' writes for it), for example
-
-    printf 'cat\\nking - man + woman\\n' | embedcli shell
-    """
-    from embedcli.shell import Session, Settings, driven, interactive, read_lines
-
-    if format not in (None, Format.table, Format.jsonl):
-        raise usage_error(f"the shell writes table or jsonl, not {format.value}")
-
-    def load(spec: str | None):
-        return load_model(spec, reading)
-
-    settings = Settings(top=top, method=method.value, restrict=restrict,
-                        case_sensitive=case_sensitive)
-    session = Session(load, model, settings, lambda message: say("note", message))
-    from rich.console import Console
-
-    from embedcli.render import batch_error_jsonl, batch_jsonl
-
-    console = Console(highlight=False)
-    fmt = format or (Format.table if is_terminal(sys.stdout) else Format.jsonl)
-
-    def answer(number: int, result: Any) -> None:
-        if fmt is Format.table:
-            emit(result, Format.table)
-        else:
-            _write(batch_jsonl(number, result))
-
-    if sys.stdin.isatty():
-        person = console if is_terminal(sys.stdout) else Console(stderr=True, highlight=False)
-        status = interactive(session, answer,
-                             lambda text: _write_console(person, text, markup=False))
-    else:
-        def failure(number: int, line: str, message: str) -> None:
-            if fmt is Format.jsonl:  # (in a table, the stderr line says it)
-                _write(batch_error_jsonl(number, line, message))
-
-        status = driven(session, read_lines(sys.stdin), answer, failure)
-    if status:
-        raise typer.Exit(status)
-
-
-def _write(text: str) -> None:
-    with quiet_when_the_reader_leaves():
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-
-def _write_console(console: Any, renderable: Any, markup: bool = True, end: str = "\n") -> None:
-    with quiet_when_the_reader_leaves():
-        console.print(renderable, markup=markup, end=end)
+app = typer.Typer()
 
 
 # --------------------------------------------------------------------------- explain
@@ -137,7 +55,7 @@ def explain(
         "--expect", "-e", metavar="WORD", show_default=False,
         help="The answer you expect: its rank is shown, and decides the exit status.")] = None,
     model: ModelOpt = None,
-    top: Annotated[int, typer.Option("--top", "-n", min=1,
+    top: Annotated[int, typer.Option("--top", "-n",
                                      help="How many answers (and offset words).")] = 5,
     restrict: RestrictOpt = None,
     case_sensitive: CaseOpt = False,
@@ -156,13 +74,8 @@ def explain(
     Exit status: 0 when the expected word is within --top (or none is given), 1 when it is
     not, so a script can grade: embedcli explain "paris - france + italy" -e rome -n 1
     """
-    from embedcli.classroom import explain as explain_query
-
-    m = load_model(model, reading)
-    resolver = make_resolver(m, case_sensitive)
-    parsed = parse_query(query, resolver)
-    result = explain_query(m, parsed, resolver, top=top, expect=expect, restrict=restrict)
-    emit(result, format)
+    result = run(Spec("explain", tuple(query), top, "add", restrict, expect=expect),
+                 model, reading, case_sensitive, format)
     if not result.passed:
         raise typer.Exit(ExitStatus.NO_ANSWER)
 
@@ -170,14 +83,16 @@ def explain(
 # --------------------------------------------------------------------------- interpolate
 
 
-@app.command()
+@app.command(cls=QueryCommand)
 @reads_model
 def interpolate(
-    a: Annotated[str, typer.Argument(metavar="A", help="The start word.", show_default=False)],
-    b: Annotated[str, typer.Argument(metavar="B", help="The end word.", show_default=False)],
+    a: Annotated[str, typer.Argument(metavar="A", show_default=False,
+                                     help="The start: a word or an expression.")],
+    b: Annotated[str, typer.Argument(metavar="B", show_default=False,
+                                     help="The end: a word or an expression.")],
     steps: Annotated[int, typer.Option(
         "--steps", "-s", min=2, help="Points on the line, both ends included.")] = 6,
-    top: Annotated[int, typer.Option("--top", "-n", min=1,
+    top: Annotated[int, typer.Option("--top", "-n",
                                      help="Nearest words at each point.")] = 5,
     exclude_ends: Annotated[bool, typer.Option(
         "--exclude-ends", help="Leave A and B themselves out of the nearest words.")] = False,
@@ -188,17 +103,27 @@ def interpolate(
 ) -> None:
     """Walk the straight line from A to B: the nearest words at each step.
 
-    Example: embedcli interpolate king queen --steps 6
+    Examples:
+
+    embedcli interpolate king queen --steps 6
+
+    embedcli interpolate "king - man + woman" queen --exclude-ends
 
     At step t (0 to 1) the point is (1-t)*A + t*B of the two unit vectors, normalised; its
-    nearest words show how the space moves smoothly from A to B. A and B are candidates
-    (so t=0 gives A first and t=1 gives B first) unless --exclude-ends.
+    nearest words show how the space moves smoothly from A to B. An expression stands for
+    its query vector, as in analogy. A's and B's words are candidates (so t=0 gives A
+    first and t=1 gives B first) unless --exclude-ends.
     """
     from embedcli.classroom import interpolate as walk
+    from embedcli.expr import parse
+    from embedcli.queries import at_least_one
 
+    at_least_one("-n/--top", top)
     m = load_model(model, reading)
     resolver = make_resolver(m, case_sensitive)
-    emit(walk(m, a, b, resolver, steps=steps, top=top, exclude_ends=exclude_ends), format)
+    ends = [parse(text, resolver.is_word) for text in (a, b)]
+    emit(walk(m, ends[0], ends[1], resolver, steps=steps, top=top, exclude_ends=exclude_ends),
+         format)
 
 
 # --------------------------------------------------------------------------- plot
@@ -273,10 +198,11 @@ def plot(
 @app.command()
 @reads_model
 def quiz(
-    file: Annotated[Path | None, typer.Argument(
-        metavar="[FILE]", show_default=False,
-        help="Questions: ': section' lines, then 'a b c d' lines (a is to b as c is to d). "
-             "Default: the Google analogy set.")] = None,
+    file: Annotated[str | None, typer.Argument(
+        metavar="[DATASET|FILE]", show_default=False,
+        help="Questions: ': section' lines, then 'a b c d' lines (a is to b as c is to d), "
+             "read as 'embedcli evaluate analogies' reads them. Default: google, the Google "
+             "analogy set.")] = None,
     seed: Annotated[int | None, typer.Option(
         "--seed", show_default=False, help="The same seed asks the same questions in the "
                                            "same order.")] = None,
@@ -299,16 +225,21 @@ def quiz(
 
     printf 'iraq\\nrome\\n' | embedcli quiz --seed 1 --count 2
     """
-    from embedcli.classroom import choose_questions, google_questions, read_questions
-    from embedcli.engine import Resolver
+    from embedcli.classroom import choose_questions
+    from embedcli.engine.words import Resolver
+    from embedcli.evaluate import locate, read_analogies
+    from embedcli.queries import at_least_one
 
-    path = file if file is not None else google_questions()
-    questions = read_questions(path)
+    at_least_one("--restrict", restrict)
+    name, path = locate(file or "google", "analogies")
+    dataset = read_analogies(path, name)
+    note_skipped(dataset, "a section header or a question")
+    questions = [q for s in dataset.sections for q in s.questions]
     m = load_model(model, reading)
     resolver = Resolver(m)  # quietly lower-cased: the Google set writes Athens, Greece
     chosen = choose_questions(questions, resolver, count=count, seed=seed, section=section)
     _Quiz(m, resolver, chosen, restrict,
-          "the Google analogy set" if file is None else str(path)).run()
+          "the Google analogy set" if file is None else name).run()
 
 
 class _Quiz:
@@ -324,7 +255,7 @@ class _Quiz:
         self.lines = None
 
     def run(self) -> None:
-        from embedcli.shell import read_lines
+        from embedcli.cli.prompt import read_lines
 
         n = len(self.questions)
         self._print(f"quiz: {n} question{'s' * (n != 1)} from {self.source}, model "
@@ -345,6 +276,7 @@ class _Quiz:
                     break
                 self._feedback(graded)
         except KeyboardInterrupt:
+            interrupt_handled()
             self._print("")
             self._final()
             raise typer.Exit(ExitStatus.INTERRUPTED) from None
@@ -353,7 +285,7 @@ class _Quiz:
     def _readline(self) -> None:
         from types import SimpleNamespace
 
-        from embedcli.shell import setup_readline
+        from embedcli.cli.prompt import setup_readline
 
         try:  # line editing, and Tab completes words (a help with spelling, not the answer)
             setup_readline(SimpleNamespace(model=self.model))
@@ -377,7 +309,6 @@ class _Quiz:
 
     def _ask(self, question: Any) -> Graded | None:
         from embedcli.classroom import grade
-        from embedcli.cli import report_error
         from embedcli.errors import EmbedcliError
 
         while True:
@@ -434,4 +365,4 @@ class _Quiz:
         from rich.text import Text
 
         renderable = Text(text, style=style or "") if isinstance(text, str) else text
-        _write_console(self.console, renderable, markup=False, end=end)
+        write_console(self.console, renderable, markup=False, end=end)

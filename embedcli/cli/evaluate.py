@@ -1,7 +1,6 @@
 """`embedcli evaluate`: analogy accuracy and word-pair correlations, as gensim computes them.
 
-Commands register themselves on ``embedcli.cli.app``; shared options and plumbing
-come from ``embedcli.cli``. The work is in ``embedcli.evaluate``, which never prints.
+The work is in ``embedcli.evaluate``, which never prints.
 """
 
 from __future__ import annotations
@@ -13,23 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from embedcli.cli import (
-    AS_GIVEN,
-    FormatOpt,
-    Method,
-    ModelOpt,
-    Reading,
-    app,
-    emit,
-    is_terminal,
-    load_model,
-    reads_model,
-    say,
-)
+from embedcli.cli.io import emit, is_terminal, load_model, note_skipped, say
+from embedcli.cli.options import AS_GIVEN, FormatOpt, ModelOpt, Reading, reads_model
+from embedcli.formats import Method
 
 if TYPE_CHECKING:
     from embedcli.evaluate import AnalogySet, PairSet
 
+app = typer.Typer()
 evaluate_app = typer.Typer(
     help="Score a model on benchmark datasets: analogy accuracy and correlation with human "
          "similarity judgements, with gensim's figures.",
@@ -78,17 +68,6 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def _note_invalid(dataset: AnalogySet | PairSet, what: str) -> None:
-    from embedcli.errors import shown
-
-    lines = dataset.invalid_lines
-    if lines:
-        listed = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")
-        say("note", f"{shown(dataset.path)}: skipped {len(lines)} line"
-                    f"{'s' if len(lines) > 1 else ''} that {'are' if len(lines) > 1 else 'is'} "
-                    f"not {what} (line{'s' if len(lines) > 1 else ''} {listed}), as gensim does")
-
-
 @evaluate_app.command()
 @reads_model
 def analogies(
@@ -125,7 +104,7 @@ def analogies(
 
     name, path = locate(dataset, "analogies")
     questions = read_analogies(path, name)
-    _note_invalid(questions, "a ': section' header or four words")
+    note_skipped(questions, "a ': section' header or four words")
     m = load_model(model, reading)
     count = questions.questions
     with _progress(f"{count:,} analogy question{'s' if count != 1 else ''}") as progress:
@@ -164,7 +143,7 @@ def similarity(
     for spec in datasets or DEFAULT_SIMILARITY:
         name, path = locate(spec, "similarity")
         pairs = read_pairs(path, name)
-        _note_invalid(pairs, "'word<TAB>word<TAB>score'")
+        note_skipped(pairs, "'word<TAB>word<TAB>score'")
         sets.append(pairs)
     m = load_model(model, reading)
     result = evaluate_pairs(m, sets, restrict=restrict, case_insensitive=case_insensitive)

@@ -1,0 +1,230 @@
+"""The query commands: analogy, neighbors, similarity, doesnt-match, vector, rank, vocab.
+
+Each turns its arguments into the :class:`embedcli.queries.Spec` that a batch line or a
+shell line would make, and ``io.run`` answers it on the one path they all share.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from embedcli.cli.io import emit, load_model, run
+from embedcli.cli.options import (
+    AS_GIVEN,
+    CaseOpt,
+    FormatOpt,
+    IncludeOpt,
+    MethodOpt,
+    ModelOpt,
+    QueryArg,
+    QueryCommand,
+    Reading,
+    RestrictOpt,
+    TopOpt,
+    reads_model,
+)
+from embedcli.errors import ExitStatus
+from embedcli.formats import Format, Method
+from embedcli.queries import Spec
+
+app = typer.Typer()
+
+
+@app.command(cls=QueryCommand)
+@reads_model
+def analogy(
+    query: QueryArg,
+    model: ModelOpt = None,
+    top: TopOpt = 10,
+    method: MethodOpt = Method.add,
+    restrict: RestrictOpt = None,
+    include_inputs: IncludeOpt = False,
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """Solve an analogy: which word is to C as B is to A?
+
+    QUERY takes three forms, all the same query:
+
+    embedcli analogy "king - man + woman"      (weights too: 0.5*paris)
+
+    embedcli analogy king man woman            (A B C means A - B + C, as in fastText)
+
+    embedcli analogy "man : king :: woman : ?"   (man is to king as woman is to ?)
+
+    Quote an expression whose words start with '-', or put -- before it.
+    The input words are left out of the answers (as gensim does); the output
+    says where each would have ranked.
+    """
+    run(Spec("analogy", tuple(query), top, method.value, restrict, include_inputs),
+        model, reading, case_sensitive, format)
+
+
+@app.command(cls=QueryCommand)
+@reads_model
+def neighbors(
+    query: QueryArg,
+    model: ModelOpt = None,
+    top: TopOpt = 10,
+    restrict: RestrictOpt = None,
+    include_inputs: IncludeOpt = False,
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """Nearest neighbours of a word (or of an expression) by cosine similarity.
+
+    Examples:
+
+    embedcli neighbors cat
+
+    embedcli neighbors "paris - france + italy" --top 5 --format json
+    """
+    run(Spec("neighbors", tuple(query), top, "add", restrict, include_inputs),
+        model, reading, case_sensitive, format)
+
+
+@app.command(cls=QueryCommand)
+@reads_model
+def similarity(
+    sides: Annotated[list[str], typer.Argument(
+        metavar="A B [C...]", show_default=False,
+        help="Two words or expressions, or more for a matrix; or one text with '~' "
+             "between them.")],
+    model: ModelOpt = None,
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """Cosine similarity of two words; with three or more, the similarity matrix.
+
+    Each side may be an expression, compared by its query vector (as analogy builds it).
+
+    Examples:
+
+    embedcli similarity cat dog
+
+    embedcli similarity cat dog car truck
+
+    embedcli similarity "king - man + woman" queen     (or "king - man + woman ~ queen")
+    """
+    run(Spec("similarity", tuple(sides)), model, reading, case_sensitive, format)
+
+
+WordsArg = Annotated[list[str], typer.Argument(
+    metavar="W1 W2 W3...", help="Three or more words.", show_default=False)]
+
+
+@app.command("doesnt-match")
+@reads_model
+def doesnt_match(
+    words: WordsArg,
+    model: ModelOpt = None,
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """Which word does not go with the others? (gensim's doesnt_match)
+
+    The odd one out is the word farthest from the mean of the words' unit vectors;
+    every word is shown with its cosine distance to that mean, farthest first.
+
+    Example: embedcli doesnt-match breakfast cereal dinner lunch
+    """
+    run(Spec("doesnt-match", tuple(words)), model, reading, case_sensitive, format)
+
+
+@app.command()
+@reads_model
+def vector(
+    word: Annotated[str, typer.Argument(metavar="WORD", help="The word.", show_default=False)],
+    model: ModelOpt = None,
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """A word's vector, as the model's file holds it (fastText's print-word-vectors).
+
+    --format plain prints the word and its values on one line, separated by spaces
+    (a line of a GloVe or word2vec text file); json prints {"word", "vector"}.
+
+    Examples:
+
+    embedcli vector cat --format plain
+
+    embedcli vector cat --format json
+    """
+    run(Spec("vector", (word,)), model, reading, case_sensitive, format)
+
+
+@app.command()
+@reads_model
+def rank(
+    a: Annotated[str, typer.Argument(metavar="A", help="The word whose neighbours count.",
+                                     show_default=False)],
+    b: Annotated[str, typer.Argument(metavar="B", help="The word to place among them.",
+                                     show_default=False)],
+    model: ModelOpt = None,
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """Where B stands among A's neighbours (gensim's rank): 1 is the nearest.
+
+    It is B's place in 'embedcli neighbors A --top N'.
+
+    Example: embedcli rank cat dog
+    """
+    run(Spec("rank", (a, b)), model, reading, case_sensitive, format)
+
+
+@app.command()
+@reads_model
+def vocab(
+    prefix: Annotated[str | None, typer.Option(
+        "--prefix", metavar="TEXT", help="Only words that start with TEXT.")] = None,
+    contains: Annotated[str | None, typer.Option(
+        "--contains", metavar="TEXT", help="Only words that contain TEXT.")] = None,
+    top: Annotated[int | None, typer.Option(
+        "--top", "-n", min=1, metavar="N",
+        help="Only the first N (most frequent) words that match.")] = None,
+    has: Annotated[str | None, typer.Option(
+        "--has", metavar="WORD",
+        help="Print nothing; exit 0 if a query can use WORD, 1 if not.")] = None,
+    model: ModelOpt = None,
+    case_sensitive: Annotated[bool, typer.Option(
+        "--case-sensitive",
+        help="Match case exactly (filters, and --has without the lower-case fallback).")]
+    = False,
+    format: Annotated[Format | None, typer.Option(
+        "--format", "-f", case_sensitive=False,
+        help="Output format. Default: plain (one word a line).")] = None,
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """List the vocabulary in frequency order, or test whether it has a word.
+
+    Examples:
+
+    embedcli vocab --top 20
+
+    embedcli vocab --prefix photo --top 5
+
+    if embedcli vocab --has e-mail; then echo known; fi
+    """
+    from embedcli.engine.ranking import vocabulary
+    from embedcli.engine.words import Resolver
+    from embedcli.errors import UsageError
+
+    if has is not None and (prefix is not None or contains is not None or top is not None):
+        raise UsageError("--has answers by its exit status alone; it takes no "
+                         "--prefix, --contains or --top")
+    m = load_model(model, reading)
+    if has is not None:
+        # the lower-case fallback of queries, without its note
+        known = Resolver(m, case_sensitive=case_sensitive).is_word(has)
+        raise typer.Exit(ExitStatus.OK if known else ExitStatus.NO_ANSWER)
+    emit(vocabulary(m, prefix=prefix, contains=contains, top=top,
+                    case_sensitive=case_sensitive), format or Format.plain)

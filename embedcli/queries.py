@@ -1,0 +1,179 @@
+"""One path for every query: a :class:`Spec`, checked by :func:`check`, answered by
+:func:`answer` (or, many at once, by :func:`answer_many`).
+
+Every front-end makes the same spec from what it reads: a command's arguments
+(``embedcli.cli``), a batch line and a shell line (``embedcli.lines``). They differ in how
+they read, never in what a query means: the limits, the messages and the answers are
+the ones here. Pure: nothing here prints.
+
+A spec's ``args`` are the texts as typed: the one query of ``analogy``, ``neighbors`` and
+``explain`` (the arguments joined by spaces); the sides of ``similarity`` (each a word
+or an expression; a ``~`` among them splits the joined text instead); the words of
+``doesnt-match``, ``rank`` and ``vector``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from embedcli.errors import EmbedcliError, ExpressionError, UsageError
+
+if TYPE_CHECKING:
+    from embedcli.engine.ranking import Plan
+    from embedcli.engine.words import Resolver
+    from embedcli.expr import Query
+    from embedcli.models import Model
+
+RANKINGS = ("analogy", "neighbors")
+COMMANDS = ("analogy", "neighbors", "similarity", "doesnt-match", "rank", "vector", "explain")
+METHODS = ("add", "mul")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One query: the command, what was typed, and the options."""
+
+    command: str
+    args: tuple[str, ...] = ()
+    top: int = 10
+    method: str = "add"
+    restrict: int | None = None
+    include_inputs: bool = False
+    expect: str | None = None  # explain: the answer the user expects
+
+    @property
+    def text(self) -> str:
+        """The arguments as one query text."""
+        return " ".join(self.args)
+
+
+def at_least_one(option: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise UsageError(f"invalid value for {option}: {value} is not at least 1")
+
+
+def check_options(spec: Spec) -> None:
+    """The options' limits alone (also those of defaults that batch and the shell give)."""
+    at_least_one("-n/--top", spec.top)
+    at_least_one("--restrict", spec.restrict)
+    if spec.method not in METHODS:
+        raise UsageError(f"invalid value for --method: '{spec.method}' (use add or mul)")
+
+
+def check(spec: Spec) -> None:
+    """The limits every entry point shares: options and the number of arguments.
+
+    Raises UsageError. A ``--top`` beyond the vocabulary is not an error: it asks for every
+    word (the engine caps it).
+    """
+    command, n = spec.command, len(spec.args)
+    if command not in COMMANDS:
+        raise UsageError(f"unknown command '{command}'")
+    check_options(spec)
+    if command == "similarity" and n < 2 and "~" not in spec.text:
+        raise UsageError("similarity needs at least two words (or expressions: "
+                         "'king - man + woman ~ queen')")
+    if command == "doesnt-match" and n < 3:
+        raise UsageError("doesnt-match needs at least three words")
+    if command == "rank" and n != 2:
+        raise UsageError(f"rank takes two words, A B (found {n})")
+    if command == "vector" and n != 1:
+        raise UsageError(f"vector takes one word (found {n})")
+
+
+def parse_query(spec: Spec, resolve: Resolver) -> Query:
+    """The one query of an analogy, neighbours or explain spec."""
+    from embedcli.expr import parse
+
+    query = parse(spec.text, resolve.is_word)
+    if spec.command == "neighbors" and query.form != "expression":
+        raise ExpressionError("neighbors takes a word or an expression joined by + and -; "
+                              "for an analogy use 'embedcli analogy'", query.text, 0)
+    return query
+
+
+def sides(spec: Spec, resolve: Resolver) -> list[Query]:
+    """The sides of a similarity: split at ``~`` if the text has one, else one an argument."""
+    from embedcli.expr import parse, split_sides
+
+    texts = split_sides(spec.text, resolve.is_word) or list(spec.args)
+    if len(texts) < 2:
+        raise UsageError("similarity needs at least two words (or expressions: "
+                         "'king - man + woman ~ queen')")
+    return [parse(text, resolve.is_word) for text in texts]
+
+
+def plan(model: Model, spec: Spec, resolve: Resolver) -> Plan:
+    """A ranking spec (analogy, neighbors), resolved and checked, ready to answer."""
+    from embedcli.engine.ranking import make_plan
+
+    neighbours = spec.command == "neighbors"
+    return make_plan(model, parse_query(spec, resolve), resolve,
+                     "add" if neighbours else spec.method, spec.top, spec.restrict,
+                     spec.include_inputs, "cosine" if neighbours else None)
+
+
+def answer(model: Model, spec: Spec, resolve: Resolver) -> Any:
+    """The result of one spec (a dataclass of ``embedcli.engine.results`` or of
+    ``embedcli.classroom``)."""
+    check(spec)
+    command = spec.command
+    if command in RANKINGS:
+        from embedcli.engine.ranking import rank_plan
+
+        return rank_plan(model, plan(model, spec, resolve))
+    if command == "similarity":
+        from embedcli.engine.ranking import similarity, similarity_matrix
+
+        found = sides(spec, resolve)
+        if len(found) == 2:
+            return similarity(model, found[0], found[1], resolve)
+        return similarity_matrix(model, found, resolve)
+    if command == "doesnt-match":
+        from embedcli.engine.ranking import doesnt_match
+
+        return doesnt_match(model, spec.args, resolve)
+    if command == "rank":
+        from embedcli.engine.ranking import word_rank
+
+        return word_rank(model, spec.args[0], spec.args[1], resolve)
+    if command == "vector":
+        from embedcli.engine.ranking import word_vector
+
+        return word_vector(model, spec.args[0], resolve)
+    from embedcli.classroom import explain
+
+    return explain(model, parse_query(spec, resolve), resolve, top=spec.top,
+                   expect=spec.expect, restrict=spec.restrict)
+
+
+def answer_many(model: Model, specs: Sequence[Spec],
+                resolve: Resolver) -> list[Any | EmbedcliError]:
+    """Answer specs in order; a failed one's error in its place.
+
+    The same answers as :func:`answer`, faster: every 3CosAdd ranking (analogies by
+    default, and all neighbours) is answered together by ``rank_many``, one pass over the
+    matrix for the lot; the rest one at a time (they are cheap, or, for 3CosMul, would need
+    as many products per candidate as the query has words).
+    """
+    from embedcli.engine.ranking import rank_many
+
+    out: list[Any] = [None] * len(specs)
+    pending: list[tuple[int, Plan]] = []
+    for k, spec in enumerate(specs):
+        try:
+            if spec.command == "neighbors" or (spec.command == "analogy"
+                                               and spec.method == "add"):
+                check(spec)
+                pending.append((k, plan(model, spec, resolve)))
+            else:
+                out[k] = answer(model, spec, resolve)
+        except EmbedcliError as exc:
+            out[k] = exc
+    if pending:
+        rankings = rank_many(model, [p for _, p in pending])
+        for (k, _), ranking in zip(pending, rankings, strict=True):
+            out[k] = ranking
+    return out
