@@ -61,7 +61,8 @@ def placements(model: Model, terms: Sequence[Term], resolve: Resolver,
         if w in own or e.rank is None:
             out[w] = Placement(w, None, e.score)
         else:  # among all candidates -> among the answers: drop the own words above it
-            out[w] = Placement(w, e.rank - sum(r < e.rank for r in own_ranks), e.score)
+            out[w] = Placement(w, e.rank - sum(r is not None and r < e.rank for r in own_ranks),
+                               e.score)
     return out
 
 

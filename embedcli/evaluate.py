@@ -28,8 +28,9 @@ its unit vector times the query, where gensim divides the raw vector's product b
 norm, so scores can differ from gensim's in the last bit or two of a float32. On the
 bundled GloVe vectors every section's counts are gensim's (the tests check them).
 
-Semantic and syntactic accuracy follow word2vec's ``compute-accuracy``: sections whose
-name starts with ``gram`` are syntactic, the others semantic.
+Semantic and syntactic accuracy split the sections by name: a section whose name starts
+with ``gram`` is syntactic, the others semantic. (word2vec's ``compute-accuracy`` splits by
+position, its first five sections being semantic: the two agree on the Google file only.)
 
 This module never prints and imports numpy (and threadpoolctl, if it is there), never
 gensim or scipy: progress goes through a callback.

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 FORMATS = ("png", "svg", "pdf")
-_RC = {
+_RC: dict[str, Any] = {
     "svg.hashsalt": "embedcli",  # ids in the SVG: the same on every run
     "svg.fonttype": "none",  # labels stay text in the SVG: searchable, selectable
     "pdf.fonttype": 42,  # TrueType in the PDF, so its text is text too
@@ -60,7 +60,8 @@ def draw(picture: Picture, out: Path) -> list[str]:
 
     notes: list[str] = []
     # matplotlib's defaults, not the user's matplotlibrc: the same picture for everyone
-    with matplotlib.style.context("default"), matplotlib.rc_context(_RC), \
+    rc: Any = _RC  # matplotlib types its keys as a Literal of every rc name
+    with matplotlib.style.context("default"), matplotlib.rc_context(rc), \
             warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if picture.kind == "heatmap":
@@ -180,7 +181,9 @@ def _limits(ax: Axes, points: Any) -> None:
     centre = (lo + hi) / 2
     want = span * np.array([1.32, 1.2])  # padding: labels run to the right or left
     box = ax.get_position()
-    width, height = ax.figure.get_size_inches() * np.array([box.width, box.height])
+    figure = ax.figure  # a Figure: the plots here have no subfigures
+    inches = figure.get_size_inches()  # type: ignore[union-attr]
+    width, height = inches * np.array([box.width, box.height])
     per_inch = max(want[0] / width, want[1] / height)
     half = np.array([width, height]) * per_inch / 2
     ax.set_xlim(centre[0] - half[0], centre[0] + half[0])
@@ -212,10 +215,12 @@ def _place_labels(ax: Axes, renderer: Any, labels: list[tuple[str, tuple, str]],
                                                        "mark": 3}[labels[k][2]], k))
     for k in order:
         text, (x, y), role = labels[k]
-        style = {"centre": {"fontweight": "bold", "color": INK["centre"], "fontsize": 12},
+        styles: dict[str, dict[str, Any]] = {
+                 "centre": {"fontweight": "bold", "color": INK["centre"], "fontsize": 12},
                  "analogy": {"fontweight": "bold", "color": INK["analogy"], "fontsize": 11},
                  "word": {"color": "#222222", "fontsize": 10},
-                 "mark": {"style": "italic", "color": INK["mark"], "fontsize": 9}}[role]
+                 "mark": {"style": "italic", "color": INK["mark"], "fontsize": 9}}
+        style = styles[role]
         best = None
         for dx, dy, ha, va in _SPOTS:
             ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",

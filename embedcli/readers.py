@@ -116,7 +116,8 @@ def open_stream(location: Location) -> Iterator[IO[bytes]]:
             names = [n for n in archive.namelist() if not n.endswith("/")]
         raise ModelError(f"{location.path} is a zip archive: name the file inside it, "
                          f"e.g. {location.path}:{names[0] if names else 'FILE'}")
-    opener = {"gzip": gzip.open, "bz2": bz2.open}.get(kind or "", open)
+    openers: dict[str, Callable[..., Any]] = {"gzip": gzip.open, "bz2": bz2.open}
+    opener = openers.get(kind or "", open)
     with opener(location.path, "rb") as stream:
         yield stream
 
@@ -525,7 +526,7 @@ def _raise_bad_number(values: list[bytes], first_line: int, dim: int, name: str)
 @contextmanager
 def _counting(stream_cm: Any, advance: Advance) -> Iterator[IO[bytes]]:
     with stream_cm as stream:
-        yield _CountingReader(stream, advance)
+        yield _CountingReader(stream, advance)  # type: ignore[misc]  # a binary stream
 
 
 class _CountingReader(io.RawIOBase):

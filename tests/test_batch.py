@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embedcli.errors import ExitStatus, UsageError
 from embedcli.lines import read_batch_line, split_line
 from embedcli.queries import Spec, check
-from embedcli.errors import ExitStatus, UsageError
 from tests.conftest import run, write_small_model
 
 DEFAULTS = Spec("")

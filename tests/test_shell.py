@@ -11,13 +11,12 @@ import select
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from embedcli.errors import ExitStatus, UsageError
-from types import SimpleNamespace
-
 from embedcli.cli.prompt import Completer
+from embedcli.errors import ExitStatus, UsageError
 from embedcli.lines import SHELL_COMMANDS as COMMANDS
 from embedcli.lines import Setting, read_shell_line
 from embedcli.queries import Spec, sides

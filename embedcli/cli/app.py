@@ -35,9 +35,9 @@ AREAS = (
 class EmbedcliGroup(TyperGroup):
     """Maps every way a run can end to one stderr line and one exit status."""
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None,  # type: ignore[override]
+             prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
         io.interrupt_handled()  # a Ctrl-C of an earlier run in this process is history
         try:
             status = super().main(args, prog_name or io.PROG, complete_var,

@@ -38,11 +38,11 @@ from embedcli.cli.options import (
 )
 from embedcli.errors import EmbedcliError, ExitStatus, UsageError
 from embedcli.formats import Format, Method
-from embedcli.queries import Spec
 
 if TYPE_CHECKING:
     from embedcli.engine.words import Resolver
     from embedcli.models import Model
+    from embedcli.queries import Spec
 
 app = typer.Typer()
 
@@ -159,7 +159,7 @@ def batch(
 
     printf 'analogy king - man + woman\\nneighbors cat -n 3\\n' | embedcli batch
     """
-    from embedcli.queries import check_options
+    from embedcli.queries import Spec, check_options
 
     defaults = Spec("", (), top, method.value, restrict, include_inputs)
     check_options(defaults)
@@ -198,7 +198,7 @@ def _run(model: Model, resolver: Resolver, defaults: Spec, stream: IO[bytes],
          fmt: Format) -> tuple[int, int]:
     """Answer the input chunk by chunk; (queries answered or failed, failed)."""
     from embedcli.lines import read_batch_line
-    from embedcli.queries import answer_many
+    from embedcli.queries import Spec, answer_many
     from embedcli.render import batch as lines_out
 
     writer = _table_writer() if fmt is Format.table else None

@@ -7,6 +7,7 @@ only matplotlib user); explain is answered on the one query path (``embedcli.que
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -36,7 +37,6 @@ from embedcli.cli.options import (
     reads_model,
 )
 from embedcli.errors import ExitStatus
-from embedcli.queries import Spec
 
 if TYPE_CHECKING:
     from embedcli.classroom import Graded
@@ -74,8 +74,8 @@ def explain(
     Exit status: 0 when the expected word is within --top (or none is given), 1 when it is
     not, so a script can grade: embedcli explain "paris - france + italy" -e rome -n 1
     """
-    result = run(Spec("explain", tuple(query), top, "add", restrict, expect=expect),
-                 model, reading, case_sensitive, format)
+    result = run("explain", query, model, reading, case_sensitive, format, top=top,
+                 restrict=restrict, expect=expect)
     if not result.passed:
         raise typer.Exit(ExitStatus.NO_ANSWER)
 
@@ -252,7 +252,7 @@ class _Quiz:
         self.console = Console(highlight=False)
         self.right = self.model_right = self.asked = 0
         self.terminal = sys.stdin.isatty()
-        self.lines = None
+        self.lines: Iterator[str] = iter(())
 
     def run(self) -> None:
         from embedcli.cli.prompt import read_lines

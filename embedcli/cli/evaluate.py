@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from embedcli.cli.io import emit, is_terminal, load_model, note_skipped, say
+from embedcli.cli.io import emit, is_terminal, load_model, note_skipped
 from embedcli.cli.options import AS_GIVEN, FormatOpt, ModelOpt, Reading, reads_model
 from embedcli.formats import Method
 
 if TYPE_CHECKING:
-    from embedcli.evaluate import AnalogySet, PairSet
+    pass
 
 app = typer.Typer()
 evaluate_app = typer.Typer(

@@ -22,7 +22,6 @@ from embedcli.formats import Format
 if TYPE_CHECKING:
     from embedcli.engine.words import Resolver
     from embedcli.models import Model
-    from embedcli.queries import Spec
     from embedcli.readers import ReadOptions
 
 PROG = "embedcli"
@@ -229,12 +228,14 @@ def make_resolver(model: Model, case_sensitive: bool, memo: int = 0) -> Resolver
                     memo=memo)
 
 
-def run(spec: Spec, model_spec: str | None, reading: Reading, case_sensitive: bool,
-        format: Format | None) -> Any:
-    """A query command's whole body: check ``spec``, load the model, answer on the one
-    path (``embedcli.queries``), and write the answer; returns it."""
-    from embedcli.queries import answer, check
+def run(command: str, args: list[str], model_spec: str | None, reading: Reading,
+        case_sensitive: bool, format: Format | None, **options: Any) -> Any:
+    """A query command's whole body: make the spec a batch or shell line would make, check
+    it, load the model, answer on the one path (``embedcli.queries``), and write the
+    answer; returns it. ``options``: the spec's top, method, restrict, ..."""
+    from embedcli.queries import Spec, answer, check
 
+    spec = Spec(command, tuple(args), **options)
     check(spec)  # a usage error comes before any loading
     model = load_model(model_spec, reading)
     result = answer(model, spec, make_resolver(model, case_sensitive))

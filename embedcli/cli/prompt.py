@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from embedcli.cli.io import say
 from embedcli.errors import EmbedcliError
-from embedcli.lines import SHELL_COMMANDS
 
 if TYPE_CHECKING:
     from embedcli.models import Model
@@ -44,6 +43,8 @@ class Completer:
     def candidates(self, line: str, begin: int, text: str) -> list[str]:
         before = line[:begin].split()
         if line.lstrip().startswith(":") and not before:
+            from embedcli.lines import SHELL_COMMANDS
+
             return [c for c in SHELL_COMMANDS if c.startswith(text.lower())]
         if before and before[0] in (":method",) and len(before) == 1:
             return [m for m in ("add", "mul") if m.startswith(text)]

@@ -1,7 +1,7 @@
 """The query commands: analogy, neighbors, similarity, doesnt-match, vector, rank, vocab.
 
 Each turns its arguments into the :class:`embedcli.queries.Spec` that a batch line or a
-shell line would make, and ``io.run`` answers it on the one path they all share.
+shell line would make (``io.run`` makes it), answered on the one path they all share.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from embedcli.cli.options import (
 )
 from embedcli.errors import ExitStatus
 from embedcli.formats import Format, Method
-from embedcli.queries import Spec
 
 app = typer.Typer()
 
@@ -59,8 +58,8 @@ def analogy(
     The input words are left out of the answers (as gensim does); the output
     says where each would have ranked.
     """
-    run(Spec("analogy", tuple(query), top, method.value, restrict, include_inputs),
-        model, reading, case_sensitive, format)
+    run("analogy", query, model, reading, case_sensitive, format, top=top,
+        method=method.value, restrict=restrict, include_inputs=include_inputs)
 
 
 @app.command(cls=QueryCommand)
@@ -83,8 +82,8 @@ def neighbors(
 
     embedcli neighbors "paris - france + italy" --top 5 --format json
     """
-    run(Spec("neighbors", tuple(query), top, "add", restrict, include_inputs),
-        model, reading, case_sensitive, format)
+    run("neighbors", query, model, reading, case_sensitive, format, top=top,
+        restrict=restrict, include_inputs=include_inputs)
 
 
 @app.command(cls=QueryCommand)
@@ -111,7 +110,7 @@ def similarity(
 
     embedcli similarity "king - man + woman" queen     (or "king - man + woman ~ queen")
     """
-    run(Spec("similarity", tuple(sides)), model, reading, case_sensitive, format)
+    run("similarity", sides, model, reading, case_sensitive, format)
 
 
 WordsArg = Annotated[list[str], typer.Argument(
@@ -134,13 +133,14 @@ def doesnt_match(
 
     Example: embedcli doesnt-match breakfast cereal dinner lunch
     """
-    run(Spec("doesnt-match", tuple(words)), model, reading, case_sensitive, format)
+    run("doesnt-match", words, model, reading, case_sensitive, format)
 
 
 @app.command()
 @reads_model
 def vector(
-    word: Annotated[str, typer.Argument(metavar="WORD", help="The word.", show_default=False)],
+    word: Annotated[list[str], typer.Argument(metavar="WORD", help="The word.",
+                                              show_default=False)],
     model: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
@@ -157,16 +157,15 @@ def vector(
 
     embedcli vector cat --format json
     """
-    run(Spec("vector", (word,)), model, reading, case_sensitive, format)
+    run("vector", word, model, reading, case_sensitive, format)
 
 
 @app.command()
 @reads_model
 def rank(
-    a: Annotated[str, typer.Argument(metavar="A", help="The word whose neighbours count.",
-                                     show_default=False)],
-    b: Annotated[str, typer.Argument(metavar="B", help="The word to place among them.",
-                                     show_default=False)],
+    words: Annotated[list[str], typer.Argument(
+        metavar="A B", show_default=False,
+        help="A, the word whose neighbours count, and B, the word to place among them.")],
     model: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
@@ -178,7 +177,7 @@ def rank(
 
     Example: embedcli rank cat dog
     """
-    run(Spec("rank", (a, b)), model, reading, case_sensitive, format)
+    run("rank", words, model, reading, case_sensitive, format)
 
 
 @app.command()

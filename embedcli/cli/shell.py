@@ -48,11 +48,11 @@ from embedcli.cli.options import (
 from embedcli.cli.prompt import History, history_path, read_lines, setup_readline
 from embedcli.errors import EmbedcliError, UsageError
 from embedcli.formats import Format, Method
-from embedcli.lines import Setting, read_shell_line
-from embedcli.queries import Spec
 
 if TYPE_CHECKING:
+    from embedcli.lines import Setting
     from embedcli.models import Model
+    from embedcli.queries import Spec
 
 app = typer.Typer()
 
@@ -104,6 +104,8 @@ class Session:
                 "restrict": s.restrict}
 
     def read(self, line: str) -> Spec | Setting | None:
+        from embedcli.lines import read_shell_line
+
         return read_shell_line(line, self.defaults, self.resolver.is_word)
 
     def answer(self, spec: Spec) -> Any:
@@ -148,6 +150,8 @@ def interactive(session: Session, answer: Callable[[int, Any], None],
     banner, help, settings) where the person reads them: on stderr when stdout is a pipe,
     which then gets the answers alone.
     """
+    from embedcli.lines import Setting
+
     readline = None
     history = None
     prompt_here = sys.stdout.isatty()
@@ -184,7 +188,7 @@ def interactive(session: Session, answer: Callable[[int, Any], None],
             item = session.read(line)
             if item is None:
                 continue
-            if isinstance(item, Spec):
+            if not isinstance(item, Setting):
                 answer(number, session.answer(item))
             elif item.name == "quit":
                 return 0
@@ -210,6 +214,7 @@ def driven(session: Session, lines: Iterator[str], answer: Callable[[int, Any], 
 
     Returns 0, or 1 when some line failed (as ``embedcli batch`` does).
     """
+    from embedcli.lines import Setting
     from embedcli.render.records import Records
 
     failed = answered = 0
@@ -219,7 +224,7 @@ def driven(session: Session, lines: Iterator[str], answer: Callable[[int, Any], 
             item = session.read(line)
             if item is None:
                 continue
-            if isinstance(item, Spec):
+            if not isinstance(item, Setting):
                 result = session.answer(item)
                 answered += 1
                 answer(number, result)
@@ -278,7 +283,7 @@ def shell(
     """
     from rich.console import Console
 
-    from embedcli.queries import check_options
+    from embedcli.queries import Spec, check_options
     from embedcli.render import batch as lines_out
 
     if format not in (None, Format.table, Format.jsonl):

@@ -200,6 +200,7 @@ def rank_plan(model: Model, plan: Plan) -> Ranking:
     """Answer one planned query (see :func:`rank_query`)."""
     clip = plan.clip
     if plan.method == "add":
+        assert plan.mean is not None  # make_plan sets it for 3CosAdd
         mean = plan.mean
         scores = _scores_add(model, mean, clip)
 
@@ -245,17 +246,19 @@ def rank_many(model: Model, plans: Sequence[Plan]) -> list[Ranking]:
     vectors = np.asarray(model.vectors)  # a plain view: a memmap's indexing is slower
     groups: dict[int, list[int]] = {}
     for j, plan in enumerate(plans):
-        if plan.method != "add":
+        if plan.method != "add" or plan.mean is None:
             raise ValueError("rank_many answers 3CosAdd plans only")
         groups.setdefault(plan.clip, []).append(j)
     for clip, members in groups.items():
         group = [plans[j] for j in members]
-        means = np.stack([plan.mean for plan in group]).astype(np.float32)
+        means = np.stack([plan.mean for plan in group  # type: ignore[misc]
+                          ]).astype(np.float32)
         ks = np.array([plan.top + len(plan.skip) for plan in group], dtype=np.intp)
         # the thresholds: each excluded input's exact score, where it is a candidate
         counted = [[i for i in plan.inputs if i < clip] if not plan.include_inputs else []
                    for plan in group]
-        own = [exact_add(vectors, plan.inputs, plan.mean) for plan in group]
+        own = [exact_add(vectors, plan.inputs, plan.mean) for plan in group  # type: ignore[arg-type]
+               ]
         p = max((len(c) for c in counted), default=0)
         t64 = np.full((len(group), p), np.inf)
         for j, (plan, rows) in enumerate(zip(group, counted, strict=True)):

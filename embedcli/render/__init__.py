@@ -38,7 +38,7 @@ def to_dict(result: Any) -> dict[str, Any]:
 def iter_text(result: Any, fmt: Format) -> Iterator[str]:
     """Machine output (every format but ``table``) a line at a time, so that a long answer
     streams (and a closed pipe shows)."""
-    return family(result).iter_text(result, fmt)  # type: ignore[no-any-return]
+    return family(result).iter_text(result, fmt)
 
 
 def to_text(result: Any, fmt: Format) -> str:
@@ -48,4 +48,4 @@ def to_text(result: Any, fmt: Format) -> str:
 
 def to_renderable(result: Any) -> RenderableType:
     """A rich renderable for a terminal."""
-    return family(result).to_renderable(result)  # type: ignore[no-any-return]
+    return family(result).to_renderable(result)

@@ -125,7 +125,7 @@ def _explanation(e: Explanation) -> RenderableType:
     terms.add_column(f"cosine to {answer}", justify="right")
     terms.add_column("", no_wrap=True)
     other = e.expected is not None and e.expected.word != answer
-    if other:
+    if e.expected is not None and other:
         terms.add_column(f"cosine to {e.expected.word}", justify="right")
     for i in e.inputs:
         cells = [Text(i.word), f"{i.weight:+g}", _score(i.to_answer),
