@@ -127,7 +127,7 @@ def batch(
     file: Annotated[str, typer.Argument(
         metavar="[FILE|-]", help="The queries, one a line; - or nothing: standard input.",
         show_default=False)] = "-",
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     top: TopOpt = 10,
     method: Annotated[Method, typer.Option(
         "--method", case_sensitive=False,
@@ -169,7 +169,7 @@ def batch(
                          "(each line of jsonl is the object a single command's json prints)")
     stream = _open_input(file)
     try:
-        m = load_model(model, reading)
+        m = load_model(model_spec, reading)
         resolver = make_resolver(m, case_sensitive, memo=1 << 14)  # a batch repeats words
         answered, failed = _run(m, resolver, defaults, stream, fmt)
     finally:

@@ -54,7 +54,7 @@ def explain(
     expect: Annotated[str | None, typer.Option(
         "--expect", "-e", metavar="WORD", show_default=False,
         help="The answer you expect: its rank is shown, and decides the exit status.")] = None,
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     top: Annotated[int, typer.Option("--top", "-n",
                                      help="How many answers (and offset words).")] = 5,
     restrict: RestrictOpt = None,
@@ -74,7 +74,7 @@ def explain(
     Exit status: 0 when the expected word is within --top (or none is given), 1 when it is
     not, so a script can grade: embedcli explain "paris - france + italy" -e rome -n 1
     """
-    result = run("explain", query, model, reading, case_sensitive, format, top=top,
+    result = run("explain", query, model_spec, reading, case_sensitive, format, top=top,
                  restrict=restrict, expect=expect)
     if not result.passed:
         raise typer.Exit(ExitStatus.NO_ANSWER)
@@ -96,7 +96,7 @@ def interpolate(
                                      help="Nearest words at each point.")] = 5,
     exclude_ends: Annotated[bool, typer.Option(
         "--exclude-ends", help="Leave A and B themselves out of the nearest words.")] = False,
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
     reading: Reading = AS_GIVEN,
@@ -119,7 +119,7 @@ def interpolate(
     from embedcli.queries import at_least_one
 
     at_least_one("-n/--top", top)
-    m = load_model(model, reading)
+    m = load_model(model_spec, reading)
     resolver = make_resolver(m, case_sensitive)
     ends = [parse(text, resolver.is_word) for text in (a, b)]
     emit(walk(m, ends[0], ends[1], resolver, steps=steps, top=top, exclude_ends=exclude_ends),
@@ -158,7 +158,7 @@ def plot(
         "--heatmap", help="Draw the words' cosine-similarity matrix instead.")] = False,
     title: Annotated[str | None, typer.Option("--title", show_default=False,
                                               help="The picture's title.")] = None,
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     reading: Reading = AS_GIVEN,
 ) -> None:
@@ -178,7 +178,7 @@ def plot(
     from embedcli.plot import draw, output_format
 
     output_format(out)  # a wrong ending is a usage error before any work
-    m = load_model(model, reading)
+    m = load_model(model_spec, reading)
     resolver = make_resolver(m, case_sensitive)
     pic = picture(m, resolver, words or [], analogy=analogy, neighbors=neighbors, top=top,
                   method=method.value, heatmap=heatmap, title=title)
@@ -212,7 +212,7 @@ def quiz(
         "--section", metavar="TEXT", show_default=False,
         help="Only sections whose name contains TEXT (capital, gram3, family...).")] = None,
     restrict: RestrictOpt = None,
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     reading: Reading = AS_GIVEN,
 ) -> None:
     """Analogy questions: answer each, and see the model's answer beside yours.
@@ -235,7 +235,7 @@ def quiz(
     dataset = read_analogies(path, name)
     note_skipped(dataset, "a section header or a question")
     questions = [q for s in dataset.sections for q in s.questions]
-    m = load_model(model, reading)
+    m = load_model(model_spec, reading)
     resolver = Resolver(m)  # quietly lower-cased: the Google set writes Athens, Greece
     chosen = choose_questions(questions, resolver, count=count, seed=seed, section=section)
     _Quiz(m, resolver, chosen, restrict,

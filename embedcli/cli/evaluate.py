@@ -75,7 +75,7 @@ def analogies(
         metavar="[DATASET|FILE]", show_default=False,
         help="google (the Google analogy set, gensim's questions-words.txt; the default) or "
              "a file of ': section' lines and 'a b c d' questions.")] = "google",
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     restrict: EvalRestrictOpt = DEFAULT_RESTRICT,
     method: Annotated[Method, typer.Option(
         "--method", case_sensitive=False,
@@ -105,7 +105,7 @@ def analogies(
     name, path = locate(dataset, "analogies")
     questions = read_analogies(path, name)
     note_skipped(questions, "a ': section' header or four words")
-    m = load_model(model, reading)
+    m = load_model(model_spec, reading)
     count = questions.questions
     with _progress(f"{count:,} analogy question{'s' if count != 1 else ''}") as progress:
         result = evaluate_analogies(m, questions, restrict=restrict, method=method.value,
@@ -121,7 +121,7 @@ def similarity(
         metavar="[DATASET|FILE]...", show_default=False,
         help="wordsim353, simlex999 (both by default; shipped with gensim) or files of "
              "'word<TAB>word<TAB>score' lines ('#' starts a comment).")] = None,
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     restrict: EvalRestrictOpt = DEFAULT_RESTRICT,
     case_insensitive: CaseInsensitiveOpt = True,
     format: FormatOpt = None,
@@ -145,6 +145,6 @@ def similarity(
         pairs = read_pairs(path, name)
         note_skipped(pairs, "'word<TAB>word<TAB>score'")
         sets.append(pairs)
-    m = load_model(model, reading)
+    m = load_model(model_spec, reading)
     result = evaluate_pairs(m, sets, restrict=restrict, case_insensitive=case_insensitive)
     emit(result, format)

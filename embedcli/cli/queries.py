@@ -35,7 +35,7 @@ app = typer.Typer()
 @reads_model
 def analogy(
     query: QueryArg,
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     top: TopOpt = 10,
     method: MethodOpt = Method.add,
     restrict: RestrictOpt = None,
@@ -58,7 +58,7 @@ def analogy(
     The input words are left out of the answers (as gensim does); the output
     says where each would have ranked.
     """
-    run("analogy", query, model, reading, case_sensitive, format, top=top,
+    run("analogy", query, model_spec, reading, case_sensitive, format, top=top,
         method=method.value, restrict=restrict, include_inputs=include_inputs)
 
 
@@ -66,7 +66,7 @@ def analogy(
 @reads_model
 def neighbors(
     query: QueryArg,
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     top: TopOpt = 10,
     restrict: RestrictOpt = None,
     include_inputs: IncludeOpt = False,
@@ -82,7 +82,7 @@ def neighbors(
 
     embedcli neighbors "paris - france + italy" --top 5 --format json
     """
-    run("neighbors", query, model, reading, case_sensitive, format, top=top,
+    run("neighbors", query, model_spec, reading, case_sensitive, format, top=top,
         restrict=restrict, include_inputs=include_inputs)
 
 
@@ -93,7 +93,7 @@ def similarity(
         metavar="A B [C...]", show_default=False,
         help="Two words or expressions, or more for a matrix; or one text with '~' "
              "between them.")],
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
     reading: Reading = AS_GIVEN,
@@ -110,7 +110,7 @@ def similarity(
 
     embedcli similarity "king - man + woman" queen     (or "king - man + woman ~ queen")
     """
-    run("similarity", sides, model, reading, case_sensitive, format)
+    run("similarity", sides, model_spec, reading, case_sensitive, format)
 
 
 WordsArg = Annotated[list[str], typer.Argument(
@@ -121,7 +121,7 @@ WordsArg = Annotated[list[str], typer.Argument(
 @reads_model
 def doesnt_match(
     words: WordsArg,
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
     reading: Reading = AS_GIVEN,
@@ -133,7 +133,7 @@ def doesnt_match(
 
     Example: embedcli doesnt-match breakfast cereal dinner lunch
     """
-    run("doesnt-match", words, model, reading, case_sensitive, format)
+    run("doesnt-match", words, model_spec, reading, case_sensitive, format)
 
 
 @app.command()
@@ -141,7 +141,7 @@ def doesnt_match(
 def vector(
     word: Annotated[list[str], typer.Argument(metavar="WORD", help="The word.",
                                               show_default=False)],
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
     reading: Reading = AS_GIVEN,
@@ -157,7 +157,7 @@ def vector(
 
     embedcli vector cat --format json
     """
-    run("vector", word, model, reading, case_sensitive, format)
+    run("vector", word, model_spec, reading, case_sensitive, format)
 
 
 @app.command()
@@ -166,7 +166,7 @@ def rank(
     words: Annotated[list[str], typer.Argument(
         metavar="A B", show_default=False,
         help="A, the word whose neighbours count, and B, the word to place among them.")],
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
     reading: Reading = AS_GIVEN,
@@ -177,7 +177,7 @@ def rank(
 
     Example: embedcli rank cat dog
     """
-    run("rank", words, model, reading, case_sensitive, format)
+    run("rank", words, model_spec, reading, case_sensitive, format)
 
 
 @app.command()
@@ -193,7 +193,7 @@ def vocab(
     has: Annotated[str | None, typer.Option(
         "--has", metavar="WORD",
         help="Print nothing; exit 0 if a query can use WORD, 1 if not.")] = None,
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     case_sensitive: Annotated[bool, typer.Option(
         "--case-sensitive",
         help="Match case exactly (filters, and --has without the lower-case fallback).")]
@@ -220,7 +220,7 @@ def vocab(
     if has is not None and (prefix is not None or contains is not None or top is not None):
         raise UsageError("--has answers by its exit status alone; it takes no "
                          "--prefix, --contains or --top")
-    m = load_model(model, reading)
+    m = load_model(model_spec, reading)
     if has is not None:
         # the lower-case fallback of queries, without its note
         known = Resolver(m, case_sensitive=case_sensitive).is_word(has)

@@ -253,7 +253,7 @@ def driven(session: Session, lines: Iterator[str], answer: Callable[[int, Any], 
 @app.command()
 @reads_model
 def shell(
-    model: ModelOpt = None,
+    model_spec: ModelOpt = None,
     top: TopOpt = 10,
     method: Annotated[Method, typer.Option(
         "--method", case_sensitive=False, help="The analogy method to start with (:method "
@@ -290,7 +290,7 @@ def shell(
         raise UsageError(f"the shell writes table or jsonl, not {format.value}")
     defaults = Spec("", (), top, method.value, restrict)
     check_options(defaults)
-    session = Session(lambda spec: load_model(spec, reading), model, defaults, case_sensitive)
+    session = Session(lambda spec: load_model(spec, reading), model_spec, defaults, case_sensitive)
     fmt = format or (Format.table if is_terminal(sys.stdout) else Format.jsonl)
 
     def answer(number: int, result: Any) -> None:
