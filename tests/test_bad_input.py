@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from embedcli.errors import ExitStatus
+from embedcli.formats import Format
 from tests.conftest import run, write_small_model
 
 USAGE, NO_ANSWER, MODEL = ExitStatus.USAGE, ExitStatus.NO_ANSWER, ExitStatus.MODEL
@@ -188,7 +189,7 @@ def _cli(args: list[str], cache: Path, **env: str) -> subprocess.CompletedProces
                           capture_output=True, timeout=120)
 
 
-@pytest.mark.parametrize("fmt", ["json", "jsonl", "tsv", "csv", "plain", "table"])
+@pytest.mark.parametrize("fmt", [f.value for f in Format])
 def test_an_ascii_terminal_gets_escapes_not_a_crash(bundled, session_cache, fmt):
     out = _cli(["neighbors", "naïve", "-n", "3", "-f", fmt], session_cache,
                PYTHONIOENCODING="ascii")

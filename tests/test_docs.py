@@ -6,29 +6,17 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from embedcli.errors import ExitStatus
 from embedcli.formats import Format
-from tests.conftest import run
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text("utf-8")
-COMMANDS = ["analogy", "neighbors", "similarity"]
 
 
 def _block_after(marker: str) -> list[str]:
     after = README.split(f"<!-- {marker} -->", 1)[1]
     block = after.split("```", 2)[1]
     return [line for line in block.splitlines()[1:] if line.strip()]
-
-
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help_with_an_example(runner, command):
-    result = run(runner, command, "--help")
-    assert result.exit_code == 0
-    assert re.search(rf"embedcli {command} \S", result.stdout), result.stdout
-    assert command in README
 
 
 def test_the_readme_gives_one_install_and_run_command_and_one_test_command():
