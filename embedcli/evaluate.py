@@ -15,13 +15,15 @@ The figures are gensim 4's, on the same vectors and settings:
   whose two words are in the restricted vocabulary, and the share of pairs skipped.
 
 gensim answers one question at a time (a matrix-vector product over the whole
-vocabulary per question). Here many questions' query vectors are stacked into a matrix
-and multiplied against blocks of candidate rows, keeping a running top ``k`` per
+vocabulary per question). Here all questions are answered in one blocked pass over the
+candidate rows (``embedcli.engine.scan.top_k``, the pass ``batch`` uses too, with
+``_AddScorer`` or ``_MulScorer`` scoring the tiles), keeping a running top ``k`` per
 question; ``k = 5 + 3`` is enough for gensim's rule to see exactly the five candidates it
 sees. Candidates with equal scores are ordered by row (the more frequent word first);
 gensim's ``argpartition`` leaves the order of exact ties unspecified. Blocks of questions
 run on one worker thread per core, with BLAS held to one thread (through threadpoolctl,
-when it is installed; without it, one worker and BLAS's own threads).
+when it is installed; without it, one worker and BLAS's own threads). The ranks of the
+wrong answers shown (``show_errors``) are counted in one more such pass, for all of them.
 
 The query vectors are gensim's, bit for bit (see ``_AddScorer``); a candidate's score is
 its unit vector times the query, where gensim divides the raw vector's product by its
@@ -48,6 +50,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from embedcli.engine.scan import DotScorer, Scorer, margin_for, top_k
 from embedcli.errors import QueryError, UsageError, shown
 from embedcli.expr import Query, Term
 
@@ -57,13 +60,6 @@ if TYPE_CHECKING:
 DEFAULT_RESTRICT = 300_000  # gensim's default restrict_vocab
 TOPN = 5  # gensim's evaluator looks at the five best candidates
 _K = TOPN + 3  # ... after leaving out up to three input rows
-# A tile is a block of candidate rows x a block of questions: 1024 x 768 float32 (3 MB)
-# measured fastest here, BLAS and the reductions together; a narrow block of candidates
-# also keeps cheap the questions that beat their threshold in it (many, early on).
-_QUESTION_BLOCK = 768
-_CANDIDATE_BLOCK = 1024
-_MERGE_HITS = 2048  # merge what beat the thresholds this many entries at a time
-_MAX_WORKERS = 8
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -414,8 +410,9 @@ def evaluate_analogies(model: Model, dataset: AnalogySet, *,
     index = np.array(rows, dtype=np.int64)
     candidates = model.vectors[:clip]
     dead = np.flatnonzero(np.asarray(model.norms[:clip]) == 0)  # gensim scores these NaN
-    scorer: _Scorer = (_AddScorer if method == "add" else _MulScorer)(candidates, index)
-    best = _top_k(scorer, len(index), clip, dead, progress)
+    scorer: Scorer = (_AddScorer if method == "add" else _MulScorer)(candidates, index)
+    # the _K best of every question by float32 score (ties: the lower row), in one pass
+    best = top_k(scorer, np.full(len(index), _K), clip, dead=dead, progress=progress).best(_K)
 
     correct = [0] * len(dataset.sections)
     incorrect = [0] * len(dataset.sections)
@@ -449,19 +446,23 @@ def evaluate_analogies(model: Model, dataset: AnalogySet, *,
     if show_errors > 0 and wrong:
         count = min(show_errors, len(wrong))
         step = len(wrong) / count
-        for j in range(count):
-            i, predicted_row = wrong[int(j * step)]
+        picked = [wrong[int(j * step)] for j in range(count)]
+        questions = np.array([i for i, _ in picked], dtype=np.int64)
+        predicted_rows = np.array([r for _, r in picked], dtype=np.int64)
+        # the float32 scores of a pass and of single pairs can differ by rounding: by at
+        # most margin_for's bound for cosines; cosmul's ratios get a wider margin
+        margin = margin_for(model.dim) * (1 if method == "add" else 64)
+        scores, targets, ranks = _expected_ranks(
+            scorer, index, questions, np.array([ok_vocab[expected[i]] for i in questions]),
+            predicted_rows, clip, dead, margin)
+        for j, (i, predicted_row) in enumerate(picked):
             s, q = where[i]
-            scores = scorer.one(i)
-            scores[dead] = -np.inf
-            scores[index[i]] = -np.inf  # gensim ranks without the input rows
-            target = scores[ok_vocab[expected[i]]]
+            known = bool(np.isfinite(targets[j]))
             errors.append(WrongAnswer(
                 dataset.sections[s].name, q.line, q.words[:3], q.words[3],
                 word_of(predicted_row) if predicted_row >= 0 else None,
-                float(scores[predicted_row]) if predicted_row >= 0 else None,
-                int((scores > target).sum()) + 1 if np.isfinite(target) else None,
-                float(target) if np.isfinite(target) else None))
+                float(scores[j]) if predicted_row >= 0 else None,
+                int(ranks[j]) if known else None, float(targets[j]) if known else None))
     return AnalogyReport(
         dataset.name, dataset.path, model.name, method, restrict, clip, case_insensitive,
         sections,
@@ -470,45 +471,7 @@ def evaluate_analogies(model: Model, dataset: AnalogySet, *,
         _summary("total", sections), errors, list(dataset.invalid_lines))
 
 
-class _Scorer:
-    """Scores of a block of questions (rows of ``index``) against candidate rows.
-
-    ``candidates`` may be a float16 cache: a block is widened to float32 as it is used.
-    Nothing here is shared between calls, so workers can score blocks at the same time.
-    """
-
-    def __init__(self, candidates: np.ndarray, index: np.ndarray):
-        # a plain view of a memory map: slicing a np.memmap costs a Python call each time
-        self.candidates = np.asarray(candidates) if candidates.dtype == np.float32 \
-            else candidates
-        self.rows = len(candidates)
-
-    def block(self, start: int, stop: int) -> np.ndarray:
-        return np.asarray(self.candidates[start:stop], dtype=np.float32)
-
-    def all_rows(self, query: np.ndarray) -> np.ndarray:
-        """``candidates @ query`` over every candidate, a block at a time, in float32."""
-        out = np.empty((self.rows, *query.shape[1:]), dtype=np.float32)
-        for start in range(0, self.rows, 1 << 16):
-            stop = min(start + (1 << 16), self.rows)
-            out[start:stop] = self.block(start, stop) @ query
-        return out
-
-    def scores(self, q0: int, q1: int, start: int, stop: int,
-               out: np.ndarray | None = None) -> np.ndarray:
-        """Candidates ``start:stop`` x questions ``q0:q1`` (a whole question block).
-
-        Candidates are the rows: BLAS is about a fifth faster this way round for these
-        shapes (a narrow inner dimension), measured here.
-        """
-        raise NotImplementedError
-
-    def one(self, question: int) -> np.ndarray:
-        """One question's scores against every candidate (float32, a fresh array)."""
-        raise NotImplementedError
-
-
-class _AddScorer(_Scorer):
+class _AddScorer(DotScorer):
     """3CosAdd: cosine with the normalised mean of b, c and -a (gensim's arithmetic).
 
     gensim builds ``mean = (b + c) - a`` in float32 from unit vectors, divides by the
@@ -517,8 +480,6 @@ class _AddScorer(_Scorer):
     """
 
     def __init__(self, candidates: np.ndarray, index: np.ndarray):
-        super().__init__(candidates, index)
-
         def unit(rows: np.ndarray) -> np.ndarray:
             return np.asarray(candidates[rows], dtype=np.float32)
 
@@ -527,18 +488,10 @@ class _AddScorer(_Scorer):
         mean = summed.astype(np.float64) / 3.0
         length = np.sqrt(np.einsum("ij,ij->i", mean, mean))
         scale = np.divide(1.0, length, out=np.ones_like(length), where=length > 0)
-        self.queries = (mean * scale[:, None]).astype(np.float32)
-
-    def scores(self, q0: int, q1: int, start: int, stop: int,
-               out: np.ndarray | None = None) -> np.ndarray:
-        # a preallocated `out` matters: a fresh result per tile costs page faults
-        return np.matmul(self.block(start, stop), self.queries[q0:q1].T, out=out)
-
-    def one(self, question: int) -> np.ndarray:
-        return self.all_rows(self.queries[question])
+        super().__init__(candidates, (mean * scale[:, None]).astype(np.float32))
 
 
-class _MulScorer(_Scorer):
+class _MulScorer(Scorer):
     """3CosMul (gensim's ``most_similar_cosmul`` formula, float32):
     ``((1 + cos(x, b)) / 2 * (1 + cos(x, c)) / 2) / ((1 + cos(x, a)) / 2 + 1e-6)``.
 
@@ -547,175 +500,84 @@ class _MulScorer(_Scorer):
     """
 
     def __init__(self, candidates: np.ndarray, index: np.ndarray):
-        super().__init__(candidates, index)
+        super().__init__(candidates)
         self.index = index
-        self._groups: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._scratch = threading.local()  # a worker's temporary tile, reused
 
-    def _group(self, q0: int, q1: int) -> tuple[np.ndarray, np.ndarray]:
-        found = self._groups.get((q0, q1))
-        if found is None:  # (a race here only computes the same thing twice)
-            words, inverse = np.unique(self.index[q0:q1], return_inverse=True)
-            units = np.asarray(self.candidates[words], dtype=np.float32)
-            found = self._groups[q0, q1] = (units, inverse.reshape(q1 - q0, 3))
-        return found
+    def prepare(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        words, inverse = np.unique(self.index[queries], return_inverse=True)
+        return self.gather(words), inverse.reshape(len(queries), 3)
 
-    def scores(self, q0: int, q1: int, start: int, stop: int,
+    def scores(self, prepared: tuple[np.ndarray, np.ndarray], block: np.ndarray,
                out: np.ndarray | None = None) -> np.ndarray:
-        units, position = self._group(q0, q1)
-        shifted = self.block(start, stop) @ units.T  # (block, distinct words)
+        units, position = prepared
+        shifted = units @ block.T  # (distinct words, block)
         shifted += np.float32(1)
         shifted /= np.float32(2)
-        shape = (stop - start, q1 - q0)
+        shape = (len(position), len(block))
         scratch = getattr(self._scratch, "tile", None)
         if scratch is None or scratch.shape != shape:
             scratch = self._scratch.tile = np.empty(shape, dtype=np.float32)
-        out = np.take(shifted, position[:, 1], axis=1, out=out)
-        out *= np.take(shifted, position[:, 2], axis=1, out=scratch)
-        denominator = np.take(shifted, position[:, 0], axis=1, out=scratch)
-        denominator += np.float32(0.000001)
-        out /= denominator
-        return out
+        return _cosmul(shifted, position, out, scratch)
 
-    def one(self, question: int) -> np.ndarray:
-        units = np.asarray(self.candidates[self.index[question]], dtype=np.float32)
-        shifted = (1 + self.all_rows(units.T)) / np.float32(2)  # (candidates, a b c)
-        return shifted[:, 1] * shifted[:, 2] / (shifted[:, 0] + np.float32(0.000001))
-
-
-def _blocks(clip: int) -> list[tuple[int, int]]:
-    """Candidate blocks, most frequent words first (where most answers are)."""
-    bounds = [*range(0, clip, _CANDIDATE_BLOCK), clip]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
+    def pairs(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        candidates = self.gather(rows)
+        shifted = np.stack([np.einsum("ij,ij->i", self.gather(self.index[queries, k]),
+                                      candidates) for k in range(3)])
+        shifted += np.float32(1)
+        shifted /= np.float32(2)
+        a, b, c = shifted
+        return b * c / (a + np.float32(0.000001))
 
 
-def _top_k(scorer: _Scorer, n: int, clip: int, dead: np.ndarray,
-           progress: Progress | None) -> np.ndarray:
-    """Rows of the ``_K`` best candidates of every question, best first (ties: lower row
-    first); -1 where there are fewer than ``_K`` candidates.
+def _cosmul(shifted: np.ndarray, position: np.ndarray, out: np.ndarray | None,
+            scratch: np.ndarray) -> np.ndarray:
+    """gensim's formula over the rows ``position[:, k]`` of ``shifted`` (k: a, b, c)."""
+    out = np.take(shifted, position[:, 1], axis=0, out=out)
+    out *= np.take(shifted, position[:, 2], axis=0, out=scratch)
+    denominator = np.take(shifted, position[:, 0], axis=0, out=scratch)
+    denominator += np.float32(0.000001)
+    out /= denominator
+    return out
 
-    Each block of questions is a task, run on a few worker threads (numpy and BLAS
-    release the GIL). A task multiplies its questions by one block of candidate rows at
-    a time and keeps each question's ``_K`` best so far (see ``_search``).
+
+def _expected_ranks(scorer: Scorer, index: np.ndarray, questions: np.ndarray,
+                    expected: np.ndarray, predicted: np.ndarray, clip: int,
+                    dead: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``questions``: the score of its predicted row, the score of its
+    expected row (-inf: the expected word is an input or dead) and that row's rank (1 =
+    first) among the candidates, the input rows left out as gensim ranks them.
+
+    The rows above each expected score are counted in one pass over the candidates for
+    all these questions (the thresholds of :func:`top_k`). The scores of a pass's tiles
+    and of :meth:`Scorer.pairs` may differ in the last bits, so the pass counts only the
+    rows above the threshold by more than ``margin`` and lists the rows within it; those
+    are scored pair by pair, like the expected row itself, and compared with it.
     """
-    best_s = np.full((n, _K), -np.inf, dtype=np.float32)
-    best_i = np.full((n, _K), -1, dtype=np.int64)
-    blocks = _blocks(clip)
-    tasks = [(q0, min(q0 + _QUESTION_BLOCK, n)) for q0 in range(0, n, _QUESTION_BLOCK)]
-    done = 0
-    if progress:
-        progress(0, n)
-    from embedcli.engine.scan import one_blas_thread, worker_count
-
-    with one_blas_thread() as limited:
-        workers = worker_count(_MAX_WORKERS) if limited else 1
-        if workers == 1 or len(tasks) == 1:
-            for q0, q1 in tasks:
-                _search(scorer, q0, q1, blocks, dead, best_s[q0:q1], best_i[q0:q1])
-                done += q1 - q0
-                if progress:
-                    progress(done, n)
-            return best_i
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-
-        pool = ThreadPoolExecutor(min(workers, len(tasks)), thread_name_prefix="embedcli")
-        try:
-            futures = {pool.submit(_search, scorer, q0, q1, blocks, dead, best_s[q0:q1],
-                                   best_i[q0:q1]): q1 - q0 for q0, q1 in tasks}
-            for future in as_completed(futures):
-                future.result()
-                done += futures[future]
-                if progress:
-                    progress(done, n)
-        finally:  # on an error or Ctrl-C, do not start the blocks still queued
-            pool.shutdown(wait=True, cancel_futures=True)
-    return best_i
-
-
-def _search(scorer: _Scorer, q0: int, q1: int, blocks: list[tuple[int, int]],
-            dead: np.ndarray, best_s: np.ndarray, best_i: np.ndarray) -> None:
-    """The ``_K`` best candidates of questions ``q0:q1`` (``best_s``/``best_i``: their
-    rows, updated in place).
-
-    Each question keeps a threshold, its ``_K``-th best score so far. A tile's column
-    maximum says which questions have anything better in this block of candidates
-    (after the first blocks, the most frequent words, very few do); only those rows are
-    searched, and what they find is merged into the running top ``_K`` a batch at a
-    time (an out-of-date threshold only lets more through).
-    """
-    threshold = best_s[:, -1]  # a view: follows every merge
-    column_max = np.empty(q1 - q0, dtype=np.float32)
-    buffers: dict[int, np.ndarray] = {}
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    pending = 0
-    for start, stop in blocks:
-        width = stop - start
-        if width not in buffers:
-            buffers[width] = np.empty((width, q1 - q0), dtype=np.float32)
-        tile = scorer.scores(q0, q1, start, stop, buffers[width])  # candidates x questions
-        dead_here = dead[(dead >= start) & (dead < stop)] - start
-        if dead_here.size:
-            tile[dead_here] = -np.inf
-        np.max(tile, axis=0, out=column_max)
-        hot = np.flatnonzero(column_max > threshold)
-        if hot.size == 0:
-            continue
-        floor = threshold[hot]
-        unset = not np.isfinite(floor).all()
-        rows, cols, scores = _hits(tile[:, hot], floor, unset)
-        found.append((hot[rows], cols + start, scores))
-        pending += rows.size
-        if unset or pending >= _MERGE_HITS:
-            _merge(found, best_s, best_i)
-            found, pending = [], 0
-    if found:
-        _merge(found, best_s, best_i)
-
-
-def _hits(sub: np.ndarray, floor: np.ndarray,
-          unset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(column, row, score) of the entries of ``sub`` (candidates x questions) above each
-    column's ``floor``.
-
-    Usually a column has one such entry, its arg-max; a second maximum (with the first
-    hidden) tells which columns have more, and only those are searched element by
-    element. ``unset``: some questions have no threshold yet (fewer than ``_K``
-    candidates so far), so only this block's ``_K`` best (and anything tied with the
-    ``_K``-th) can count.
-    """
-    width, h = sub.shape
-    if unset and width > _K:
-        kth = np.partition(sub, width - _K, axis=0)[width - _K]
-        floor = np.maximum(floor, np.nextafter(kth, np.float32(-np.inf)))
-    every = np.arange(h)
-    rows = sub.argmax(axis=0)
-    top = sub[rows, every]
-    sub[rows, every] = -np.inf
-    multi = sub.max(axis=0) > floor
-    sub[rows, every] = top
-    single = np.flatnonzero(~multi & (top > floor))
-    multi = np.flatnonzero(multi)
-    many_rows, many_cols = np.nonzero(sub[:, multi] > floor[multi])
-    many_cols = multi[many_cols]
-    return (np.concatenate([single, many_cols]), np.concatenate([rows[single], many_rows]),
-            np.concatenate([top[single], sub[many_rows, many_cols]]))
-
-
-def _merge(found: list[tuple[np.ndarray, np.ndarray, np.ndarray]], best_s: np.ndarray,
-           best_i: np.ndarray) -> None:
-    """Fold (row, candidate, score) hits into the running top ``_K``, in place: by score,
-    then by candidate row (the more frequent word first)."""
-    rows = np.concatenate([f[0] for f in found])
-    touched, group = np.unique(rows, return_inverse=True)
-    counts = np.bincount(group, minlength=touched.size)
-    group = np.concatenate([np.repeat(np.arange(touched.size), _K), group])
-    index = np.concatenate([best_i[touched].ravel(), *(f[1] for f in found)])
-    score = np.concatenate([best_s[touched].ravel(), *(f[2] for f in found)])
-    order = np.lexsort((index, -score, group))
-    first = np.concatenate([[0], np.cumsum(counts + _K)[:-1]])
-    take = order[first[:, None] + np.arange(_K)]
-    best_s[touched] = score[take]
-    best_i[touched] = index[take]
+    m = len(questions)
+    inputs = index[questions]
+    rows = np.column_stack([expected, np.maximum(predicted, 0), inputs])
+    own = scorer.pairs(np.repeat(questions, rows.shape[1]), rows.ravel()).reshape(rows.shape)
+    own[np.isin(rows, dead)] = -np.inf  # gensim scores these NaN: never above anything
+    target = own[:, 0].copy()
+    target[(inputs == expected[:, None]).any(axis=1)] = -np.inf  # not a candidate
+    thresholds = np.where(np.isfinite(target), target, np.float32(np.inf))[:, None]
+    found = top_k(scorer, np.zeros(m, dtype=np.intp), clip, margin=margin,
+                  thresholds=thresholds, dead=dead, queries=questions)
+    counts = found.counts[:, 0].copy()
+    nq, _, nr = found.near
+    near_input = (inputs[nq] == nr[:, None]).any(axis=1)
+    above = scorer.pairs(questions[nq], nr) > target[nq]
+    np.add.at(counts, nq[above & ~near_input], 1)
+    # an input row above the expected word by more than the margin was counted: it is no
+    # candidate (each input once; the near ones were never counted)
+    listed = set(zip(nq[near_input].tolist(), nr[near_input].tolist(), strict=True))
+    for j in range(m):
+        words = inputs[j].tolist()
+        for c, row in enumerate(words):
+            if row not in words[:c] and (j, row) not in listed and own[j, 2 + c] > target[j]:
+                counts[j] -= 1
+    return own[:, 1], target, counts + 1
 
 
 # --------------------------------------------------------------------------- word pairs

@@ -282,14 +282,51 @@ def test_the_blocked_top_k_is_the_plain_top_k(monkeypatch, workers):
     scorer = ev._AddScorer(rows, index)
     scorer.queries = rng.integers(-3, 4, size=(1600, 16)).astype(np.float32)
     dead = np.array([4, 3000], dtype=np.int64)  # zero rows: never candidates
-    best = ev._top_k(scorer, len(index), len(rows), dead, None)
     scores = scorer.queries.astype(np.float64) @ rows.T.astype(np.float64)
     scores[:, dead] = -np.inf
+    # a threshold per question: a score far down (counted by comparison), one near the
+    # top (counted with the candidates), and none
     ordered = np.sort(scores, axis=1)
+    thresholds = np.stack([ordered[:, 1000], ordered[:, -3],
+                           np.full(len(index), np.inf)], axis=1).astype(np.float32)
+    found = engine.top_k(scorer, np.full(len(index), ev._K), len(rows), dead=dead,
+                         thresholds=thresholds)
+    best = found.best(ev._K)
     assert (ordered[:, -ev._K - 1] == ordered[:, -ev._K]).any()  # ties at the cut, too
     rank = np.broadcast_to(np.arange(len(rows)), scores.shape)
     expected = np.lexsort((rank, -scores), axis=-1)[:, :ev._K]
     assert (best == expected).all()
+    assert (found.counts == (scores[:, None, :] > thresholds[:, :, None]).sum(axis=2)).all()
+    # with no row wanted, only the counts
+    alone = engine.top_k(scorer, np.zeros(len(index), dtype=np.intp), len(rows), dead=dead,
+                         thresholds=thresholds)
+    assert alone.row.size == 0 and (alone.counts == found.counts).all()
+
+
+@pytest.mark.parametrize("method", ["add", "mul"])
+def test_the_ranks_of_the_errors_shown_are_counted_right(bundled, google, method):
+    # one pass counts the rows above every error's expected word; here each error's
+    # candidates are scored one pair at a time, and counted
+    restrict = 5000
+    report = ev.evaluate_analogies(bundled, google, restrict=restrict, method=method,
+                                   show_errors=40)
+    clip, ok_vocab = ev._ok_vocab(bundled, restrict, True)
+    index = np.array([[ok_vocab[w.upper()] for w in e.question] for e in report.errors])
+    scorer = (ev._AddScorer if method == "add" else ev._MulScorer)(bundled.vectors[:clip],
+                                                                   index)
+    dead = np.asarray(bundled.norms[:clip]) == 0
+    assert len(report.errors) == 40
+    for j, e in enumerate(report.errors):
+        scores = scorer.pairs(np.full(clip, j), np.arange(clip))
+        scores[dead] = -np.inf
+        scores[index[j]] = -np.inf  # gensim ranks without the input rows
+        target = scores[ok_vocab[e.expected.upper()]]
+        assert e.predicted_score == scores[bundled.words(clip).index(e.predicted)]
+        if np.isfinite(target):
+            assert (e.expected_rank, e.expected_score) == \
+                (int((scores > target).sum()) + 1, float(target))
+        else:
+            assert e.expected_rank is None and e.expected_score is None
 
 
 def test_without_threadpoolctl_one_worker_gives_the_same_answers(bundled, google, monkeypatch):

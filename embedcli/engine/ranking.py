@@ -41,12 +41,13 @@ from embedcli.engine.results import (
     WordVector,
 )
 from embedcli.engine.scan import (
+    DotScorer,
     best_rows,
     count_above,
     exact_add,
     margin_for,
-    scan_add,
     select,
+    top_k,
 )
 from embedcli.engine.words import Resolver
 from embedcli.errors import QueryError, UsageError
@@ -238,8 +239,8 @@ def rank_many(model: Model, plans: Sequence[Plan]) -> list[Ranking]:
     """Answer many 3CosAdd plans together; the same answers as :func:`rank_query`.
 
     Queries with the same candidate range share one pass over the matrix (see
-    :class:`_Scan`); then the candidates and the rows close to a threshold are rescored
-    exactly, all queries at once.
+    :func:`embedcli.engine.scan.top_k`, with the margin of ``margin_for``); then the
+    candidates and the rows close to a threshold are rescored exactly, all queries at once.
     """
     out: list[Ranking | None] = [None] * len(plans)
     margin = margin_for(model.dim)
@@ -264,13 +265,14 @@ def rank_many(model: Model, plans: Sequence[Plan]) -> list[Ranking]:
         for j, (plan, rows) in enumerate(zip(group, counted, strict=True)):
             for c, i in enumerate(rows):
                 t64[j, c] = own[j][plan.inputs.index(i)]
-        pool_q, pool_r, counts, near = scan_add(vectors, means, ks, t64.astype(np.float32),
-                                                 clip, margin)
+        found = top_k(DotScorer(vectors, means), ks, clip, margin=margin,
+                      thresholds=t64.astype(np.float32))
+        pool_q, pool_r, counts = found.query, found.row, found.counts
         # exact scores of every candidate at once (row by row the same sums as exact_add)
         means64 = means.astype(np.float64)
         exact = np.add.reduce(vectors[pool_r].astype(np.float64) * means64[pool_q], axis=1)
-        if near:
-            nq, nc, nr = (np.concatenate(parts) for parts in zip(*near, strict=True))
+        nq, nc, nr = found.near
+        if nr.size:
             above = np.add.reduce(vectors[nr].astype(np.float64) * means64[nq], axis=1) > \
                 t64[nq, nc]
             np.add.at(counts, (nq[above], nc[above]), 1)

@@ -16,6 +16,8 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -78,147 +80,400 @@ def count_above(scores: np.ndarray, t32: np.floating, t64: float,
 
 
 
-def block_rows(queries: int) -> int:
-    """Vocabulary rows a block: about 4M scores (16 MB) in flight, whatever the batch."""
-    return int(min(1 << 16, max(1 << 12, (1 << 22) // max(queries, 1))))
+# --------------------------------------------------------------------------- the blocked pass
+#
+# One pass over the rows [0, clip) answers many queries at once: for each query, the rows
+# that can be among its k best (a running top-k, within ``margin`` of the k-th best), and
+# for each of its thresholds the number of rows that score above it. The queries are cut
+# into blocks of at most ``_QUESTION_BLOCK``; a tile is a block of queries x a block of
+# rows, scored by a :class:`Scorer`. Used by ``rank_many`` (3CosAdd batches, margin
+# ``margin_for(dim)``, thresholds: the left-out inputs' scores) and by ``evaluate`` (the
+# eight best of every question by float32 score, margin 0, dead rows left out).
 
-
+_QUESTION_BLOCK = 768  # queries a tile at most: a tile stays small however many queries
+_TILE = 1 << 20  # scores a tile, about: 4 MB, near the fastest here (BLAS and reductions)
 _PROBE_ROWS = 2048  # the most frequent rows, scored first to plan the pass
 _DENSE_AT = 128  # a threshold with more probe rows above it is counted by comparison
+_MERGE_HITS = 2048  # fold candidates into the running top-k this many at a time
+_MAX_WORKERS = 8
+_LOWEST = np.float32(-np.finfo(np.float32).max)  # above -inf: dead rows never pass a floor
 
 
-class _Scan:
-    """One pass over rows ``[0, clip)`` for many 3CosAdd queries at once.
+def block_rows(queries: int) -> int:
+    """Rows a block, for a tile of ``queries`` queries: about ``_TILE`` scores in flight."""
+    return int(min(1 << 16, max(1 << 10, _TILE // max(queries, 1))))
 
-    Each block of rows is scored against all queries with one matrix product. Per query,
-    the pass keeps every row that can still be among its ``ks[j]`` best (a running top-k,
-    with the margin of ``margin_for``) and, per threshold ``thresholds[j, c]`` (+inf: none),
-    counts the rows that score above it, listing the rows too close to call for exact
-    rescoring.
 
-    A threshold far down the ranking (a negative term of an analogy is often behind
-    100,000 words) would bring too many rows into the candidate lists, so the first rows
-    (a probe) sort the thresholds: those with many rows above them are counted by a
-    comparison over the whole block, the others along with the candidates.
+class Scorer:
+    """Scores of queries against candidate rows, a tile (queries x rows, float32) at a time.
 
-    Blocks are independent: :meth:`run` may be called from several threads, each with its
-    own :class:`_Tally`; :meth:`merge` joins the tallies.
+    ``candidates`` may be a float16 cache: a block is widened to float32 as it is used.
+    :meth:`prepare` turns some queries (ids, in the order of the tile's rows) into what
+    :meth:`scores` needs; nothing else is shared between calls, so threads can score at
+    once. :meth:`pairs` scores (query, row) pairs one by one.
+
+    Queries x rows, not the other way round: the matrix product costs the same here, and
+    the reductions over each query's scores (the maxima, the counts) run along contiguous
+    memory, up to twice as fast.
     """
 
-    def __init__(self, vectors: np.ndarray, means: np.ndarray, ks: np.ndarray,
-                 thresholds: np.ndarray, clip: int, margin: float):
-        m, p = len(means), thresholds.shape[1]
-        self.vectors, self.clip, self.m, self.p = vectors, clip, m, p
+    def __init__(self, candidates: np.ndarray):
+        # a plain view of a memory map: slicing a np.memmap costs a Python call each time
+        self.candidates = np.asarray(candidates) if candidates.dtype == np.float32 \
+            else candidates
+        self.rows = len(candidates)
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        return np.asarray(self.candidates[start:stop], dtype=np.float32)
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.candidates[rows], dtype=np.float32)
+
+    def prepare(self, queries: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def scores(self, prepared: Any, block: np.ndarray,
+               out: np.ndarray | None = None) -> np.ndarray:
+        """The tile: the prepared queries x ``block`` (rows, float32), into ``out`` if given."""
+        raise NotImplementedError
+
+    def pairs(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The float32 score of each ``queries[i]`` with ``rows[i]``."""
+        raise NotImplementedError
+
+
+class DotScorer(Scorer):
+    """Cosines with query vectors (``queries``, unit float32 rows): 3CosAdd."""
+
+    def __init__(self, candidates: np.ndarray, queries: np.ndarray):
+        super().__init__(candidates)
+        self.queries = queries
+
+    def prepare(self, queries: np.ndarray) -> np.ndarray:
+        return np.asarray(self.queries[queries], dtype=np.float32)
+
+    def scores(self, prepared: np.ndarray, block: np.ndarray,
+               out: np.ndarray | None = None) -> np.ndarray:
+        # a preallocated `out` matters: a fresh result per tile costs page faults
+        return np.matmul(prepared, block.T, out=out)
+
+    def pairs(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.einsum("ij,ij->i", self.prepare(queries), self.gather(rows))
+
+
+@dataclass
+class Found:
+    """What :func:`top_k` found, by query (its position in the ``ks`` given).
+
+    ``query``, ``row``, ``score``: the candidates, by query, then best float32 score
+    first, then lower row first; a query's candidates include every row whose float32
+    score is within ``margin`` of its k-th best (so all of its k best). ``counts[j, c]``:
+    rows scoring above ``thresholds[j, c]`` by more than the margin; ``near`` (query,
+    column, row): the rows within the margin of a threshold, for the caller to decide.
+    """
+
+    query: np.ndarray
+    row: np.ndarray
+    score: np.ndarray
+    counts: np.ndarray
+    near: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    def best(self, k: int) -> np.ndarray:
+        """(queries, k) rows: each query's k best by float32 score (ties: lower row
+        first), -1 where it has fewer candidates."""
+        n = len(self.counts)
+        out = np.full((n, k), -1, dtype=np.int64)
+        first = np.searchsorted(self.query, np.arange(n))
+        place = np.arange(self.query.size) - first[self.query]
+        take = place < k
+        out[self.query[take], place[take]] = self.row[take]
+        return out
+
+
+class _Plan:
+    """One block of queries, planned from a probe of the first rows.
+
+    The probe's k-th best of each query bounds its k-th best from below (``theta``), so
+    that every block of rows, on any thread, only lets through what can still count. A
+    threshold far down the ranking (a negative term of an analogy is often behind 100,000
+    words) would bring too many rows in with the candidates, so the probe also sorts the
+    thresholds: those with many rows above them ("dense") are counted by a comparison over
+    the whole tile, the others ("sparse") among the rows let through. Dense thresholds
+    come first in each query's row and queries with more of them first, so that each
+    comparison covers a contiguous slice of the tile; ``positions`` are the queries in
+    that order (positions in the caller's ``ks``), ``cols`` each one's thresholds.
+    """
+
+    def __init__(self, scorer: Scorer, ids: np.ndarray, positions: np.ndarray, ks: np.ndarray,
+                 thresholds: np.ndarray, clip: int, margin: float, dead: np.ndarray):
+        h, p = len(ids), thresholds.shape[1]
         self.marg = np.float32(margin)
-        theta = np.full(m, -np.inf, dtype=np.float32)  # a lower bound on each k-th best
-        probe_rows = min(clip, _PROBE_ROWS)
-        probe = means @ np.asarray(vectors[:probe_rows], dtype=np.float32).T
-        kth = probe_rows - ks
-        ok = np.flatnonzero(kth >= 0)
-        if ok.size:  # the k-th best of the most frequent rows bounds each k-th best
-            part = np.partition(probe[ok], np.unique(kth[ok]), axis=1)
-            theta[ok] = part[np.arange(ok.size), kth[ok]]
-        dense = np.zeros((m, p), dtype=bool)
-        for c in range(p):
-            dense[:, c] = np.count_nonzero(probe > thresholds[:, c:c + 1], axis=1) > _DENSE_AT
-        # dense thresholds first in each row, and queries with more of them first, so that
-        # each comparison covers a contiguous slice of the score block
-        cols = np.argsort(~dense, axis=1, kind="stable")
-        order = np.argsort(-dense.sum(axis=1), kind="stable")
-        self.order, self.cols = order, cols[order]
-        self.means, self.ks, self.theta = means[order], ks[order], theta[order]
-        self.table = np.take_along_axis(thresholds[order], self.cols, axis=1)
-        dense = np.take_along_axis(dense[order], self.cols, axis=1)
-        self.reach = [int(np.count_nonzero(dense[:, c])) for c in range(p)]
-        self.sparse = np.where(dense, np.float32(np.inf), self.table).astype(np.float32)
-        self.tmin = (self.sparse.min(axis=1) if p
-                     else np.full(m, np.inf, dtype=np.float32))
-        self.width = block_rows(m)
-        self.starts = list(range(0, clip, self.width))
+        self.p = p
+        prepared = scorer.prepare(ids)
+        rows = min(clip, _PROBE_ROWS)
+        probe = scorer.scores(prepared, scorer.block(0, rows))  # (queries, probe rows)
+        probe[:, dead[:np.searchsorted(dead, rows)]] = -np.inf
+        np.nan_to_num(probe, copy=False, nan=-np.inf, posinf=np.inf, neginf=-np.inf)
+        order = np.arange(h)
+        if p:
+            dense = np.empty((h, p), dtype=bool)
+            for c in range(p):
+                dense[:, c] = np.count_nonzero(probe > thresholds[:, c:c + 1], axis=1) > _DENSE_AT
+            cols = np.argsort(~dense, axis=1, kind="stable")
+            order = np.argsort(-dense.sum(axis=1), kind="stable")
+            dense = np.take_along_axis(dense[order], cols[order], axis=1)
+            self.cols = cols[order]
+            self.table = np.take_along_axis(thresholds[order], self.cols, axis=1)
+            self.reach = [int(np.count_nonzero(dense[:, c])) for c in range(p)]
+            self.sparse = np.where(dense, np.float32(np.inf), self.table).astype(np.float32)
+            self.tmin = self.sparse.min(axis=1)
+            if (order != np.arange(h)).any():
+                prepared = scorer.prepare(ids[order])
+        theta = np.where(ks > 0, np.float32(-np.inf), np.float32(np.inf)).astype(np.float32)
+        kth = rows - ks
+        ok = np.flatnonzero((kth >= 0) & (ks > 0))
+        if ok.size:
+            if ok.size < h:
+                probe = probe[ok]
+            probe.partition(np.unique(kth[ok]), axis=1)  # in place: the probe is done with
+            bound = probe[np.arange(ok.size), kth[ok]]
+            # a little lower: a row's score in another tile may differ in the last bits
+            theta[ok] = np.where(np.isfinite(bound), bound - np.abs(bound) * np.float32(2 ** -16),
+                                 bound)
+        self.scorer, self.prepared, self.dead = scorer, prepared, dead
+        self.positions, self.ks, self.theta = positions[order], ks[order], theta[order]
+        self.h = h
 
-    def tally(self) -> _Tally:
-        return _Tally(self)
-
-    def run(self, tally: _Tally, start: int) -> None:
-        """Score the block at ``start`` into ``tally``."""
-        m, p, marg = self.m, self.p, self.marg
-        stop = min(start + self.width, self.clip)
+    def scan(self, tally: _Tally, start: int, stop: int) -> None:
+        """Score rows ``start:stop`` into ``tally``."""
+        h, p, marg = self.h, self.p, self.marg
         w = stop - start
-        block = np.asarray(self.vectors[start:stop], dtype=np.float32)
-        scores = tally.buffer if w == self.width else np.empty((m, w), dtype=np.float32)
-        np.matmul(self.means, block.T, out=scores)
-        count = np.uint16 if w < 1 << 16 else np.uint32  # narrow sums are faster
-        for c in range(p):  # dense thresholds: count by comparison
-            n = self.reach[c]
-            if not n:
-                continue
-            sub, t = scores[:n], self.table[:n, c:c + 1]
-            high = np.greater(sub, t + marg).view(np.uint8).sum(axis=1, dtype=count)
-            low = np.greater(sub, t - marg).view(np.uint8).sum(axis=1, dtype=count)
-            tally.counts[:n, c] += high
-            for j in np.flatnonzero(low != high):
-                rows = np.flatnonzero(np.abs(sub[j] - t[j, 0]) <= marg)
-                tally.near.append((np.full(rows.size, j), np.full(rows.size, c), rows + start))
-        theta = tally.theta
-        floor = np.minimum(theta, self.tmin) - marg
-        flat = np.flatnonzero(scores >= floor[:, None])
-        q = flat // w
-        s = scores.reshape(-1)[flat]
-        r = flat - q * w + start
-        if p:  # the other thresholds: count among the rows taken out
+        buffer = tally.buffers.get(w)
+        if buffer is None:
+            buffer = tally.buffers[w] = np.empty((h, w), dtype=np.float32)
+        tile = self.scorer.scores(self.prepared, self.scorer.block(start, stop), buffer)
+        dead = self.dead
+        if dead.size:
+            lo, hi = np.searchsorted(dead, (start, stop))
+            if hi > lo:
+                tile[:, dead[lo:hi] - start] = -np.inf
+        if p:
+            self._count_dense(tally, tile, start)
+            floor = np.minimum(tally.theta, self.tmin) - marg
+        else:
+            floor = tally.theta - marg
+        np.maximum(floor, _LOWEST, out=floor)
+        # each query's maximum says whether it has anything to take from this tile (after
+        # the first blocks, the most frequent words, few have)
+        best = np.max(tile, axis=1, out=tally.best)
+        hot = np.flatnonzero(best >= floor)
+        if not hot.size:
+            return
+        if 4 * hot.size < h:
+            sub = tile[hot]
+            i, r = np.nonzero(sub >= floor[hot, None])
+            q, s = hot[i], sub[i, r]
+        else:
+            q, r = np.nonzero(tile >= floor[:, None])
+            s = tile[q, r]
+        r = r + start
+        if p:  # the sparse thresholds: count among the rows taken out
             t = self.sparse[q]
             above = s[:, None] > t + marg
             tally.counts += np.bincount((q[:, None] * p + np.arange(p))[above],
-                                        minlength=m * p).reshape(m, p)
-            close = np.abs(s[:, None] - t) <= marg
-            if close.any():
-                qi, ci = np.nonzero(close)
-                tally.near.append((q[qi], ci, r[qi]))
-        keep = s >= theta[q] - marg
-        if keep.any():
-            tally.add(q[keep], r[keep], s[keep])
+                                        minlength=h * p).reshape(h, p)
+            if marg:
+                close = np.abs(s[:, None] - t) <= marg
+                if close.any():
+                    qi, ci = np.nonzero(close)
+                    tally.near.append((q[qi], ci, r[qi]))
+            keep = s >= tally.theta[q] - marg
+            q, r, s = q[keep], r[keep], s[keep]
+        if q.size:
+            tally.take(q, r, s)
 
-    def merge(self, tallies: Sequence[_Tally]):
-        """``(pool_q, pool_r, counts, near)`` in the callers' order of queries and thresholds:
-        the candidates (query, row) sorted by query, the counts (m, p), and ``near`` as
-        arrays (query, column, row)."""
-        pool_q = self.order[np.concatenate([t.pool_q for t in tallies])]
-        pool_r = np.concatenate([t.pool_r for t in tallies])
-        by_query = np.argsort(pool_q, kind="stable")
-        counts = np.zeros((self.m, self.p), dtype=np.int64)
-        counts[self.order[:, None], self.cols] = sum(t.counts for t in tallies)
-        near = [(self.order[nq], self.cols[nq, nc], nr) for t in tallies for nq, nc, nr in t.near]
-        return pool_q[by_query], pool_r[by_query], counts, near
+    def _count_dense(self, tally: _Tally, tile: np.ndarray, start: int) -> None:
+        marg = self.marg
+        count = np.uint16 if tile.shape[1] < 1 << 16 else np.uint32  # narrow sums are faster
+        for c in range(self.p):
+            n = self.reach[c]
+            if not n:
+                continue
+            sub, t = tile[:n], self.table[:n, c:c + 1]
+            high = np.greater(sub, t + marg).view(np.uint8).sum(axis=1, dtype=count)
+            tally.counts[:n, c] += high
+            if not marg:
+                continue
+            low = np.greater(sub, t - marg).view(np.uint8).sum(axis=1, dtype=count)
+            for j in np.flatnonzero(low != high):
+                rows = np.flatnonzero(np.abs(sub[j] - t[j, 0]) <= marg)
+                tally.near.append((np.full(rows.size, j), np.full(rows.size, c), rows + start))
 
 
 class _Tally:
-    """What one thread of a :class:`_Scan` has found: candidates, counts, close calls."""
+    """What one task (a block of queries x a run of row blocks) has found."""
 
-    def __init__(self, scan: _Scan):
-        self.ks = scan.ks
-        self.marg = scan.marg
-        self.theta = scan.theta.copy()  # this thread's own k-th best: still a lower bound
-        self.buffer = np.empty((scan.m, scan.width), dtype=np.float32)
-        self.counts = np.zeros((scan.m, scan.p), dtype=np.int64)
+    def __init__(self, plan: _Plan):
+        self.ks, self.marg = plan.ks, plan.marg
+        self.theta = plan.theta.copy()  # this task's own k-th best: still a lower bound
+        self.unset = bool(np.isneginf(self.theta).any())
+        self.buffers: dict[int, np.ndarray] = {}
+        self.best = np.empty(plan.h, dtype=np.float32)
+        self.counts = np.zeros((plan.h, plan.p), dtype=np.int64)
         self.near: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.pending = 0
         self.pool_q = np.empty(0, dtype=np.intp)
         self.pool_r = np.empty(0, dtype=np.intp)
         self.pool_s = np.empty(0, dtype=np.float32)
 
-    def add(self, q: np.ndarray, r: np.ndarray, s: np.ndarray) -> None:
-        """Take in candidates, raise each k-th best, and drop what can no longer make it."""
-        pool_q = np.concatenate([self.pool_q, q])
-        pool_r = np.concatenate([self.pool_r, r])
-        pool_s = np.concatenate([self.pool_s, s])
+    def take(self, q: np.ndarray, r: np.ndarray, s: np.ndarray) -> None:
+        """Candidates, folded in a batch at a time (an out-of-date k-th best only lets
+        more through); at once while a query has no k-th best yet."""
+        self.found.append((q, r, s))
+        self.pending += q.size
+        if self.unset or self.pending >= _MERGE_HITS:
+            self.merge()
+
+    def merge(self) -> None:
+        """Fold in the candidates taken, raise each k-th best, drop what cannot make it."""
+        if not self.found:
+            return
+        pool_q = np.concatenate([self.pool_q, *(f[0] for f in self.found)])
+        pool_r = np.concatenate([self.pool_r, *(f[1] for f in self.found)])
+        pool_s = np.concatenate([self.pool_s, *(f[2] for f in self.found)])
+        self.found, self.pending = [], 0
         by_query = np.lexsort((-pool_s, pool_q))
         pool_q, pool_r, pool_s = pool_q[by_query], pool_r[by_query], pool_s[by_query]
         sizes = np.bincount(pool_q, minlength=len(self.ks))
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        full = np.flatnonzero(sizes >= self.ks)
+        full = np.flatnonzero((sizes >= self.ks) & (self.ks > 0))
         self.theta[full] = np.maximum(self.theta[full],
                                       pool_s[starts[full] + self.ks[full] - 1])
+        self.unset = bool(np.isneginf(self.theta).any())
         keep = pool_s >= self.theta[pool_q] - self.marg
         self.pool_q, self.pool_r, self.pool_s = pool_q[keep], pool_r[keep], pool_s[keep]
+
+
+def top_k(scorer: Scorer, ks: np.ndarray | Sequence[int], clip: int, *, margin: float = 0.0,
+          thresholds: np.ndarray | None = None, dead: np.ndarray | None = None,
+          queries: np.ndarray | None = None,
+          progress: Callable[[int, int], None] | None = None) -> Found:
+    """One blocked pass over rows ``[0, clip)`` for many queries: each query's ``ks[j]``
+    best rows (within ``margin``) and its rows above ``thresholds[j]`` (+inf: none).
+
+    ``queries``: the scorer's ids of the queries (default ``0 .. len(ks) - 1``). ``dead``
+    rows are never candidates and never counted. ``margin`` 0 orders by float32 score
+    (ties: the lower row); otherwise the caller rescores the candidates exactly (see
+    :func:`margin_for`). ``progress`` is called with (queries done, queries), from the
+    calling thread.
+
+    Each block of queries (at most ``_QUESTION_BLOCK``) is a task, or, when there are
+    fewer blocks than twice the workers, a few tasks each over a run of the row blocks;
+    tasks run on a worker thread per core (numpy and BLAS release the GIL), each with a
+    one-thread BLAS (see :func:`one_blas_thread`; without threadpoolctl, one worker).
+    """
+    ks = np.asarray(ks, dtype=np.intp)
+    n = len(ks)
+    ids = np.arange(n) if queries is None else np.asarray(queries, dtype=np.intp)
+    table = (np.full((n, 0), np.inf, dtype=np.float32) if thresholds is None
+             else np.asarray(thresholds, dtype=np.float32).reshape(n, -1))
+    p = table.shape[1]
+    dead = (np.empty(0, dtype=np.intp) if dead is None
+            else np.unique(np.asarray(dead, dtype=np.intp)))
+    blocks = -(-n // _QUESTION_BLOCK)
+    bounds = [n * b // blocks for b in range(blocks + 1)] if n else [0]
+    plans: list[_Plan | None] = [None] * blocks
+    locks = [threading.Lock() for _ in range(blocks)]
+
+    def plan_of(b: int) -> _Plan:
+        with locks[b]:  # the runs of one block of queries share its plan
+            plan = plans[b]
+            if plan is None:
+                at = np.arange(bounds[b], bounds[b + 1])
+                plan = plans[b] = _Plan(scorer, ids[at], at, ks[at], table[at], clip, margin,
+                                        dead)
+            return plan
+
+    def run(b: int, starts: list[int], width: int) -> _Tally:
+        plan = plan_of(b)
+        tally = _Tally(plan)
+        for start in starts:
+            plan.scan(tally, start, min(start + width, clip))
+        tally.merge()
+        tally.buffers.clear()  # kept until the join: only what was found
+        return tally
+
+    if progress:
+        progress(0, n)
+    tallies: list[list[_Tally]] = [[] for _ in range(blocks)]
+    done = 0
+    with one_blas_thread() as can:
+        workers = worker_count(_MAX_WORKERS) if can else 1
+        runs = 1 if workers == 1 else -(-2 * workers // max(blocks, 1))
+        tasks = []
+        for b in range(blocks):
+            width = block_rows(bounds[b + 1] - bounds[b])
+            starts = list(range(0, clip, width))
+            parts = min(runs, len(starts)) or 1
+            for part in range(parts):
+                lo, hi = len(starts) * part // parts, len(starts) * (part + 1) // parts
+                tasks.append((b, starts[lo:hi], width))
+        left = [0] * blocks
+        for b, _, _ in tasks:
+            left[b] += 1
+        if workers == 1 or len(tasks) <= 1:
+            for b, starts, width in tasks:
+                tallies[b].append(run(b, starts, width))
+                left[b] -= 1
+                if progress and not left[b]:
+                    done += bounds[b + 1] - bounds[b]
+                    progress(done, n)
+        else:
+            from concurrent.futures import ThreadPoolExecutor, as_completed
+
+            pool = ThreadPoolExecutor(min(workers, len(tasks)), thread_name_prefix="embedcli")
+            try:
+                futures = {pool.submit(run, *task): task[0] for task in tasks}
+                for future in as_completed(futures):
+                    b = futures[future]
+                    tallies[b].append(future.result())
+                    left[b] -= 1
+                    if progress and not left[b]:
+                        done += bounds[b + 1] - bounds[b]
+                        progress(done, n)
+            finally:  # on an error or Ctrl-C, do not start the tasks still queued
+                pool.shutdown(wait=True, cancel_futures=True)
+    return _join(plans, tallies, n, p, margin)
+
+
+def _join(plans: Sequence[_Plan | None], tallies: Sequence[Sequence[_Tally]], n: int, p: int,
+          margin: float) -> Found:
+    """The tasks' tallies, in the callers' order of queries and thresholds."""
+    marg = np.float32(margin)
+    parts_q, parts_r, parts_s = [], [], []
+    counts = np.zeros((n, p), dtype=np.int64)
+    near: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for plan, runs in zip(plans, tallies, strict=True):
+        if plan is None:
+            continue
+        theta = np.max([t.theta for t in runs], axis=0)  # every run's k-th best bounds it
+        q = np.concatenate([t.pool_q for t in runs])
+        keep = np.concatenate([t.pool_s for t in runs]) >= theta[q] - marg
+        parts_q.append(plan.positions[q[keep]])
+        parts_r.append(np.concatenate([t.pool_r for t in runs])[keep])
+        parts_s.append(np.concatenate([t.pool_s for t in runs])[keep])
+        if p:
+            counts[plan.positions[:, None], plan.cols] = sum(t.counts for t in runs)
+            near += [(plan.positions[nq], plan.cols[nq, nc], nr)
+                     for t in runs for nq, nc, nr in t.near]
+    query = np.concatenate([np.empty(0, dtype=np.intp), *parts_q])
+    row = np.concatenate([np.empty(0, dtype=np.intp), *parts_r])
+    score = np.concatenate([np.empty(0, dtype=np.float32), *parts_s])
+    order = np.lexsort((row, -score, query))
+    empty = np.empty(0, dtype=np.intp)
+    nq, nc, nr = (np.concatenate([empty, *(x[k] for x in near)]) for k in range(3))
+    return Found(query[order], row[order], score[order], counts, (nq, nc, nr))
 
 
 def worker_count(cap: int) -> int:
@@ -246,40 +501,3 @@ def one_blas_thread() -> Iterator[bool]:
         return
     with threadpool_limits(limits=1, user_api="blas"):
         yield True
-
-
-def scan_add(vectors: np.ndarray, means: np.ndarray, ks: np.ndarray, thresholds: np.ndarray,
-              clip: int, margin: float):
-    """Run a :class:`_Scan` over all its blocks, on a thread per core where it can."""
-    scan = _Scan(vectors, means, ks, thresholds, clip, margin)
-    with one_blas_thread() as can:
-        workers = min(worker_count(4) if can else 1, len(scan.starts))
-        tallies = [scan.tally() for _ in range(max(workers, 1))]
-        if workers <= 1:
-            for start in scan.starts:
-                scan.run(tallies[0], start)
-        else:
-            blocks = iter(scan.starts)
-            lock = threading.Lock()
-            failures: list[BaseException] = []
-
-            def work(tally: _Tally) -> None:
-                try:
-                    while True:
-                        with lock:
-                            start = next(blocks, None)
-                        if start is None or failures:
-                            return
-                        scan.run(tally, start)
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-                    failures.append(exc)
-
-            threads = [threading.Thread(target=work, args=(t,), daemon=True) for t in tallies]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            if failures:
-                raise failures[0]
-    return scan.merge(tallies)
-
