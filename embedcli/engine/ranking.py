@@ -137,6 +137,13 @@ class Plan:
         return list(dict.fromkeys(i for i, _, _ in self.terms))
 
     @property
+    def vector(self) -> np.ndarray:
+        """3CosAdd's query vector (a plan of another method has none)."""
+        if self.mean is None:
+            raise ValueError("only a 3CosAdd plan has a query vector")
+        return self.mean
+
+    @property
     def skip(self) -> set[int]:
         return set() if self.include_inputs else set(self.inputs)
 
@@ -201,8 +208,7 @@ def rank_plan(model: Model, plan: Plan) -> Ranking:
     """Answer one planned query (see :func:`rank_query`)."""
     clip = plan.clip
     if plan.method == "add":
-        assert plan.mean is not None  # make_plan sets it for 3CosAdd
-        mean = plan.mean
+        mean = plan.vector
         scores = _scores_add(model, mean, clip)
 
         def exact(rows: np.ndarray) -> np.ndarray:
@@ -247,19 +253,17 @@ def rank_many(model: Model, plans: Sequence[Plan]) -> list[Ranking]:
     vectors = np.asarray(model.vectors)  # a plain view: a memmap's indexing is slower
     groups: dict[int, list[int]] = {}
     for j, plan in enumerate(plans):
-        if plan.method != "add" or plan.mean is None:
+        if plan.method != "add":
             raise ValueError("rank_many answers 3CosAdd plans only")
         groups.setdefault(plan.clip, []).append(j)
     for clip, members in groups.items():
         group = [plans[j] for j in members]
-        means = np.stack([plan.mean for plan in group  # type: ignore[misc]
-                          ]).astype(np.float32)
+        means = np.stack([plan.vector for plan in group]).astype(np.float32)
         ks = np.array([plan.top + len(plan.skip) for plan in group], dtype=np.intp)
         # the thresholds: each excluded input's exact score, where it is a candidate
         counted = [[i for i in plan.inputs if i < clip] if not plan.include_inputs else []
                    for plan in group]
-        own = [exact_add(vectors, plan.inputs, plan.mean) for plan in group  # type: ignore[arg-type]
-               ]
+        own = [exact_add(vectors, plan.inputs, plan.vector) for plan in group]
         p = max((len(c) for c in counted), default=0)
         t64 = np.full((len(group), p), np.inf)
         for j, (plan, rows) in enumerate(zip(group, counted, strict=True)):
