@@ -12,9 +12,16 @@ Formats are told apart by content, not by the file's name:
 * gzip and bz2 compression of any of these, and members of a zip archive
   (``glove.6B.zip:glove.6B.100d.txt``).
 
-Where gensim cannot parse a real file (a header that over-counts, tokens with spaces as
-in glove.840B, a line with too few fields, invalid UTF-8, a zip member), our own text
-reader below reads it and names the file, line and byte of anything it cannot accept.
+Where gensim cannot parse a real file (a header that over- or under-counts, tokens with
+spaces as in glove.840B, a line with too few fields, invalid UTF-8, a zip member), our own
+readers below read it and name the file, line and byte of anything they cannot accept.
+
+Before gensim reads a file, one quick pass checks it (``scan_text``, ``scan_binary``), so
+gensim never meets a file it would misread or allocate too much for (it allocates the
+header's COUNT x DIM up front): it is given only files whose records agree with their
+header. Every fault of the file itself, whatever the layer it shows in (a gzip stream cut
+off, a bad zip CRC, an I/O error, a line of a gigabyte, a FIFO that would block) ends as a
+ModelError naming the file; only a bug in embedcli ends otherwise.
 
 This module and ``models.py`` are the only ones that import gensim, always lazily.
 """
@@ -25,8 +32,12 @@ import bz2
 import gzip
 import io
 import os
+import re
+import stat
 import threading
+import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +50,19 @@ from embedcli.errors import ModelError
 
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 22
+# The longest text line (or binary record) accepted: 4 MiB. A line of 300 float32 values
+# takes about 3-4 KB, one of 100,000 about 1 MB; a longer line is damage or no vector
+# file at all, and is an error naming it (instead of minutes spent gathering it).
+MAX_LINE = 1 << 22
+MAX_DIM = MAX_LINE // 4  # a binary record holds 4 bytes per value
+# A vector whose squared length float32 cannot hold (over half its largest value), or
+# whose largest value squares to less than float32's smallest normal number, has no
+# usable length: it is set to zero, as NaN and infinite vectors are.
+_LONGEST_SQUARE = float(np.finfo(np.float32).max) / 2
+_SHORTEST_PEAK = float(np.sqrt(np.finfo(np.float32).tiny))
+_NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_HEADER = re.compile(rb"[+-]?\d+")
+_GENSIM_LINE = re.compile(rb"\S+(?: \S+)*\s*")  # fields gensim splits as we do
 
 
 @dataclass
@@ -78,7 +102,32 @@ class Location:
         return self.member or self.path.name
 
 
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                (stat.S_ISSOCK, "a socket"))
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse, before anything opens it, a path that is not a regular file (or a link to
+    one): opening a FIFO for reading blocks until a writer comes, a device never ends, and
+    a model is read more than once."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ModelError(f"model file not found: {path}") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+    if kind == "a directory":
+        raise ModelError(f"model path is a directory, not a vector file: {path}")
+    raise ModelError(f"model path {path} is {kind}, not a regular file: embedcli reads a model "
+                     "from a file (save the vectors to one first)")
+
+
 def compression_of(path: Path) -> str | None:
+    check_regular_file(path)
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic.startswith(b"\x1f\x8b"):
@@ -88,6 +137,33 @@ def compression_of(path: Path) -> str | None:
     if magic.startswith(b"PK\x03\x04"):
         return "zip"
     return None
+
+
+@contextmanager
+def faults_named(location: Location | str) -> Iterator[None]:
+    """Turn what a damaged or unreadable file raises, from any layer (gzip, bz2, zipfile,
+    the operating system), into a ModelError naming the file."""
+    try:
+        yield
+    except (ModelError, BrokenPipeError):
+        raise
+    except EOFError:  # gzip, bz2 and zipfile: the compressed stream ends before its end
+        raise ModelError(f"{location} is cut off: its compressed data ends before its end "
+                         "marker (an interrupted download?)") from None
+    except zipfile.BadZipFile as exc:
+        what = ("it looks like a zip archive, but is none (or a damaged one)"
+                if "not a zip file" in str(exc) else "the zip archive is damaged")
+        raise ModelError(f"cannot read {location}: {what} ({exc})") from None
+    except zlib.error as exc:
+        raise ModelError(f"cannot read {location}: its compressed data is corrupt "
+                         f"({exc})") from None
+    except OSError as exc:
+        if exc.errno is None:  # gzip.BadGzipFile, bz2's "Invalid data stream": the data
+            raise ModelError(f"cannot read {location}: its compressed data is corrupt "
+                             f"({exc})") from None
+        raise ModelError(f"cannot read {location}: {exc.strerror or exc}") from None
+    except MemoryError:
+        raise ModelError(f"not enough memory to read {location}") from None
 
 
 def _member_info(archive: zipfile.ZipFile, location: Location) -> zipfile.ZipInfo:
@@ -108,7 +184,12 @@ def open_stream(location: Location) -> Iterator[IO[bytes]]:
             raise ModelError(f"{location.path} is not a zip archive, so it has no member "
                              f"'{location.member}'")
         with zipfile.ZipFile(location.path) as archive:
-            with archive.open(_member_info(archive, location)) as member:
+            try:
+                member = archive.open(_member_info(archive, location))
+            except (NotImplementedError, RuntimeError) as exc:  # a method zipfile lacks,
+                # or a member that needs a password
+                raise ModelError(f"cannot read {location}: {exc}") from None
+            with member:
                 yield member
         return
     if kind == "zip":
@@ -124,10 +205,11 @@ def open_stream(location: Location) -> Iterator[IO[bytes]]:
 
 def total_size(location: Location) -> int:
     """Bytes the reader will see (uncompressed size of a zip member, else the file size)."""
-    if location.member is not None:
-        with zipfile.ZipFile(location.path) as archive:
-            return _member_info(archive, location).file_size
-    return location.path.stat().st_size
+    with faults_named(location):
+        if location.member is not None:
+            with zipfile.ZipFile(location.path) as archive:
+                return _member_info(archive, location).file_size
+        return location.path.stat().st_size
 
 
 # --------------------------------------------------------------------------- detecting
@@ -141,6 +223,11 @@ class Detected:
 
 def detect(location: Location) -> Detected:
     """Tell the formats apart by their first bytes."""
+    with faults_named(location):
+        return _detect(location)
+
+
+def _detect(location: Location) -> Detected:
     with open_stream(location) as stream:
         head = stream.read(1 << 16)
         first_line_end = head.find(b"\n")
@@ -154,17 +241,16 @@ def detect(location: Location) -> Detected:
     if first.startswith(_BOM):
         first = first[len(_BOM):]
     fields = first.split()
-    if len(fields) == 2 and all(f.isdigit() for f in fields):
+    if len(fields) == 2 and all(_HEADER.fullmatch(f) for f in fields):
         count, dim = int(fields[0]), int(fields[1])
+        if count < 0 or not 1 <= dim <= MAX_DIM:
+            what = ("a count below zero" if count < 0 else
+                    f"{dim:,} dimensions, where a model has 1 to {MAX_DIM:,}")
+            raise ModelError(f"line 1 of {location}, '{first.strip().decode()}', is no "
+                             f"'COUNT DIM' header: it says {what}")
         rest = head[first_line_end + 1:] if first_line_end >= 0 else b""
-        line = rest.split(b"\n", 1)[0]
-        try:
-            parts = line.decode("utf-8").split()
-            [float(x) for x in parts[-dim:]]
-            text = len(parts) >= dim + 1
-        except (UnicodeDecodeError, ValueError):
-            text = False
-        return Detected("word2vec-text" if text else "word2vec-binary", (count, dim))
+        return Detected("word2vec-text" if _looks_like_text(rest, dim) else "word2vec-binary",
+                        (count, dim))
     try:
         [float(x) for x in fields[-2:]]
     except ValueError:
@@ -175,25 +261,48 @@ def detect(location: Location) -> Detected:
     return Detected("glove")
 
 
+def _looks_like_text(rest: bytes, dim: int) -> bool:
+    """Whether the line after a header is text: a word and numbers (DIM of them, or not:
+    a text file whose header has the wrong dimension is still text, and its lines are
+    then named by scan_text). Binary float32 values are no such line."""
+    if not rest.strip():
+        return True  # a header alone: no words, whatever the format
+    line = next(line for line in rest.split(b"\n") if line.strip())
+    try:
+        parts = line.decode("utf-8").split()
+    except UnicodeDecodeError:
+        return False
+    candidates = [parts[1:]] if len(parts) < dim + 1 else [parts[-dim:], parts[1:]]
+    return any(numbers and all(_is_float(x) for x in numbers) for numbers in candidates)
+
+
+def _is_float(text: str | bytes) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 # --------------------------------------------------------------------------- reading
 
 
 def read(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
     """Read any supported file, with progress (bytes read) through ``reporter``."""
+    with faults_named(location):
+        return _read(location, options, reporter)
+
+
+def _read(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
     detected = detect(location)
     if detected.kind == "gensim-save":
         return _read_gensim_save(location, options)
     size = total_size(location)
-    if detected.kind == "word2vec-binary":
-        with reporter.progress(f"reading {location.name} with gensim", size, "bytes") as adv:
-            try:
-                return _read_word2vec_with_gensim(location, detected, options, adv)
-            except _GensimFailed as failed:
-                raise ModelError(f"cannot read {location} as a word2vec binary file: "
-                                 f"{failed.reason}") from None
+    binary = detected.kind == "word2vec-binary"
+    scan, own = (scan_binary, read_binary) if binary else (scan_text, read_text)
     with reporter.progress(f"checking {location.name}", size, "bytes") as adv:
         with _counting(open_stream(location), adv) as stream:
-            why_not_gensim = scan_text(stream, str(location), detected, options)
+            why_not_gensim = scan(stream, str(location), detected, options)
     if location.member is not None:
         why_not_gensim = why_not_gensim or "gensim cannot open a member of a zip archive"
     if not why_not_gensim:
@@ -206,36 +315,91 @@ def read(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
                   "reading it with embedcli's own reader")
     with reporter.progress(f"reading {location.name}", size, "bytes") as adv:
         with _counting(open_stream(location), adv) as stream:
-            return read_text(stream, str(location), detected, options)
+            return own(stream, str(location), detected, options)
+
+
+class _Lines:
+    """The lines of a text stream (without their newline), a block at a time, in time
+    linear in the stream: a line that spans chunks is gathered once, not copied again
+    with every chunk, and a line longer than MAX_LINE is an error naming it.
+
+    After the iteration, ``tail`` holds what followed the last newline (b"" if nothing).
+    """
+
+    def __init__(self, stream: IO[bytes], name: str):
+        self._stream = stream
+        self._name = name
+        self.tail = b""
+        self.count = 0  # lines yielded so far
+
+    def __iter__(self) -> Iterator[tuple[list[bytes], bytes]]:
+        """Blocks of (lines, the bytes they were split from)."""
+        parts: list[bytes] = []  # the line under way, in pieces
+        size = 0
+        while True:
+            chunk = self._stream.read(_CHUNK)
+            if not chunk:
+                break
+            last = chunk.rfind(b"\n")
+            if last < 0:
+                parts.append(chunk)
+                size += len(chunk)
+                if size > MAX_LINE:
+                    self._too_long(self.count + 1)
+                continue
+            if parts:
+                parts.append(chunk[:last])
+                data = b"".join(parts)
+            else:
+                data = chunk[:last]
+            lines = data.split(b"\n")
+            if len(data) > MAX_LINE:
+                lengths = list(map(len, lines))
+                longest = max(lengths)
+                if longest > MAX_LINE:
+                    self._too_long(self.count + lengths.index(longest) + 1)
+            rest = chunk[last + 1:]
+            parts, size = ([rest], len(rest)) if rest else ([], 0)
+            self.count += len(lines)
+            yield lines, data
+        self.tail = b"".join(parts)
+
+    def _too_long(self, line_no: int) -> None:
+        raise ModelError(f"line {line_no:,} of {self._name} is longer than "
+                         f"{MAX_LINE >> 20} MiB (a line of 300 numbers takes about 3 KB): it "
+                         "is no vector file, or it is damaged")
 
 
 def scan_text(stream: IO[bytes], name: str, detected: Detected,
               options: ReadOptions) -> str | None:
     """Check a text file's lines before parsing any number: a quick pass.
 
-    Raises ModelError for what no reader can accept (a line with too few fields, invalid
-    UTF-8 in strict mode). Returns why gensim's text reader would misread the file (it
-    keeps a byte-order mark inside the first word, broadcasts a line's lone number across
-    the vector, fails on tokens with spaces, trusts the header's count), or None.
+    Raises ModelError for what no reader can accept: a line with too few fields, invalid
+    UTF-8 in strict mode, a line longer than MAX_LINE, and lines that disagree with the
+    dimension (from the header, or from the first line): a line with more fields than a
+    word and DIM numbers holds a word with spaces (glove.840B's ``. . .``) only if its
+    would-be word does not end in a number, and only if most lines do not.
+
+    Returns why gensim's text reader would misread the file (it keeps a byte-order mark
+    inside the first word, broadcasts a line's lone number across the vector, fails on
+    tokens with spaces, trusts the header's count), or None.
     """
-    dim = detected.header[1] if detected.header else 0
+    header = detected.header
+    dim = header[1] if header else 0
+    dim_line = 0  # the line the dimension was taken from (0: the header)
     reasons: list[str] = []
     line_no = 0
     offset = 0
     words = 0
-    pending = b""
+    spaced = 0  # lines whose word holds spaces
+    irregular = False  # a line gensim would split otherwise
+    first_spaced = (0, 0)  # (line, fields) of the first
     limit = options.limit or 0
-    while True:
-        chunk = stream.read(_CHUNK)
-        data = pending + chunk
-        lines = data.split(b"\n")
-        pending = lines.pop() if chunk else b""
-        if not chunk and not data:
-            break
-        if not chunk and data.strip():  # the last line has no newline: left out (read_text)
-            lines.pop()
-            reasons.append("the last line has no newline: the file looks cut off")
-        for raw in lines:
+    lines = _Lines(stream, name)
+    done = False
+    for block, data in lines:
+        alike = _split_alike(data)
+        for raw in block:
             line_no += 1
             start = offset
             offset += len(raw) + 1
@@ -244,24 +408,48 @@ def scan_text(stream: IO[bytes], name: str, detected: Detected,
                     reasons.append("a byte-order mark before the first word")
                     raw = raw[len(_BOM):]
                     start += len(_BOM)
-                if detected.header:
+                if header:
                     continue
-            fields = raw.count(b" ") + 1
-            if fields != dim + 1 or b"\t" in raw:
-                fields = len(raw.split())
-                if fields == 0:
-                    if not any(r.startswith("blank") for r in reasons):
-                        reasons.append(f"blank line {line_no}")
-                    continue
+            # Our reader splits a line at any white space, gensim at each single space
+            # (once the line's end is stripped). Where the quick count of spaces says a
+            # word and DIM numbers, with no space at the line's start and at most one at
+            # its end, both split the line alike (a run of spaces that hides a missing
+            # field makes gensim fail on the empty field: our reader then names it);
+            # other lines are split as our reader splits them, and one that gensim would
+            # split otherwise is read by our reader.
+            quick = False
+            if dim and alike and raw[:1] != b" ":
+                spaces = raw.count(b" ")
+                quick = (spaces == dim and raw[-1:] != b" " or
+                         spaces == dim + 1 and raw[-1:] == b" " and raw[-2:-1] != b" ")
+            fields = dim + 1 if quick else len(raw.split())
+            if fields == 0:
+                if not any(r.startswith("blank") for r in reasons):
+                    reasons.append(f"blank line {line_no}")
+                continue
             if dim == 0:
-                dim = fields - 1
+                dim, dim_line = fields - 1, line_no
+                if dim < 1:
+                    raise ModelError(f"line {line_no} of {name} has no numbers after the word")
+            if not quick and not irregular and fields == dim + 1 and \
+                    not _GENSIM_LINE.fullmatch(raw):
+                irregular = True
+                reasons.append(f"tabs or runs of spaces between fields, as on line {line_no}")
             if fields < dim + 1:
+                if header and not words:  # the first line after it: the header is wrong
+                    raise ModelError(_dimension_disagrees(name, line_no, fields, dim, 0))
                 raise ModelError(f"line {line_no} of {name} has {fields} fields; expected a "
                                  f"word and {dim} numbers")
-            if fields > dim + 1 and not any(r.startswith("words with") for r in reasons):
-                reasons.append(f"words with spaces, as on line {line_no}")
-            cut = len(raw) - len(raw.rsplit(None, dim)[0]) if fields > dim + 1 else None
-            word = raw[: -cut] if cut else raw[: raw.find(b" ")]
+            if fields > dim + 1:
+                word = raw.rsplit(None, dim)[0]
+                if _NUMBER.fullmatch(word.rsplit(None, 1)[-1]):
+                    raise ModelError(_dimension_disagrees(name, line_no, fields, dim, dim_line))
+                spaced += 1
+                if spaced == 1:
+                    first_spaced = (line_no, fields)
+                    reasons.append(f"words with spaces, as on line {line_no}")
+            else:
+                word = raw[: raw.find(b" ")] if quick else raw.split(None, 1)[0]
             try:
                 word.decode("utf-8", options.unicode_errors)
             except UnicodeDecodeError as exc:
@@ -270,13 +458,186 @@ def scan_text(stream: IO[bytes], name: str, detected: Detected,
                     "use --unicode-errors replace to read on") from None
             words += 1
             if limit and words >= limit:
-                return "; ".join(reasons) or None
-        if not chunk:
+                done = True
+                break
+        if done:
             break
-    if detected.header and detected.header[0] != words and not limit:
-        reasons.append(f"the header says {detected.header[0]:,} words but the file has "
-                       f"{words:,}")
+    if not done and lines.tail.strip():  # the last line has no newline: left out (read_text)
+        reasons.append("the last line has no newline: the file looks cut off")
+    if spaced * 2 > max(words, 2):
+        source = f"line {dim_line}" if dim_line else "the header"
+        raise ModelError(
+            f"cannot read {name}: {spaced:,} of its {words:,} lines have more fields than a "
+            f"word and {dim} numbers (the dimension, from {source}), as line "
+            f"{first_spaced[0]:,} does ({first_spaced[1]} fields): the dimension is wrong, "
+            "or this is no GloVe or word2vec file")
+    if header:
+        expected = min(header[0], limit) if limit else header[0]
+        if words != expected:
+            real = f"{words:,}" if not limit or words < limit else "more"
+            reasons.append(f"the header says {header[0]:,} words but the file has {real}")
     return "; ".join(reasons) or None
+
+
+def _split_alike(data: bytes) -> bool:
+    """Whether the white space in ``data`` is spaces and newlines only (CRs only before a
+    newline, with no space before them), so that a count of spaces can tell how gensim
+    and our reader split each line. Checked for a whole block at once, at memchr speed."""
+    if b"\t" in data or b"\x0b" in data or b"\x0c" in data:
+        return False
+    crs = data.count(b"\r")
+    return not crs or (crs == data.count(b"\r\n") + data.endswith(b"\r")
+                       and b" \r" not in data)
+
+
+def _dimension_disagrees(name: str, line_no: int, fields: int, dim: int, dim_line: int) -> str:
+    said = (f"line {dim_line} has a word and {dim}" if dim_line
+            else f"its header says {dim} dimensions")
+    return (f"cannot read {name}: line {line_no:,} has a word and {fields - 1} numbers, but "
+            f"{said} (numbers missing or extra, or a wrong dimension)")
+
+
+# --------------------------------------------------------------------------- binary word2vec
+
+
+class _Records:
+    """The records of a word2vec binary stream, walked as gensim walks them: a header
+    line, then for each word its bytes up to a space (a newline before it, as the C tool
+    writes, is dropped) and DIM float32 values. Yields blocks of (words, vectors); the
+    vectors only when ``keep``.
+
+    A record that does not end before the stream does (the file is cut off, or its
+    header's dimension is wrong), a word longer than MAX_LINE and invalid UTF-8 in strict
+    mode are errors naming the file and the byte. ``count`` is the records walked, and
+    ``bom`` whether a byte-order mark came before the header.
+    """
+
+    def __init__(self, stream: IO[bytes], name: str, detected: Detected,
+                 options: ReadOptions, keep: bool):
+        self._stream = stream
+        self._name = name
+        self._dim = detected.header[1] if detected.header else 0
+        self._options = options
+        self._keep = keep
+        self.count = 0
+        self.bom = False
+
+    def __iter__(self) -> Iterator[tuple[list[str], np.ndarray | None]]:
+        name, dim = self._name, self._dim
+        limit = self._options.limit or 0
+        size = dim * 4
+        buf = self._stream.read(_CHUNK)
+        self.bom = buf.startswith(_BOM)
+        while b"\n" not in buf[:MAX_LINE]:
+            more = self._stream.read(_CHUNK)
+            if not more or len(buf) > MAX_LINE:
+                raise ModelError(f"{name}: its header line has no end")
+            buf += more
+        pos = buf.index(b"\n") + 1
+        base = 0  # the stream's offset of buf[0]
+        while True:
+            words: list[bytes] = []
+            starts: list[int] = []
+            end = len(buf)
+            stop = False
+            while True:
+                space = buf.find(b" ", pos, pos + MAX_LINE + 1)
+                if space < 0 or space + 1 + size > end:
+                    break
+                words.append(buf[pos:space])
+                starts.append(pos)
+                pos = space + 1 + size
+                if limit and self.count + len(words) >= limit:
+                    stop = True
+                    break
+            if space < 0 and end - pos > MAX_LINE:
+                raise ModelError(f"cannot read {name} as a word2vec binary file: the word at "
+                                 f"byte {base + pos:,} is longer than {MAX_LINE >> 20} MiB")
+            decoded = self._decode(words, starts, base)
+            vectors = None
+            if self._keep and words:
+                data = b"".join(buf[s + len(w) + 1: s + len(w) + 1 + size]
+                                for s, w in zip(starts, words))
+                vectors = np.frombuffer(data, dtype=np.float32).reshape(len(words), dim)
+            self.count += len(words)
+            yield decoded, vectors
+            if stop:
+                return
+            chunk = self._stream.read(_CHUNK)
+            if not chunk:
+                break
+            base += pos
+            buf = buf[pos:] + chunk
+            pos = 0
+        if buf[pos:].strip():
+            raise ModelError(
+                f"cannot read {name} as a word2vec binary file: it ends in the middle of "
+                f"record {self.count + 1:,} (byte {base + pos:,}): it looks truncated, or its "
+                f"header's dimension ({dim:,}) is wrong")
+
+    def _decode(self, words: list[bytes], starts: list[int], base: int) -> list[str]:
+        errors = self._options.unicode_errors
+        try:
+            return [w.lstrip(b"\n").decode("utf-8", errors) for w in words]
+        except UnicodeDecodeError:
+            pass
+        for k, (w, s) in enumerate(zip(words, starts)):
+            stripped = w.lstrip(b"\n")
+            try:
+                stripped.decode("utf-8", errors)
+            except UnicodeDecodeError as exc:
+                at = base + s + len(w) - len(stripped) + exc.start
+                raise ModelError(
+                    f"invalid UTF-8 at byte {at:,} (word {self.count + k + 1:,}) of "
+                    f"{self._name} (or its header's dimension, {self._dim:,}, is wrong); "
+                    "use --unicode-errors replace to read on") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def scan_binary(stream: IO[bytes], name: str, detected: Detected,
+                options: ReadOptions) -> str | None:
+    """Walk a word2vec binary file's records, as gensim will, before gensim does: errors
+    as _Records says; returns why gensim would misread the file (a header that over- or
+    under-counts: gensim keeps only the counted words, or fails), or None."""
+    records = _Records(stream, name, detected, options, keep=False)
+    for _ in records:
+        pass
+    reasons = ["a byte-order mark before the header"] if records.bom else []
+    count = detected.header[0] if detected.header else 0
+    limit = options.limit or 0
+    expected = min(count, limit) if limit else count
+    if records.count != expected:
+        real = f"{records.count:,}" if not limit or records.count < limit else "more"
+        reasons.append(f"the header says {count:,} words but the file has {real}")
+    return "; ".join(reasons) or None
+
+
+def read_binary(stream: IO[bytes], name: str, detected: Detected,
+                options: ReadOptions) -> VectorSet:
+    """Read every complete record of a word2vec binary file, whatever its header's count."""
+    records = _Records(stream, name, detected, options, keep=True)
+    words: list[str] = []
+    blocks: list[np.ndarray] = []
+    for block_words, vectors in records:
+        words += block_words
+        if vectors is not None:
+            blocks.append(vectors)
+    if not words:
+        raise ModelError(f"{name} holds no vectors")
+    vectors = np.concatenate(blocks) if len(blocks) > 1 else blocks[0].copy()
+    notes: list[str] = []
+    count = detected.header[0] if detected.header else 0
+    if count != len(words) and not options.limit:
+        notes.append(f"the header says {count:,} words but the file has {len(words):,}; "
+                     f"read all {len(words):,}")
+    dupes = _dedupe_notes(words)
+    if dupes:
+        notes += dupes
+        words, vectors = _dedupe(words, vectors)
+    return _finish(words, vectors, notes, name)
+
+
+# --------------------------------------------------------------------------- through gensim
 
 
 class _GensimFailed(Exception):
@@ -294,7 +655,9 @@ def _read_word2vec_with_gensim(location: Location, detected: Detected, options: 
     if options.limit:
         kwargs["limit"] = options.limit
     try:
-        with _named_for_gensim(location.path) as path, _watch_progress(path, advance):
+        with _named_for_gensim(location.path) as path, _watch_progress(path, advance), \
+                warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # "overflow encountered in cast"
             kv = KeyedVectors.load_word2vec_format(str(path), **kwargs)
     except (ValueError, EOFError, UnicodeDecodeError, IndexError, AssertionError) as exc:
         raise _GensimFailed(str(exc).split("\n")[0] or type(exc).__name__) from None
@@ -378,6 +741,10 @@ def _dedupe(words: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarra
 def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str) -> VectorSet:
     if not words:
         raise ModelError(f"{name} holds no vectors")
+    if vectors.ndim != 2 or vectors.shape[0] != len(words) or vectors.shape[1] < 1:
+        raise ModelError(f"{name} holds no vectors of one dimension for its words (read as "
+                         f"{len(words):,} words and a {' x '.join(map(str, vectors.shape))} "
+                         "matrix)")
     bad = [w for w in words if "\n" in w or "\r" in w]
     if bad:
         raise ModelError(f"{name}: the word {bad[0]!r} contains a line break")
@@ -387,10 +754,34 @@ def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str) 
         vectors = vectors.copy() if not vectors.flags.writeable else vectors
         vectors[~finite] = 0
         notes.append(f"{count:,} vectors hold NaN or infinity; they are set to zero")
+    unusable = _lengths_out_of_range(vectors)
+    if unusable.any():
+        vectors = vectors.copy() if not vectors.flags.writeable else vectors
+        vectors[unusable] = 0
+        notes.append(f"{int(unusable.sum()):,} vectors have a length float32 cannot hold (it "
+                     "overflows or underflows, as for values such as 1e30 or 1e-30 in every "
+                     "dimension); they are set to zero")
     zero = int((~vectors.any(axis=1)).sum())
     if zero:
         notes.append(f"{zero:,} vectors are all zero: they are similar to nothing (score 0)")
     return VectorSet(words, vectors, notes)
+
+
+def _lengths_out_of_range(vectors: np.ndarray, block: int = 1 << 16) -> np.ndarray:
+    """Which (finite) rows have a length that float32 cannot carry: the squared length
+    overflows (then the length is infinite: the unit vector all zero, the raw one NaN),
+    or the largest value's square underflows (the length comes out zero or imprecise,
+    and the row "normalised" by it is no unit vector). Computed in float32, a block of
+    rows at a time, with a margin of a factor two below the overflow."""
+    out = np.zeros(vectors.shape[0], dtype=bool)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for start in range(0, vectors.shape[0], block):
+            rows = np.asarray(vectors[start:start + block], dtype=np.float32)
+            squares = np.einsum("ij,ij->i", rows, rows)
+            peak = np.abs(rows).max(axis=1) if rows.shape[1] else np.zeros(len(rows))
+            out[start:start + len(rows)] = ~(squares < _LONGEST_SQUARE) | (
+                (peak > 0) & (peak < _SHORTEST_PEAK))
+    return out
 
 
 # --------------------------------------------------------------------------- our text reader
@@ -416,7 +807,6 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
     block_values: list[bytes] = []
     block_first_line = 1
     limit = options.limit or None
-    pending = b""
     first = True
     unterminated = 0  # the number of a last line cut off (no newline), if any
     header = detected.header is not None
@@ -426,31 +816,18 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
         if not block_words:
             return
         try:
-            values = np.array(block_values, dtype=np.float32)
+            with np.errstate(over="ignore"):  # 1e39: infinite in float32, zeroed by _finish
+                values = np.array(block_values, dtype=np.float32)
         except ValueError:
             _raise_bad_number(block_values, block_first_line, dim, name)
         rows.append(values.reshape(len(block_words), dim))
         words.extend(block_words)
         block_words, block_values = [], []
 
+    lines = _Lines(stream, name)
     done = False
-    while not done:
-        chunk = stream.read(_CHUNK)
-        if not chunk:
-            done = True
-            data = pending
-            if not data.strip():
-                break
-            # GloVe and word2vec files end their lines with a newline: a last line without
-            # one was cut off, and may hold a number cut short (0.78131 -> 0.78) that no
-            # count of fields can catch: it is left out, and the note says so.
-            unterminated = line_no + 1
-            break
-        else:
-            data = pending + chunk
-            lines = data.split(b"\n")
-            pending = lines.pop()
-        for raw in lines:
+    for block, _data in lines:
+        for raw in block:
             line_no += 1
             start = offset
             offset += len(raw) + 1
@@ -465,6 +842,10 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
             line = line.rstrip(b"\r")
             if not line.strip():
                 continue
+            if line[:1].isspace():  # white space before the word is no part of it
+                stripped = line.lstrip()
+                start += len(line) - len(stripped)
+                line = stripped
             if dim == 0:
                 dim = len(line.split()) - 1
                 if dim < 1:
@@ -488,6 +869,13 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
                 break
             if len(block_words) >= 4096:
                 flush()
+        if done:
+            break
+    # GloVe and word2vec files end their lines with a newline: a last line without one was
+    # cut off, and may hold a number cut short (0.78131 -> 0.78) that no count of fields
+    # can catch: it is left out, and the note says so.
+    if not done and lines.tail.strip():
+        unterminated = line_no + 1
     flush()
     if not words and unterminated:
         raise ModelError(f"{name} holds no complete vectors: it ends in the middle of line "
