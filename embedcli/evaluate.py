@@ -30,9 +30,14 @@ its unit vector times the query, where gensim divides the raw vector's product b
 norm, so scores can differ from gensim's in the last bit or two of a float32. On the
 bundled GloVe vectors every section's counts are gensim's (the tests check them).
 
-Semantic and syntactic accuracy split the sections by name: a section whose name starts
-with ``gram`` is syntactic, the others semantic. (word2vec's ``compute-accuracy`` splits by
-position, its first five sections being semantic: the two agree on the Google file only.)
+Semantic and syntactic accuracy split the sections by name by default: a section whose
+name starts with ``gram`` is syntactic, the others semantic. ``semantic_sections=N`` splits
+them by position instead, as word2vec's ``compute-accuracy`` does with N = 5: the first N
+sections are semantic, the rest syntactic. (On the Google file the two rules agree.)
+
+A dataset may be several files (:func:`read_analogy_datasets`): GloVe's
+``eval/question-data`` holds one file per section, with no ``: section`` line, each named
+after its section; such a file is one section named after the file.
 
 This module never prints and imports numpy (and threadpoolctl, if it is there), never
 gensim or scipy: progress goes through a callback.
@@ -125,6 +130,31 @@ def locate(spec: str, kind: str) -> tuple[str, Path]:
     return str(spec), path
 
 
+def _is_dataset_name(spec: str) -> bool:
+    key = spec.lower()
+    return any(key == known.name or key in known.aliases for known in DATASETS)
+
+
+def analogy_files(spec: str) -> list[tuple[str, Path]]:
+    """An analogy dataset name, file or directory -> (display name, path) of each file.
+
+    A directory stands for its ``*.txt`` files (not the hidden ones) in sorted order; a
+    name of a dataset wins over a directory of that name, as it does over a file.
+    """
+    path = Path(spec).expanduser()
+    if _is_dataset_name(spec) or not path.is_dir():
+        return [locate(spec, "analogies")]
+    try:
+        files = sorted((p for p in path.iterdir() if p.suffix == ".txt"
+                        and not p.name.startswith(".") and p.is_file()), key=lambda p: p.name)
+    except OSError as exc:
+        raise DatasetError(f"cannot read dataset directory {shown(spec)}: "
+                           f"{exc.strerror or exc}") from None
+    if not files:
+        raise DatasetError(f"dataset directory {shown(spec)} holds no .txt file")
+    return [(str(p), p) for p in files]
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -174,29 +204,51 @@ class AnalogySection:
 
 
 @dataclass(frozen=True)
+class AnalogyFile:
+    """One file of a dataset: where its sections and questions came from."""
+
+    name: str  # as given (a dataset name, or the path)
+    path: str
+    lines: int  # lines in the file (a last line without a newline counts)
+    sections: int
+    questions: int
+    invalid_lines: list[int] = field(default_factory=list)  # 1-based, in this file
+
+
+@dataclass(frozen=True)
 class AnalogySet:
     name: str
     path: str
     sections: list[AnalogySection]
-    invalid_lines: list[int] = field(default_factory=list)  # skipped, as gensim does
+    # skipped, as gensim does; for several files, numbered through them one after the
+    # other, as ``cat`` numbers them (each file's own numbers are in ``files``)
+    invalid_lines: list[int] = field(default_factory=list)
+    files: list[AnalogyFile] = field(default_factory=list)
 
     @property
     def questions(self) -> int:
         return sum(len(s.questions) for s in self.sections)
 
 
-def read_analogies(path: Path, name: str | None = None) -> AnalogySet:
+def read_analogies(path: Path, name: str | None = None, *,
+                   file_section: bool = False) -> AnalogySet:
     """Parse ``: section`` lines and ``a b c d`` questions, as gensim reads them.
 
     Like gensim, a line that is not a header and not four words is skipped (its number is
     kept in ``invalid_lines``; blank lines are ignored silently). Unlike gensim, blank
-    lines before the first header are allowed.
+    lines before the first header are allowed. A question before the first header is an
+    error, except, with ``file_section``, in a file with no header at all: its questions
+    are one section named after the file (its name without the extension), as in GloVe's
+    ``eval/question-data``.
     """
     data = _read_bytes(path)
     _check_utf8(data, path)
+    raw_lines = data.split(b"\n")
     sections: list[AnalogySection] = []
+    if file_section and not any(raw.startswith(b": ") for raw in raw_lines):
+        sections.append(AnalogySection(path.stem, []))
     invalid: list[int] = []
-    for number, raw in enumerate(data.split(b"\n"), 1):
+    for number, raw in enumerate(raw_lines, 1):
         line = raw.decode("utf-8")
         if line.startswith(": "):
             sections.append(AnalogySection(line.lstrip(": ").strip(), []))
@@ -213,12 +265,57 @@ def read_analogies(path: Path, name: str | None = None) -> AnalogySet:
             continue
         sections[-1].questions.append(Question(number, (words[0], words[1], words[2],
                                                         words[3]), sections[-1].name))
-    result = AnalogySet(name or str(path), str(path), sections, invalid)
-    if result.questions == 0:
+    questions = sum(len(s.questions) for s in sections)
+    if questions == 0:
         raise DatasetError(f"{shown(str(path))}: no analogy questions found (expected "
                            "': section' lines and lines of four words, 'a b c d': a is to b "
                            "as c is to d)")
-    return result
+    lines = len(raw_lines) - (raw_lines[-1] == b"")
+    name = name or str(path)
+    return AnalogySet(name, str(path), sections, invalid,
+                      [AnalogyFile(name, str(path), lines, len(sections), questions, invalid)])
+
+
+def combine_analogies(sets: Sequence[AnalogySet], name: str, path: str) -> AnalogySet:
+    """Several sets as one, read one after the other: their sections in order (two
+    sections of the same name stay two), their skipped lines numbered through them."""
+    sections = [section for one in sets for section in one.sections]
+    files = [file for one in sets for file in one.files]
+    invalid: list[int] = []
+    before = 0
+    for file in files:
+        invalid += [before + n for n in file.invalid_lines]
+        before += file.lines
+    return AnalogySet(name, path, sections, invalid, files)
+
+
+def read_analogy_datasets(specs: Sequence[str],
+                          on_read: Callable[[AnalogySet], None] | None = None) -> AnalogySet:
+    """Dataset names, files and directories (:func:`analogy_files`) -> one set.
+
+    Each file is read with ``file_section`` (a file with no ``: section`` line is one
+    section named after it) and handed to ``on_read``, if given. The set is named after the
+    specs, and its path is theirs, joined with ", " when there are several.
+    """
+    if not specs:
+        raise DatasetError("no analogy dataset given")
+    sets: list[AnalogySet] = []
+    names: list[str] = []
+    paths: list[str] = []
+    for spec in specs:
+        files = analogy_files(spec)
+        if _is_dataset_name(spec) or not Path(spec).expanduser().is_dir():
+            names.append(files[0][0])
+            paths.append(str(files[0][1]))
+        else:
+            names.append(spec)
+            paths.append(str(Path(spec).expanduser()))
+        for file_name, file_path in files:
+            one = read_analogies(file_path, file_name, file_section=True)
+            if on_read is not None:
+                on_read(one)
+            sets.append(one)
+    return combine_analogies(sets, ", ".join(names), ", ".join(paths))
 
 
 @dataclass(frozen=True)
@@ -338,7 +435,11 @@ class AnalogyReport:
     syntactic: SectionScore
     total: SectionScore
     errors: list[WrongAnswer] = field(default_factory=list)
-    invalid_lines: list[int] = field(default_factory=list)
+    invalid_lines: list[int] = field(default_factory=list)  # as AnalogySet's
+    # how semantic and syntactic were told apart: "name" (a name that starts with "gram"
+    # is syntactic) or "first N" (the first N sections are semantic)
+    split: str = "name"
+    files: list[AnalogyFile] = field(default_factory=list)  # the dataset's files, in order
 
     @property
     def coverage(self) -> float:
@@ -361,6 +462,7 @@ def _summary(name: str, parts: Sequence[SectionScore]) -> SectionScore:
 def evaluate_analogies(model: Model, dataset: AnalogySet, *,
                        restrict: int | None = DEFAULT_RESTRICT, method: str = "add",
                        case_insensitive: bool = True, show_errors: int = 0,
+                       semantic_sections: int | None = None,
                        progress: Progress | None = None) -> AnalogyReport:
     """Accuracy on an analogy set, exactly as gensim's ``evaluate_word_analogies``.
 
@@ -377,11 +479,17 @@ def evaluate_analogies(model: Model, dataset: AnalogySet, *,
         Compare upper-cased words, as gensim does by default.
     show_errors
         How many wrong answers to report, spread evenly over all wrong answers.
+    semantic_sections
+        None: a section is syntactic when its name starts with ``gram``, else semantic (the
+        split by name). N: the first N sections are semantic, the rest syntactic (the split
+        by position of word2vec's ``compute-accuracy``, which takes 5).
     progress
         Called with (questions done, questions to answer) as the work advances.
     """
     if method not in ("add", "mul"):
         raise UsageError(f"unknown method '{method}' (use add or mul)")
+    if semantic_sections is not None and semantic_sections < 0:
+        raise UsageError(f"semantic_sections must be 0 or more, not {semantic_sections}")
     clip, ok_vocab = _ok_vocab(model, restrict, case_insensitive)
 
     def key(word: str) -> str:
@@ -439,8 +547,8 @@ def evaluate_analogies(model: Model, dataset: AnalogySet, *,
             incorrect[s] += 1
             wrong.append((i, predicted_row))
 
-    sections = [SectionScore(sec.name, "syntactic" if sec.name.startswith("gram")
-                             else "semantic", correct[s], incorrect[s], skipped[s])
+    sections = [SectionScore(sec.name, _kind(s, sec.name, semantic_sections), correct[s],
+                             incorrect[s], skipped[s])
                 for s, sec in enumerate(dataset.sections)]
     errors = []
     if show_errors > 0 and wrong:
@@ -468,7 +576,16 @@ def evaluate_analogies(model: Model, dataset: AnalogySet, *,
         sections,
         _summary("semantic", [x for x in sections if x.kind == "semantic"]),
         _summary("syntactic", [x for x in sections if x.kind == "syntactic"]),
-        _summary("total", sections), errors, list(dataset.invalid_lines))
+        _summary("total", sections), errors, list(dataset.invalid_lines),
+        "name" if semantic_sections is None else f"first {semantic_sections}",
+        list(dataset.files))
+
+
+def _kind(position: int, name: str, semantic_sections: int | None) -> str:
+    """A section's kind: by name (``gram...`` is syntactic) or by position (0-based)."""
+    if semantic_sections is None:
+        return "syntactic" if name.startswith("gram") else "semantic"
+    return "semantic" if position < semantic_sections else "syntactic"
 
 
 class _AddScorer(DotScorer):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from embedcli.cli.io import emit, is_terminal, load_model, note_skipped
+from embedcli.cli.io import emit, is_terminal, load_model, note_skipped, os_path
 from embedcli.cli.options import AS_GIVEN, FormatOpt, ModelOpt, Reading, reads_model
 from embedcli.formats import Method
 
@@ -71,10 +71,13 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
 @evaluate_app.command()
 @reads_model
 def analogies(
-    dataset: Annotated[str, typer.Argument(
-        metavar="[DATASET|FILE]", show_default=False,
-        help="google (the Google analogy set, gensim's questions-words.txt; the default) or "
-             "a file of ': section' lines and 'a b c d' questions.")] = "google",
+    datasets: Annotated[list[str] | None, typer.Argument(
+        metavar="[DATASET|FILE|DIR]...", show_default=False,
+        help="google (the Google analogy set, gensim's questions-words.txt; the default), "
+             "files of ': section' lines and 'a b c d' questions, or directories of such "
+             ".txt files (in sorted order); several are evaluated together, their sections "
+             "one after the other. A file with no ': section' line is one section named "
+             "after the file, as in GloVe's eval/question-data.")] = None,
     model_spec: ModelOpt = None,
     restrict: EvalRestrictOpt = DEFAULT_RESTRICT,
     method: Annotated[Method, typer.Option(
@@ -84,6 +87,12 @@ def analogies(
     show_errors: Annotated[int, typer.Option(
         "--show-errors", min=0, metavar="N",
         help="Also list N wrong answers, spread over the set (table and json).")] = 0,
+    semantic_sections: Annotated[int | None, typer.Option(
+        "--semantic-sections", min=0, metavar="N", show_default=False,
+        help="Split semantic from syntactic by position, as word2vec's compute-accuracy "
+             "does (with 5, the Google file's): the first N sections are semantic, the rest "
+             "syntactic. Default: by name, a section whose name starts with 'gram' being "
+             "syntactic.")] = None,
     format: FormatOpt = None,
     reading: Reading = AS_GIVEN,
 ) -> None:
@@ -99,18 +108,21 @@ def analogies(
     embedcli evaluate analogies --restrict 30000 --show-errors 5
 
     embedcli evaluate analogies my-questions.txt --method mul --format json
-    """
-    from embedcli.evaluate import evaluate_analogies, locate, read_analogies
 
-    name, path = locate(dataset, "analogies")
-    questions = read_analogies(path, name)
-    note_skipped(questions, "a ': section' header or four words")
+    embedcli evaluate analogies GloVe/eval/question-data --semantic-sections 5
+    """
+    from embedcli.evaluate import evaluate_analogies, read_analogy_datasets
+
+    questions = read_analogy_datasets(
+        [os_path(spec) for spec in datasets or ["google"]],
+        lambda one: note_skipped(one, "a ': section' header or four words"))
     m = load_model(model_spec, reading)
     count = questions.questions
     with _progress(f"{count:,} analogy question{'s' if count != 1 else ''}") as progress:
         result = evaluate_analogies(m, questions, restrict=restrict, method=method.value,
                                     case_insensitive=case_insensitive,
-                                    show_errors=show_errors, progress=progress)
+                                    show_errors=show_errors,
+                                    semantic_sections=semantic_sections, progress=progress)
     emit(result, format)
 
 
