@@ -213,6 +213,26 @@ class Interpolation:
     ends_excluded: bool
 
 
+MAX_STEPS = 1_000  # points of an interpolation
+MAX_WALK = 1_000_000  # answers of an interpolation in all: steps x top (about 100 MB)
+
+
+def check_walk(steps: int, top: int | None = None, vocabulary: int | None = None) -> None:
+    """The sizes an interpolation may ask for, checked before anything is computed: at most
+    ``MAX_STEPS`` steps, and at most ``MAX_WALK`` answers in all (``top``, capped at the
+    ``vocabulary`` size, at each step)."""
+    if steps < 2:
+        raise UsageError("--steps must be at least 2 (the two ends)")
+    if steps > MAX_STEPS:
+        raise UsageError(f"--steps takes at most {MAX_STEPS:,} points, not {steps:,}")
+    if top is not None:
+        each = top if vocabulary is None else min(top, vocabulary)
+        if steps * each > MAX_WALK:
+            raise UsageError(f"--steps {steps:,} with --top {each:,} asks for "
+                             f"{steps * each:,} answers; at most {MAX_WALK:,} (fewer steps "
+                             "or a smaller --top)")
+
+
 def interpolate(model: Model, a: Query, b: Query, resolve: Resolver, *, steps: int = 6,
                 top: int = 5, exclude_ends: bool = False) -> Interpolation:
     """Walk the straight line from A to B: the nearest words at ``steps`` evenly spaced points.
@@ -222,8 +242,7 @@ def interpolate(model: Model, a: Query, b: Query, resolve: Resolver, *, steps: i
     of A's terms and B's, reweighted, answered by the engine. The ends' own words are
     candidates (the walk starts at A and ends at B) unless ``exclude_ends``.
     """
-    if steps < 2:
-        raise UsageError("--steps must be at least 2 (the two ends)")
+    check_walk(steps, top, len(model))
     ends = unit_terms(model, a, resolve), unit_terms(model, b, resolve)
     walk = []
     for k in range(steps):
@@ -380,6 +399,23 @@ class Arrow:
     kind: str  # "offset": the analogy's offset (man -> king); "side": the parallelogram's
 
 
+# The most words a picture may show: drawing costs grow fast with them (a heat map's
+# figure grows with its side: 40 words took 0.6 GB, 200 words 11 GB and 90 s; a scatter
+# plot of 1,000 labels took a minute), and more would not be read.
+MAX_PICTURE = 200
+MAX_HEATMAP = 40
+
+
+def check_picture(words: int, heatmap: bool = False) -> None:
+    """At most ``MAX_PICTURE`` words in a picture (``MAX_HEATMAP`` in a heat map), counting
+    the ``--neighbors`` ones and an analogy's four: a usage error before any drawing."""
+    limit = MAX_HEATMAP if heatmap else MAX_PICTURE
+    if words > limit:
+        raise UsageError(f"plot{' --heatmap' if heatmap else ''} takes at most {limit:,} "
+                         f"words (the --neighbors ones and an --analogy's count), not "
+                         f"{words:,}")
+
+
 @dataclass(frozen=True)
 class Picture:
     """What a plot shows, computed before any drawing: tests read it, plot.py draws it."""
@@ -404,6 +440,7 @@ def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
     Vectors are the unit-normalised ones, so the picture shows cosine geometry, the
     geometry every other command answers in.
     """
+    check_picture(len(words) + (top if neighbors else 0) + (4 if analogy else 0), heatmap)
     chosen: list[str] = []  # labels: a word, or an expression as written
     vectors: dict[str, np.ndarray] = {}
 

@@ -5,6 +5,7 @@ The core raises these; only ``cli.py`` turns them into a stderr line and a statu
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 
 
@@ -14,24 +15,61 @@ class ExitStatus(IntEnum):
     USAGE = 2  # malformed expression, bad option or argument
     MODEL = 3  # the model cannot be found, read or converted
     INTERNAL = 70  # a bug in embedcli (EX_SOFTWARE): one line, no traceback
+    OUTPUT = 74  # standard output cannot be written: closed (>&-), a full disk (EX_IOERR)
+    HANGUP = 129  # SIGHUP (128 + 1): the terminal went away; ends as Ctrl-C does
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
     BROKEN_PIPE = 141  # the reader closed stdout early (128 + SIGPIPE), as coreutils do
+    TERMINATED = 143  # SIGTERM (128 + 15): kill, a supervisor; ends as Ctrl-C does
 
 
 SHOWN_MAX = 80  # characters of a word or query that a message repeats
 
+# What must never reach a terminal, or a reader of lines, as it is: the C0 and C1 control
+# characters (ESC starts terminal commands, CR and VT move the cursor, BEL rings, NEL and
+# the separators below end a line for some readers), DEL, the line and paragraph
+# separators, the bidirectional embeddings, overrides and isolates (which reorder the text
+# after them on the screen), and lone surrogates (an argument's undecodable bytes). Every
+# format a person or a line-oriented program reads writes them escaped (see ``safe``).
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                     "\ud800-\udfff]")
+
+
+def _escape(c: str) -> str:
+    if "\udc80" <= c <= "\udcff":  # an undecodable byte, kept by surrogateescape
+        return f"\\x{ord(c) - 0xdc00:02x}"
+    return repr(c)[1:-1]  # \x1b, \r, \t, \u202e, \ud800
+
+
+def _redecoded(text: str) -> str:
+    """Undecodable bytes that together are UTF-8 read as the characters they spell."""
+    if not any("\udc80" <= c <= "\udcff" for c in text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from a byte
+        return text
+
+
+def safe(text: str) -> str:
+    r"""``text`` with the characters of ``CONTROL`` escaped as Python writes them
+    (``\x1b``, ``\r``, ``\u202e``; an undecodable byte as ``\xff``) and nothing else
+    changed: what tables, tsv, csv and plain output write for every word, query and name.
+    Words cannot hold a newline, so a line of output stays one line."""
+    if CONTROL.search(text) is None:
+        return text
+    return CONTROL.sub(lambda m: _escape(m.group()), _redecoded(text))
+
 
 def shown(text: str, limit: int | None = None) -> str:
-    """Text safe to print in a one-line message: undecodable bytes and control
-    characters (a NUL, a newline) appear as escapes such as \\x00, and text longer than
-    ``limit`` is cut, saying how long it was."""
+    r"""Text safe to print in a one-line message: undecodable bytes and every character
+    that does not print (the ``CONTROL`` ones, and also such as a non-breaking space) appear
+    as escapes such as \x00, and text longer than ``limit`` is cut, saying how long it
+    was. The one escaping that every stderr line goes through (``cli.io.say``)."""
     if limit is not None and len(text) > limit:
         return f"{shown(text[: limit - 20], None)}... ({len(text):,} characters)"
-    try:
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a lone surrogate that did not come from a byte
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in _redecoded(text))
 
 
 class EmbedcliError(Exception):
@@ -88,3 +126,25 @@ class ExpressionError(UsageError):
 
 class ModelError(EmbedcliError):
     status = ExitStatus.MODEL
+
+
+class StreamError(Exception):
+    """A standard stream cannot be used: stdin cannot be read, or stdout written (closed,
+    a full disk). It ends the run with one stderr line and its status, wherever it is met:
+    it is no ``EmbedcliError``, so no per-line handler (batch, shell, quiz) takes it for
+    one line's failure. A reader that left a pipe is not one of these: that is status 141,
+    quietly."""
+
+    status: ExitStatus = ExitStatus.OUTPUT
+
+
+class InputError(StreamError):
+    """``cannot read standard input: ...``: closed (``<&-``), a directory, a read error."""
+
+    status = ExitStatus.USAGE
+
+
+class OutputError(StreamError):
+    """``cannot write to standard output: ...``: closed (``>&-``), full (``> /dev/full``)."""
+
+    status = ExitStatus.OUTPUT

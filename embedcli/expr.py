@@ -7,9 +7,15 @@ Three forms mean the same query::
     man : king :: woman : ?     a proportion: man is to king as woman is to ?
 
 Words are separated from operators by white space.  A chunk without white space
-(``king-man+woman``) is split at ``+``, ``-``, ``*`` and ``:`` only when it is not itself
-a vocabulary word, so ``e-mail``, ``x-ray`` and ``c++`` stay whole; the caller says what
-a vocabulary word is through ``is_word``.
+(``king-man+woman``) is split at ``+``, ``-``, ``*``, ``:`` and parentheses only when it
+is not itself a vocabulary word, so ``e-mail``, ``x-ray``, ``c++`` and ``(800)`` stay
+whole; the caller says what a vocabulary word is through ``is_word``.
+
+Parentheses group terms of an expression, and a sign or a weight before a group applies
+to each term in it: ``king - (man - woman)`` is ``king - man + woman``,
+``0.5*(paris - france)`` is ``0.5*paris - 0.5*france``. A lone ``(`` or ``)`` is always
+grouping (as a lone ``-`` is always an operator); one that is not closed, or closes
+nothing, is an error with a caret.
 
 ``~`` compares two queries (``cat ~ dog``, ``king - man + woman ~ queen``): it is read
 the same way everywhere, by :func:`split_sides`, and is no part of a single query, so
@@ -26,13 +32,19 @@ from typing import Any
 
 from embedcli.errors import ExpressionError
 
-OPERATORS = ("::", "+", "-", "*", ":", "?", "~")
+OPERATORS = ("::", "+", "-", "*", ":", "?", "~", "(", ")")
+_OPERATOR_CHARS = "+-*:?~()"
 # Inside a chunk that is not a word: a weight is a number directly followed by '*'.
 _PIECE = re.compile(
     r"(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?=\*))"
-    r"|(?P<op>::|[+\-*:?~])"
-    r"|(?P<atom>[^+\-*:?~]+)"
+    r"|(?P<op>::|[+\-*:?~()])"
+    r"|(?P<atom>[^+\-*:?~()]+)"
 )
+# The most different words one query may hold, and the most words or expressions a
+# similarity matrix or doesnt-match may take (pictures: classroom.MAX_PICTURE): every size
+# a user can ask for is bounded before anything is allocated (a batch line of 10,000
+# different words once took 15 GB, 3,000 took 4.7 GB).
+MAX_WORDS = 1_000
 # How many pieces of a split chunk may be glued back into one vocabulary word.
 _MAX_GLUE = 7
 
@@ -115,7 +127,7 @@ def tokenize(text: str, is_word: Callable[[str], bool] = _never) -> list[_Token]
         i += 1
         if chunk in OPERATORS:
             tokens.append(_Token("op", chunk, start))
-        elif is_word(chunk) or not any(c in chunk for c in "+-*:?~"):
+        elif is_word(chunk) or not any(c in chunk for c in _OPERATOR_CHARS):
             tokens.append(_Token("atom", chunk, start))
         else:
             tokens.extend(_split_chunk(chunk, start, is_word))
@@ -149,7 +161,7 @@ def _split_chunk(chunk: str, start: int, is_word: Callable[[str], bool]) -> list
         # A word may start with an operator (":)") only where no binary operator can stand.
         if pieces[i].kind != "op" or i == 0 or pieces[i - 1].kind == "op":
             for j in range(min(len(pieces), i + _MAX_GLUE) - 1, i, -1):
-                if pieces[j].kind == "op" and pieces[j].text not in "+-":
+                if pieces[j].kind == "op" and pieces[j].text not in "+-()":
                     continue
                 end = pieces[j].position - start + len(pieces[j].text)
                 candidate = chunk[pieces[i].position - start : end]
@@ -217,56 +229,115 @@ def parse(text: str, is_word: Callable[[str], bool] = _never) -> Query:
         raise ExpressionError(
             "expected '+' or '-' between words (or three words A B C, meaning A - B + C)",
             text, tokens[1].position)
-    return _parse_expression(tokens, text)
+    query = _Expression(tokens, text).read()
+    _check_size(query)
+    return query
 
 
-def _parse_expression(tokens: list[_Token], text: str) -> Query:
-    terms: list[Term] = []
-    i = 0
-    n = len(tokens)
-    while i < n:
-        sign = 1.0
-        tok = tokens[i]
+def _check_size(query: Query) -> None:
+    """At most ``MAX_WORDS`` different words (a word may come back in as many terms as
+    wanted: what costs is each word's row and rank)."""
+    words = dict.fromkeys(t.word for t in query.terms)
+    if len(words) > MAX_WORDS:
+        extra = list(words)[MAX_WORDS]
+        where = next(t.position for t in query.terms if t.word == extra)
+        raise ExpressionError(f"a query takes at most {MAX_WORDS:,} different words, not "
+                              f"{len(words):,}", query.text, where)
+
+
+class _Expression:
+    """An expression's tokens -> terms: ``[sign] [weight *] (word | ( expression ))``
+    repeated, each after the first with its sign; a group's terms take its sign and
+    weight."""
+
+    def __init__(self, tokens: list[_Token], text: str):
+        self.tokens, self.text, self.i = tokens, text, 0
+
+    def read(self) -> Query:
+        return Query(tuple(self._sequence(None)), "expression", self.text)
+
+    def _next(self) -> _Token | None:
+        tok = self.tokens[self.i] if self.i < len(self.tokens) else None
+        self.i += 1
+        return tok
+
+    def _peek(self) -> _Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def _error(self, message: str, position: int) -> ExpressionError:
+        return ExpressionError(message, self.text, position)
+
+    def _sequence(self, opening: _Token | None) -> list[Term]:
+        """The terms up to the end, or (``opening``: a group's '(') up to its ')'."""
+        terms: list[Term] = []
+        while True:
+            tok = self._peek()
+            if tok is None:
+                if opening is not None:
+                    raise self._error("this '(' is not closed (expected ')')",
+                                      opening.position)
+                return terms
+            if _is(tok, ")"):
+                if opening is None:
+                    raise self._error("this ')' closes no '('", tok.position)
+                if not terms:
+                    raise self._error("expected a word or an expression inside '( )'",
+                                      tok.position)
+                self.i += 1
+                return terms
+            terms.extend(self._item(first=not terms))
+
+    def _item(self, first: bool) -> list[Term]:
+        text = self.text
+        tok = self._next()
+        assert tok is not None
         if tok.kind == "op" and tok.text in ":?":
-            raise ExpressionError(
+            raise self._error(
                 f"'{tok.text}' belongs in a proportion such as 'man : king :: woman : ?'",
-                text, tok.position)
+                tok.position)
+        sign = 1.0
         if tok.kind == "op" and tok.text in "+-":
             sign = -1.0 if tok.text == "-" else 1.0
-            i += 1
-            if i >= n:
-                raise ExpressionError(f"expected a word after '{tok.text}'", text, len(text))
-            tok = tokens[i]
-        elif terms:
-            raise ExpressionError(f"expected '+' or '-' before '{tok.text}'", text, tok.position)
+            after = self._next()
+            if after is None:
+                raise self._error(f"expected a word after '{tok.text}'", len(text))
+            tok = after
+        elif not first:
+            raise self._error(f"expected '+' or '-' before '{tok.text}'", tok.position)
         weight = 1.0
-        if i + 1 < n and tokens[i + 1].text == "*" and tokens[i + 1].kind == "op":
+        star = self._peek()
+        if star is not None and _is(star, "*"):
             if tok.kind == "op":
-                raise ExpressionError(f"expected a weight before '*', found '{tok.text}'",
-                                      text, tok.position)
+                raise self._error(f"expected a weight before '*', found '{tok.text}'",
+                                  tok.position)
             weight = _weight(tok, text)
-            star = tokens[i + 1]
-            i += 2
-            if i >= n:
-                raise ExpressionError("expected a word after '*'", text, len(text))
-            tok = tokens[i]
-            if tok.kind == "op":
-                raise ExpressionError(f"expected a word after '*', found '{tok.text}'",
-                                      text, tok.position if tok.position > star.position else
-                                      star.position + 1)
+            self.i += 1
+            after = self._next()
+            if after is None:
+                raise self._error("expected a word after '*'", len(text))
+            tok = after
+            if tok.kind == "op" and tok.text != "(":
+                raise self._error(f"expected a word after '*', found '{tok.text}'",
+                                  tok.position if tok.position > star.position else
+                                  star.position + 1)
+        if _is(tok, "("):
+            return [Term(t.word, sign * weight * t.weight, t.position)
+                    for t in self._sequence(tok)]
         if tok.kind == "op":
             if tok.text == "*":
-                raise ExpressionError("expected a weight before '*'", text, tok.position)
+                raise self._error("expected a weight before '*'", tok.position)
             if tok.text in ":?":
-                raise ExpressionError(
+                raise self._error(
                     f"'{tok.text}' belongs in a proportion such as 'man : king :: woman : ?'",
-                    text, tok.position)
-            previous = tokens[i - 1].text if i > 0 else ""
-            raise ExpressionError(f"expected a word after '{previous}', found '{tok.text}'",
-                                  text, tok.position)
-        terms.append(Term(tok.text, sign * weight, tok.position))
-        i += 1
-    return Query(tuple(terms), "expression", text)
+                    tok.position)
+            previous = self.tokens[self.i - 2].text if self.i >= 2 else ""
+            raise self._error(f"expected a word after '{previous}', found '{tok.text}'",
+                              tok.position)
+        return [Term(tok.text, sign * weight, tok.position)]
+
+
+def _is(tok: _Token, op: str) -> bool:
+    return tok.kind == "op" and tok.text == op
 
 
 def _weight(tok: _Token, text: str) -> float:

@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from embedcli.expr import Query
     from embedcli.models import Model
 
+# What one pass of answer_many holds at once: the candidates kept for its rankings (top
+# plus left-out words, about 1 KB each while scanning) and their left-out input words (the
+# thresholds, about 20 KB each). A batch of full-vocabulary rankings (-n 400000) took 6.7
+# GB in one pass; now each pass stays within about 500 MB.
+PASS_CANDIDATES = 400_000
+PASS_INPUTS = 10_000
+
 RANKINGS = ("analogy", "neighbors")
 COMMANDS = ("analogy", "neighbors", "similarity", "doesnt-match", "rank", "vector", "explain")
 METHODS = ("add", "mul")
@@ -54,6 +61,16 @@ def at_least_one(option: str, value: int | None) -> None:
         raise UsageError(f"invalid value for {option}: {value} is not at least 1")
 
 
+def at_most(what: str, n: int, things: str, limit: int | None = None) -> None:
+    """A usage error, before anything is allocated, for more than ``limit`` (default:
+    ``expr.MAX_WORDS``) of ``things``."""
+    from embedcli.expr import MAX_WORDS
+
+    limit = MAX_WORDS if limit is None else limit
+    if n > limit:
+        raise UsageError(f"{what} takes at most {limit:,} {things}, not {n:,}")
+
+
 def check_options(spec: Spec) -> None:
     """The options' limits alone (also those of defaults that batch and the shell give)."""
     at_least_one("-n/--top", spec.top)
@@ -75,8 +92,13 @@ def check(spec: Spec) -> None:
     if command == "similarity" and n < 2 and "~" not in spec.text:
         raise UsageError("similarity needs at least two words (or expressions: "
                          "'king - man + woman ~ queen')")
+    if command == "similarity":
+        at_most("similarity", spec.text.count("~") + 1 if "~" in spec.text else n,
+                "words or expressions (a matrix of N words holds N*N scores)")
     if command == "doesnt-match" and n < 3:
         raise UsageError("doesnt-match needs at least three words")
+    if command == "doesnt-match":
+        at_most("doesnt-match", n, "words")
     if command == "rank" and n != 2:
         raise UsageError(f"rank takes two words, A B (found {n})")
     if command == "vector" and n != 1:
@@ -172,8 +194,29 @@ def answer_many(model: Model, specs: Sequence[Spec],
                 out[k] = answer(model, spec, resolve)
         except EmbedcliError as exc:
             out[k] = exc
-    if pending:
-        rankings = rank_many(model, [p for _, p in pending])
-        for (k, _), ranking in zip(pending, rankings, strict=True):
-            out[k] = ranking
+    for group in passes([p for _, p in pending]):
+        rankings = rank_many(model, [pending[j][1] for j in group])
+        for j, ranking in zip(group, rankings, strict=True):
+            out[pending[j][0]] = ranking
+    return out
+
+
+def passes(plans: Sequence[Plan]) -> list[list[int]]:
+    """The plans (by index, in order) in passes of ``rank_many`` that each hold at most
+    ``PASS_CANDIDATES`` candidates and ``PASS_INPUTS`` input words (a plan larger than
+    that alone is a pass of its own): what a pass allocates is bounded, whatever the lines
+    ask for."""
+    out: list[list[int]] = []
+    candidates = inputs = 0
+    for j, plan in enumerate(plans):
+        words = len(plan.inputs)
+        size = min(plan.top, plan.clip) + words
+        if out and (candidates + size > PASS_CANDIDATES or inputs + words > PASS_INPUTS):
+            out.append([])
+            candidates = inputs = 0
+        if not out:
+            out.append([])
+        out[-1].append(j)
+        candidates += size
+        inputs += words
     return out

@@ -130,3 +130,74 @@ def test_parser_never_crashes_on_any_text(text):
         parse(text, is_word)
     except ExpressionError:
         pass
+
+
+# ---------------------------------------------------------------- parentheses
+
+VOCAB_PARENS = VOCAB | {"(800)", ":("}
+
+
+def test_parentheses_group_terms_with_their_sign_and_weight():
+    assert words(parse("(king - man) + woman", is_word)) == KING
+    assert words(parse("king - (man - woman)", is_word)) == KING
+    assert words(parse("king-(man-woman)", is_word)) == KING
+    assert words(parse("((king)) - ((man) - (woman))", is_word)) == KING
+    assert words(parse("0.5*(paris - king) - 2*(man)", is_word)) == [
+        ("paris", 0.5), ("king", -0.5), ("man", -2.0)]
+    assert words(parse("-(king + man)", is_word)) == [("king", -1.0), ("man", -1.0)]
+    assert str(parse("king - (man - woman)", is_word)) == "king - man + woman"
+
+
+def test_a_vocabulary_word_with_parentheses_stays_whole():
+    known = VOCAB_PARENS.__contains__
+    assert words(parse("(800)", known)) == [("(800)", 1.0)]
+    assert words(parse("king-(800)", known)) == [("king", 1.0), ("(800)", -1.0)]
+    assert words(parse("king + :(", known)) == [("king", 1.0), (":(", 1.0)]
+    # a lone parenthesis is grouping, even where the vocabulary has it as a word
+    with pytest.raises(ExpressionError, match="not closed"):
+        parse("(", lambda w: w in {"(", ")"})
+
+
+@pytest.mark.parametrize("text,column,message", [
+    ("(king - man", 1, "this '(' is not closed"),
+    ("king - (man - woman", 8, "this '(' is not closed"),
+    ("2*(king", 3, "this '(' is not closed"),
+    ("king - man)", 11, "this ')' closes no '('"),
+    ("()", 2, "inside '( )'"),
+    ("king + ()", 9, "inside '( )'"),
+    ("(king) (man)", 8, "expected '+' or '-' before '('"),
+    ("(king man woman)", 7, "expected '+' or '-' before 'man'"),
+    ("king + ( * man)", 8, "expected a weight before '*', found '('"),
+    ("(man : king :: woman : ?)", 1, "expected a word here"),
+])
+def test_parentheses_out_of_place_point_at_the_problem(text, column, message):
+    with pytest.raises(ExpressionError) as info:
+        parse(text, is_word)
+    assert message in info.value.message
+    assert info.value.position + 1 == column
+
+
+group_st = st.tuples(st.booleans(), st.sampled_from([1.0, 0.5, 2.0, 1e-3]),
+                     st.lists(term_st, min_size=1, max_size=4))
+
+
+@given(st.lists(group_st, min_size=1, max_size=4))
+def test_a_grouped_expression_is_its_terms_distributed(groups):
+    parts, expected = [], []
+    for k, (negative, weight, terms) in enumerate(groups):
+        sign = "- " if negative else ("+ " if k else "")
+        scale = "" if weight == 1.0 else f"{weight!r}*"
+        parts.append(f"{sign}{scale}({format_terms(terms)})")
+        expected += [Term(t.word, (-1.0 if negative else 1.0) * weight * t.weight)
+                     for t in terms]
+    assert list(parse(" ".join(parts), is_word).terms) == expected
+
+
+def test_a_query_holds_at_most_max_words_different_words():
+    from embedcli.expr import MAX_WORDS
+
+    many = " + ".join(f"w{k}" for k in range(MAX_WORDS + 1))
+    with pytest.raises(ExpressionError, match="at most 1,000 different words, not 1,001") as info:
+        parse(many)
+    assert many[info.value.position:].startswith(f"w{MAX_WORDS}")
+    assert len(parse(" + ".join(["king"] * 5000), is_word).terms) == 5000  # one word

@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from embedcli import __version__
 from embedcli.cli import io
-from embedcli.errors import EmbedcliError, ExitStatus, shown
+from embedcli.errors import EmbedcliError, ExitStatus, StreamError, shown
 
 # The command areas, in the order `embedcli --help` lists them.
 AREAS = (
@@ -40,17 +40,24 @@ class EmbedcliGroup(TyperGroup):
              standalone_mode: bool = True, **extra: Any) -> Any:
         io.interrupt_handled()  # a Ctrl-C of an earlier run in this process is history
         try:
-            status = super().main(args, prog_name or io.PROG, complete_var,
-                                  standalone_mode=False, **extra)
-            status = status if isinstance(status, int) else 0
+            try:
+                status = super().main(args, prog_name or io.PROG, complete_var,
+                                      standalone_mode=False, **extra)
+                status = status if isinstance(status, int) else 0
+            except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+                status = _usage(exc)  # (NoArgsIsHelp writes the help: that may fail too)
         except EmbedcliError as exc:
-            if io.interrupted():  # see _on_ctrl_c
-                status = ExitStatus.INTERRUPTED
+            if io.interrupted():  # see _on_signal
+                status = _stopped()
             else:
                 io.report_error(exc)
                 status = exc.status
-        except typer.TyperException as exc:  # click's usage errors (typer vendors click)
-            status = _usage(exc)
+        except StreamError as exc:  # stdin cannot be read, or stdout written
+            if io.interrupted():
+                status = _stopped()
+            else:
+                io.say("error", str(exc))
+                status = exc.status
         except SystemExit:
             # rich's and typer's own answer to a closed pipe while they print help: exit
             # 1 (rich points stdout at /dev/null first). Ours is 141, as for answers.
@@ -58,11 +65,13 @@ class EmbedcliGroup(TyperGroup):
                 raise
             status = io.the_reader_left()
         except (KeyboardInterrupt, typer.Abort):
-            sys.stderr.write("\n")
-            status = ExitStatus.INTERRUPTED
+            io.to_stderr("\n")
+            status = _stopped()
+        except io.Stopped:  # SIGTERM, SIGHUP: the work has unwound as for Ctrl-C
+            status = _stopped()
         except Exception as exc:  # a bug: still one line, no traceback (EMBEDCLI_DEBUG=1 shows it)
-            if io.interrupted():  # see _on_ctrl_c
-                status = ExitStatus.INTERRUPTED
+            if io.interrupted():  # see _on_signal
+                status = _stopped()
             elif os.environ.get("EMBEDCLI_DEBUG"):
                 raise
             else:
@@ -70,6 +79,16 @@ class EmbedcliGroup(TyperGroup):
                        "report this; EMBEDCLI_DEBUG=1 shows the traceback)")
                 status = ExitStatus.INTERNAL
         sys.exit(int(status))
+
+
+def _stopped() -> ExitStatus:
+    """The status of the interrupting signals recorded (130 if none is: a Ctrl-C that
+    typer saw as an Abort); SIGTERM and SIGHUP say so in one line (Ctrl-C's newline is
+    enough at a terminal)."""
+    status = io.interrupt_status()
+    if status != ExitStatus.INTERRUPTED:
+        io.say("", f"stopped by {signal.Signals(status - 128).name}")
+    return status
 
 
 def _usage(exc: typer.TyperException) -> int:
@@ -93,6 +112,8 @@ def _usage(exc: typer.TyperException) -> int:
 
 
 def _stdout_was_closed() -> bool:
+    if io.closed_at_start(sys.stdout):  # (its descriptor leads to /dev/null, from the start)
+        return False
     if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # typer's wrapper
         return True
     try:  # rich's: stdout's descriptor now leads to /dev/null
@@ -136,30 +157,77 @@ for _area in AREAS:
 
 def main() -> None:
     """Console-script entry point (``embedcli``, ``python -m embedcli``)."""
-    # An answer that the terminal's encoding cannot show is escaped, not a crash
-    # (PYTHONIOENCODING=ascii); JSON then escapes non-ASCII itself (see io.emit).
-    for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
-    signal.signal(signal.SIGINT, _on_ctrl_c)
+    io.set_up_streams()
+    _arguments_as_utf8()
+    _width_from_the_environment()
+    for signum in io.STOPPING:  # Ctrl-C, SIGTERM, SIGHUP
+        signal.signal(signum, _on_signal)
     try:
         app()
+        status: int = ExitStatus.OK
     except SystemExit as exit:
-        if exit.code == ExitStatus.INTERRUPTED:
-            _exit_interrupted()
-        raise
+        code = exit.code
+        status = 0 if code is None else code if isinstance(code, int) else 1
+    except StreamError as exc:  # met while another ending was being said (help, a usage error)
+        io.say("error", str(exc))
+        status = exc.status
+    failed = io.finish_stdout()
+    if failed is not None and status in (ExitStatus.OK, ExitStatus.NO_ANSWER):
+        status = failed
+    if status in (ExitStatus.INTERRUPTED, ExitStatus.TERMINATED, ExitStatus.HANGUP):
+        _exit_interrupted(status)
+    sys.exit(status)
 
 
-def _on_ctrl_c(signum: int, frame: Any) -> None:
-    """Python's own Ctrl-C (a KeyboardInterrupt), remembered: an interrupt that lands while
-    an extension module initialises comes out as an ImportError ("initialization
-    failed", seen in CI), which must end as Ctrl-C (130), not as an internal error."""
+def _arguments_as_utf8() -> None:
+    """Arguments read as UTF-8 where they are: under a locale whose encoding is not UTF-8
+    (``LC_ALL=C PYTHONUTF8=0``) Python decodes them as ASCII with surrogateescape, and
+    ``café`` would be no word of any model. An argument that is not UTF-8 is left as the
+    locale read it (its bytes escaped in messages); paths go back to the bytes typed
+    (``io.os_path``)."""
+    if sys.getfilesystemencoding().lower().replace("-", "") == "utf8":
+        return
+    sys.argv = [_as_utf8(arg) for arg in sys.argv]
+
+
+def _as_utf8(arg: str) -> str:
+    try:
+        return os.fsencode(arg).decode("utf-8")
+    except (UnicodeError, TypeError):
+        return arg
+
+
+def _width_from_the_environment() -> None:
+    """COLUMNS and LINES that are not a positive number are no width at all (rich took
+    COLUMNS=0 for a width of 0, and tables and help printed nothing)."""
+    for name in ("COLUMNS", "LINES"):
+        value = os.environ.get(name)
+        if value is not None and not (value.strip().isdigit() and int(value) > 0):
+            del os.environ[name]
+
+
+_stopping = False  # a SIGTERM or SIGHUP is unwinding the run
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    """Ctrl-C, SIGTERM and SIGHUP, remembered, and raised where they land: Ctrl-C as
+    Python's KeyboardInterrupt, the others as ``io.Stopped``, so that each unwinds the
+    work (a half-written cache entry is removed). Remembered because an interrupt that
+    lands while an extension module initialises comes out as an ImportError
+    ("initialization failed", seen in CI), which must end as the signal does, not as an
+    internal error. A second SIGTERM or SIGHUP is only remembered: the clean-up of the
+    first one runs to its end."""
+    global _stopping
     io.INTERRUPTS.append(signum)
-    raise KeyboardInterrupt
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    if not _stopping:
+        _stopping = True
+        raise io.Stopped(signum)
 
 
-def _exit_interrupted() -> None:
-    """Exit 130 after Ctrl-C, every time.
+def _exit_interrupted(status: int) -> None:
+    """Exit with the signal's status (130, 143, 129), every time.
 
     By now the interrupted work has cleaned up after itself (a half-written cache entry is
     removed as the interrupt unwinds). A plain ``sys.exit(130)`` is not enough: when the
@@ -171,6 +239,6 @@ def _exit_interrupted() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError, StreamError):
             pass
-    os._exit(ExitStatus.INTERRUPTED)
+    os._exit(status)

@@ -18,12 +18,19 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import typer
 
 from embedcli.cli.io import (
+    MAX_LINE,
+    bounded_lines,
     chosen_format,
+    console,
+    input_failed,
     json_for_stdout,
     load_model,
     make_resolver,
+    os_path,
     quiet_when_the_reader_leaves,
+    require_stdin,
     say,
+    too_long,
     write,
 )
 from embedcli.cli.options import (
@@ -36,7 +43,7 @@ from embedcli.cli.options import (
     TopOpt,
     reads_model,
 )
-from embedcli.errors import EmbedcliError, ExitStatus, UsageError
+from embedcli.errors import EmbedcliError, ExitStatus, UsageError, safe, shown
 from embedcli.formats import Format, Method
 
 if TYPE_CHECKING:
@@ -75,18 +82,22 @@ def _stream_fd(stream: IO[bytes]) -> int | None:
     return None if stat.S_ISREG(mode) else fd
 
 
-def _raw_lines(stream: IO[bytes], size: int) -> Iterator[list[bytes]]:
-    """Lines without their newlines, in lists of at most ``size``; memory stays bounded."""
+def _raw_lines(stream: IO[bytes], size: int) -> Iterator[list[bytes | None]]:
+    """Lines without their newlines, in lists of at most ``size``; memory stays bounded:
+    a line longer than ``MAX_LINE`` bytes comes as None, read past and never held."""
     fd = _stream_fd(stream)
     if fd is None:
+        lines = bounded_lines(stream)
         while True:
-            lines = list(itertools.islice(stream, size))
-            if not lines:
+            chunk = [line if line is None else line.rstrip(b"\n")
+                     for line in itertools.islice(lines, size)]
+            if not chunk:
                 return
-            yield [line.rstrip(b"\n") for line in lines]
+            yield chunk
     # a pipe or terminal: read what is there, and answer when the writer pauses
-    pending: list[bytes] = []
+    pending: list[bytes | None] = []
     partial = b""
+    skipping = False  # inside a line longer than MAX_LINE: read to its end, keep nothing
     while True:
         if pending and not _waiting(fd):
             yield pending
@@ -95,26 +106,47 @@ def _raw_lines(stream: IO[bytes], size: int) -> Iterator[list[bytes]]:
         data = os.read(fd, _READ_BYTES)
         if not data:
             break
+        if skipping:
+            end = data.find(b"\n")
+            if end < 0:
+                continue
+            pending.append(None)
+            skipping = False
+            data = data[end + 1:]
         parts = (partial + data).split(b"\n")
         partial = parts.pop()
-        pending.extend(parts)
+        pending.extend(part if len(part) <= MAX_LINE else None for part in parts)
+        if len(partial) > MAX_LINE:
+            skipping, partial = True, b""
         while len(pending) >= size:
             yield pending[:size]
             pending = pending[size:]
-    if partial:
+    if skipping:
+        pending.append(None)
+    elif partial:
         pending.append(partial)
     for start in range(0, len(pending), size):
         yield pending[start:start + size]
 
 
-def read_chunks(stream: IO[bytes], size: int = CHUNK_LINES) -> Iterator[list[tuple[int, str]]]:
-    """Numbered lines (1-based), in chunks; undecodable bytes become U+FFFD."""
+def read_chunks(stream: IO[bytes], size: int = CHUNK_LINES, name: str = "standard input"
+                ) -> Iterator[list[tuple[int, str | None]]]:
+    """Numbered lines (1-based), in chunks; undecodable bytes become U+FFFD; a line longer
+    than ``MAX_LINE`` bytes is None. A failed read is an ``InputError`` naming ``name``."""
     number = 0
-    for raw in _raw_lines(stream, size):
-        chunk = []
+    lines = _raw_lines(stream, size)
+    while True:
+        try:
+            raw = next(lines, None)
+        except OSError as exc:
+            raise input_failed(exc, name) from None
+        if raw is None:
+            return
+        chunk: list[tuple[int, str | None]] = []
         for line in raw:
             number += 1
-            chunk.append((number, line.decode("utf-8", "replace").rstrip("\r")))
+            chunk.append((number, None if line is None else
+                          line.decode("utf-8", "replace").rstrip("\r")))
         yield chunk
 
 
@@ -171,7 +203,8 @@ def batch(
     try:
         m = load_model(model_spec, reading)
         resolver = make_resolver(m, case_sensitive, memo=1 << 14)  # a batch repeats words
-        answered, failed = _run(m, resolver, defaults, stream, fmt)
+        answered, failed = _run(m, resolver, defaults, stream, fmt,
+                                "standard input" if file == "-" else file)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -183,9 +216,10 @@ def batch(
 
 def _open_input(file: str) -> IO[bytes]:
     if file == "-":
+        require_stdin()
         return sys.stdin.buffer
     try:
-        return open(file, "rb")  # noqa: SIM115 (closed by the caller)
+        return open(os_path(file), "rb")  # noqa: SIM115 (closed by the caller)
     except FileNotFoundError:
         raise UsageError(f"cannot read {file}: no such file") from None
     except IsADirectoryError:
@@ -195,7 +229,7 @@ def _open_input(file: str) -> IO[bytes]:
 
 
 def _run(model: Model, resolver: Resolver, defaults: Spec, stream: IO[bytes],
-         fmt: Format) -> tuple[int, int]:
+         fmt: Format, name: str) -> tuple[int, int]:
     """Answer the input chunk by chunk; (queries answered or failed, failed)."""
     from embedcli.lines import read_batch_line
     from embedcli.queries import Spec, answer_many
@@ -206,9 +240,12 @@ def _run(model: Model, resolver: Resolver, defaults: Spec, stream: IO[bytes],
     if fmt is Format.tsv:
         write("\t".join(lines_out.TSV_HEADER) + "\n")
     total = failed = 0
-    for chunk in read_chunks(stream):
+    for chunk in read_chunks(stream, name=name):
         slots: list[tuple[int, str, Spec | EmbedcliError]] = []
         for number, text in chunk:
+            if text is None:
+                slots.append((number, "", too_long()))
+                continue
             try:
                 spec = read_batch_line(text, defaults, resolver.is_word)
             except EmbedcliError as exc:
@@ -216,42 +253,65 @@ def _run(model: Model, resolver: Resolver, defaults: Spec, stream: IO[bytes],
                 continue
             if spec is not None:
                 slots.append((number, text, spec))
-        specs = [item for _, _, item in slots if isinstance(item, Spec)]
-        answers = iter(answer_many(model, specs, resolver))
-        pieces = []
-        for number, text, item in slots:
-            answer = next(answers) if isinstance(item, Spec) else item
-            total += 1
-            failed += isinstance(answer, EmbedcliError)
-            if writer is not None:
-                writer(number, text, answer)
-            elif isinstance(answer, EmbedcliError):
-                pieces.append(lines_out.error_jsonl(number, text, str(answer), answer.status)
-                              if fmt is Format.jsonl else
-                              lines_out.tsv_error(number, text, str(answer)))
-            elif fmt is Format.jsonl:
-                pieces.append(lines_out.jsonl(number, answer))
-            else:
-                assert isinstance(item, Spec)
-                pieces.append(lines_out.tsv(number, item.command, list(item.args), answer))
-        write(carry("".join(pieces)))
+        for group in _by_size(slots, len(model)):
+            specs = [item for _, _, item in group if isinstance(item, Spec)]
+            answers = iter(answer_many(model, specs, resolver))
+            pieces = []
+            for number, text, item in group:
+                answer = next(answers) if isinstance(item, Spec) else item
+                total += 1
+                failed += isinstance(answer, EmbedcliError)
+                if writer is not None:
+                    writer(number, text, answer)
+                elif isinstance(answer, EmbedcliError):
+                    pieces.append(lines_out.error_jsonl(number, text, str(answer),
+                                                        answer.status)
+                                  if fmt is Format.jsonl else
+                                  lines_out.tsv_error(number, text, str(answer)))
+                elif fmt is Format.jsonl:
+                    pieces.append(lines_out.jsonl(number, answer))
+                else:
+                    assert isinstance(item, Spec)
+                    pieces.append(lines_out.tsv(number, item.command, list(item.args), answer))
+            write(carry("".join(pieces)))
     return total, failed
 
 
+def _by_size(slots: list[Any], vocabulary: int) -> Iterator[list[Any]]:
+    """A chunk's slots in runs whose answers, held and written together, hold at most
+    ``queries.PASS_CANDIDATES`` answer words (a ranking holds its --top, capped at the
+    vocabulary; another answer counts one): a chunk of full-vocabulary rankings holds one
+    of them at a time, not 1,024."""
+    from embedcli.queries import PASS_CANDIDATES, RANKINGS, Spec
+
+    run: list[Any] = []
+    size = 0
+    for slot in slots:
+        item = slot[2]
+        cost = min(item.top, vocabulary) if isinstance(item, Spec) and \
+            item.command in RANKINGS else 1
+        if run and size + cost > PASS_CANDIDATES:
+            yield run
+            run, size = [], 0
+        run.append(slot)
+        size += cost
+    if run:
+        yield run
+
+
 def _table_writer() -> Callable[[int, str, Any], None]:
-    from rich.console import Console
     from rich.text import Text
 
     from embedcli.render import to_renderable
 
-    console = Console()
+    out = console()
 
     def write_table(number: int, text: str, answer: Any) -> None:
         with quiet_when_the_reader_leaves():
-            console.print(Text(f"line {number}: {text.strip()}", style="dim"))
+            out.print(Text(f"line {number}: {safe(text.strip())}", style="dim"))
             if isinstance(answer, EmbedcliError):
-                console.print(Text(f"error: {answer}", style="bold red"))
+                out.print(Text(f"error: {shown(str(answer))}", style="bold red"))
             else:
-                console.print(to_renderable(answer))
+                out.print(to_renderable(answer))
 
     return write_table

@@ -15,14 +15,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from embedcli.cli.io import (
+    console,
     emit,
     interrupt_handled,
     load_model,
     make_resolver,
     note_skipped,
+    os_path,
     report_error,
+    require_stdin,
     run,
     say,
+    too_long,
     write_console,
 )
 from embedcli.cli.options import (
@@ -36,7 +40,7 @@ from embedcli.cli.options import (
     RestrictOpt,
     reads_model,
 )
-from embedcli.errors import ExitStatus
+from embedcli.errors import ExitStatus, safe
 
 if TYPE_CHECKING:
     from embedcli.classroom import Graded
@@ -91,7 +95,8 @@ def interpolate(
     b: Annotated[str, typer.Argument(metavar="B", show_default=False,
                                      help="The end: a word or an expression.")],
     steps: Annotated[int, typer.Option(
-        "--steps", "-s", min=2, help="Points on the line, both ends included.")] = 6,
+        "--steps", "-s", min=2, help="Points on the line, both ends included (at most "
+                                     "1,000).")] = 6,
     top: Annotated[int, typer.Option("--top", "-n",
                                      help="Nearest words at each point.")] = 5,
     exclude_ends: Annotated[bool, typer.Option(
@@ -114,11 +119,13 @@ def interpolate(
     its query vector, as in analogy. A's and B's words are candidates (so t=0 gives A
     first and t=1 gives B first) unless --exclude-ends.
     """
+    from embedcli.classroom import check_walk
     from embedcli.classroom import interpolate as walk
     from embedcli.expr import parse
     from embedcli.queries import at_least_one
 
     at_least_one("-n/--top", top)
+    check_walk(steps)  # before loading: --steps 99999999999999999999 is no walk
     m = load_model(model_spec, reading)
     resolver = make_resolver(m, case_sensitive)
     ends = [parse(text, resolver.is_word) for text in (a, b)]
@@ -174,10 +181,13 @@ def plot(
 
     The same words give the same file, byte for byte.
     """
-    from embedcli.classroom import picture
+    from embedcli.classroom import check_picture, picture
     from embedcli.plot import draw, output_format
 
     output_format(out)  # a wrong ending is a usage error before any work
+    check_picture(len(words or []) + (top if neighbors else 0) + (4 if analogy else 0),
+                  heatmap)
+    out = Path(os_path(str(out)))
     m = load_model(model_spec, reading)
     resolver = make_resolver(m, case_sensitive)
     pic = picture(m, resolver, words or [], analogy=analogy, neighbors=neighbors, top=top,
@@ -231,7 +241,9 @@ def quiz(
     from embedcli.queries import at_least_one
 
     at_least_one("--restrict", restrict)
-    name, path = locate(file or "google", "analogies")
+    if not sys.stdin.isatty():
+        require_stdin()  # answers come from stdin: a closed one is said before any work
+    name, path = locate(os_path(file) if file else "google", "analogies")
     dataset = read_analogies(path, name)
     note_skipped(dataset, "a section header or a question")
     questions = [q for s in dataset.sections for q in s.questions]
@@ -245,14 +257,12 @@ def quiz(
 class _Quiz:
     def __init__(self, model: Any, resolver: Any, questions: list, restrict: int | None,
                  source: str):
-        from rich.console import Console
-
         self.model, self.resolver, self.questions = model, resolver, questions
         self.restrict, self.source = restrict, source
-        self.console = Console(highlight=False)
+        self.console = console(highlight=False)
         self.right = self.model_right = self.asked = 0
         self.terminal = sys.stdin.isatty()
-        self.lines: Iterator[str] = iter(())
+        self.lines: Iterator[str | None] = iter(())
 
     def run(self) -> None:
         from embedcli.cli.prompt import read_lines
@@ -300,8 +310,11 @@ class _Quiz:
             except EOFError:
                 self._print("")
                 return None
-        line = next(self.lines, None)
-        if line is None:
+        line = next(self.lines, "")
+        while line is None:  # longer than io.MAX_LINE: no answer, and the same question
+            report_error(too_long())
+            line = next(self.lines, "")
+        if not line:
             return None
         line = line.strip()
         self._print(f"your answer> {line}")
@@ -328,9 +341,12 @@ class _Quiz:
     def _feedback(self, g: Graded) -> None:
         from rich.text import Text
 
+        from embedcli.render.common import for_people
+
         self.asked += 1
         self.right += g.correct
         self.model_right += g.model_correct
+        g = for_people(g)  # a word of the model, an answer typed: escaped
         q = g.question
         line = Text("  ")
         if g.answer is None:
@@ -364,5 +380,5 @@ class _Quiz:
     def _print(self, text: Any, style: str | None = None, end: str = "\n") -> None:
         from rich.text import Text
 
-        renderable = Text(text, style=style or "") if isinstance(text, str) else text
+        renderable = Text(safe(text), style=style or "") if isinstance(text, str) else text
         write_console(self.console, renderable, markup=False, end=end)

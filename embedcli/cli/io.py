@@ -1,5 +1,6 @@
-"""What the commands share at run time: messages on stderr, answers on stdout, progress,
-loading the model a command names, and the Ctrl-C record.
+"""What the commands share at run time: messages on stderr, answers on stdout, the standard
+streams (closed, full, a reader gone), progress, loading the model a command names, and
+the record of interrupting signals.
 
 Heavy modules (numpy, the engine, rich) are imported inside the functions, so that
 ``--help`` and usage errors never import them.
@@ -7,7 +8,9 @@ Heavy modules (numpy, the engine, rich) are imported inside the functions, so th
 
 from __future__ import annotations
 
+import io
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,10 +19,20 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from embedcli.cli.options import AS_GIVEN, Reading
-from embedcli.errors import EmbedcliError, ExitStatus, ExpressionError, UsageError
+from embedcli.errors import (
+    EmbedcliError,
+    ExitStatus,
+    ExpressionError,
+    InputError,
+    OutputError,
+    UsageError,
+    shown,
+)
 from embedcli.formats import Format
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from embedcli.engine.words import Resolver
     from embedcli.models import Model
     from embedcli.readers import ReadOptions
@@ -39,11 +52,22 @@ def is_terminal(stream: Any) -> bool:
 
 
 def say(kind: str, message: str) -> None:
-    """One line on stderr: ``embedcli: error: ...``."""
+    """One line on stderr: ``embedcli: error: ...``. Whatever the message holds (a path,
+    a word of a model, a line of input) is escaped by ``errors.shown``, so that it stays one
+    line and drives no terminal; a stderr that is closed or full loses the line quietly
+    (there is nowhere else to say it)."""
+    message = shown(message)
     if len(message) > MESSAGE_MAX:
         message = f"{message[: MESSAGE_MAX - 40]}... (cut: {len(message):,} characters)"
-    sys.stderr.write(f"{PROG}: {kind}: {message}\n" if kind else f"{PROG}: {message}\n")
-    sys.stderr.flush()
+    to_stderr(f"{PROG}: {kind}: {message}\n" if kind else f"{PROG}: {message}\n")
+
+
+def to_stderr(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def report_error(exc: EmbedcliError) -> None:
@@ -52,20 +76,32 @@ def report_error(exc: EmbedcliError) -> None:
     without exiting."""
     say("error", str(exc))
     if isinstance(exc, ExpressionError):
-        for line in exc.caret_lines():
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
+        to_stderr("".join(line + "\n" for line in exc.caret_lines()))
 
 
-# --------------------------------------------------------------------------- Ctrl-C
+# --------------------------------------------------------------------------- signals
 
-INTERRUPTS: list[int] = []  # SIGINTs not handled yet (the app's handler records them)
+# Signals that end a run as Ctrl-C does (the work unwinds, a half-written cache entry is
+# removed), each with its status: 128 + the signal's number.
+STOPPING = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
+if hasattr(signal, "SIGHUP"):  # (not on Windows)
+    STOPPING[signal.SIGHUP] = ExitStatus.HANGUP
+INTERRUPTS: list[int] = []  # such signals not handled yet (the app's handlers record them)
 
 
 def interrupted() -> bool:
-    """Whether a Ctrl-C arrived that nothing has handled: whatever error it turned into
-    (an ImportError while an extension initialises) then ends as Ctrl-C."""
+    """Whether a Ctrl-C (or SIGTERM, SIGHUP) arrived that nothing has handled: whatever
+    error it turned into (an ImportError while an extension initialises) then ends as
+    the signal does."""
     return bool(INTERRUPTS)
+
+
+def interrupt_status() -> ExitStatus:
+    """The status of the signals recorded: SIGHUP's, else SIGTERM's, else Ctrl-C's."""
+    for signum in reversed(STOPPING):
+        if signum in INTERRUPTS:
+            return STOPPING[signum]
+    return ExitStatus.INTERRUPTED
 
 
 def interrupt_handled() -> None:
@@ -74,17 +110,241 @@ def interrupt_handled() -> None:
     INTERRUPTS.clear()
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP: raised where the signal lands, so that the run unwinds as it does
+    for Ctrl-C's KeyboardInterrupt (``finally`` blocks and ``except BaseException``
+    cleanups run), but never taken for a Ctrl-C: the shell does not read on after it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+# --------------------------------------------------------------------------- streams
+
+
+class _Stdout(io.TextIOWrapper):
+    """``sys.stdout`` as ``main()`` sets it up (the same buffer, file and encoding).
+
+    * A write fails as ``OutputError`` (``cannot write to standard output: No space left
+      on device``), wherever it is made (ours, rich's, typer's help); a reader gone stays
+      a ``BrokenPipeError`` (status 141, quietly).
+    * Text is handed to the buffer in pieces that fit it: a longer write to a pipe whose
+      reader leaves half-way is cut short without an error (CPython's TextIOWrapper drops
+      what the short write left), so a table's end was lost and the run exited 0.
+    * After a failure nothing more is written (the final flush says nothing).
+    """
+
+    _PIECE = 2048  # characters: at most 8 KiB of UTF-8, the buffer's own size
+    failed = False
+
+    def write(self, text: str) -> int:
+        if self.failed:
+            return len(text)
+        try:
+            if len(text) <= self._PIECE:
+                return super().write(text)
+            for start in range(0, len(text), self._PIECE):
+                super().write(text[start:start + self._PIECE])
+            return len(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failure(exc) from None
+
+    def flush(self) -> None:
+        if self.failed:
+            return
+        try:
+            super().flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: OSError) -> OutputError:
+        self.failed = True
+        _to_devnull(1)  # what is still buffered goes nowhere, without a second error
+        return OutputError(f"cannot write to standard output: {exc.strerror or exc}")
+
+
+class _Closed(io.TextIOBase):
+    """A standard stream that was closed when embedcli started (``<&-``, ``>&-``): its
+    descriptor now leads to /dev/null (so that no file opened later takes its number),
+    and using it says what is wrong. Writing nothing to a closed stdout is no error."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    @property
+    def buffer(self) -> _Closed:
+        return self
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("closed when embedcli started")
+
+    def readable(self) -> bool:
+        return self.fd == 0
+
+    def writable(self) -> bool:
+        return self.fd != 0
+
+    def read(self, size: int | None = -1) -> str:
+        raise InputError("cannot read standard input: it is closed")
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        raise InputError("cannot read standard input: it is closed")
+
+    def write(self, text: str) -> int:
+        if text and self.fd == 1:
+            raise OutputError("cannot write to standard output: it is closed")
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _to_devnull(fd: int) -> None:
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    except OSError:
+        pass
+
+
+def set_up_streams() -> None:
+    """For ``main()``: a standard stream closed at start-up leads to /dev/null (a file the
+    cache opens must never become stdout or stderr) and says so when used; stdout is a
+    ``_Stdout``, whose failures are one clear line. Answers that the output encoding cannot
+    carry are escaped, never a crash (PYTHONIOENCODING=ascii); JSON then escapes non-ASCII
+    itself (see ``json_for_stdout``)."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:  # Python found the descriptor closed
+            _to_devnull(fd)
+            setattr(sys, name, _Closed(fd))
+    if isinstance(sys.stderr, io.TextIOWrapper):
+        sys.stderr.reconfigure(errors="backslashreplace")
+    out = sys.stdout
+    if isinstance(out, io.TextIOWrapper) and not isinstance(out, _Stdout):
+        try:
+            out.flush()
+            sys.stdout = _Stdout(out.buffer, encoding=out.encoding, errors="backslashreplace",
+                                 line_buffering=out.line_buffering,
+                                 write_through=out.write_through)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def finish_stdout() -> ExitStatus | None:
+    """Flush stdout at the end of a run; the status of a failure (None: it went well), its
+    line said. Python's own flush at exit then has nothing left to complain about."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return the_reader_left()
+    except OutputError as exc:
+        say("error", str(exc))
+        return exc.status
+    except (OSError, ValueError) as exc:
+        _to_devnull(1)
+        say("error", f"cannot write to standard output: {getattr(exc, 'strerror', None) or exc}")
+        return ExitStatus.OUTPUT
+    except AttributeError:
+        pass
+    return None
+
+
+def closed_at_start(stream: Any) -> bool:
+    return isinstance(stream, _Closed)
+
+
+def require_stdin() -> None:
+    """Before a command reads standard input: a closed one is a usage error, said at once."""
+    if sys.stdin is None or closed_at_start(sys.stdin):
+        raise InputError("cannot read standard input: it is closed")
+
+
+def input_failed(exc: OSError, name: str = "standard input") -> InputError:
+    """A read of ``name`` failed: ``cannot read standard input: Is a directory``."""
+    return InputError(f"cannot read {shown(name)}: {exc.strerror or exc}")
+
+
+# Bytes of one input line (batch, shell, quiz): a longer line fails alone, as a usage
+# error, and is skipped without being held in memory.
+MAX_LINE = 1 << 20
+
+
+def too_long() -> UsageError:
+    return UsageError(f"the line is longer than {MAX_LINE:,} bytes; it is skipped")
+
+
+def bounded_lines(buffer: Any) -> Iterator[bytes | None]:
+    """The lines of a binary stream as ``readline`` gives them (with their newline), read as
+    they arrive; an overlong line as None (what it held is read past, never kept)."""
+    limit = MAX_LINE + 1
+    while True:
+        line = buffer.readline(limit)
+        if not line:
+            return
+        if len(line) < limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):  # the rest of the overlong line
+            line = buffer.readline(limit)
+        yield None
+
+
+def console(*, stderr: bool = False, highlight: bool = True) -> Console:
+    """A rich console for what people read. Markup and emoji codes are off, so that a word
+    such as ``[/dim]`` or ``:smile:`` is shown as it is (and a malformed one is no crash);
+    control characters are escaped before anything reaches it (``errors.safe``)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, markup=False, emoji=False, highlight=highlight)
+
+
+def os_text(text: str) -> str:
+    """A path as the operating system spells it. Under a locale whose encoding is not
+    UTF-8 (``LC_ALL=C``) ``main()`` reads the arguments as UTF-8, so that ``café`` is the
+    word; a path given as an argument goes back to the bytes that were typed."""
+    if sys.getfilesystemencoding().lower().replace("-", "") == "utf8":
+        return text
+    try:
+        return os.fsdecode(text.encode("utf-8", "surrogateescape"))
+    except UnicodeError:
+        return text
+
+
+def os_path(spec: str) -> str:
+    """``spec`` (a model, a dataset: a name or a path) in the OS's spelling when that names
+    an existing file (or ``archive.zip`` of ``archive.zip:member``), else as given."""
+    there = os_text(spec)
+    if there != spec and (os.path.lexists(there) or
+                          os.path.lexists(there.rpartition(":")[0] or there)):
+        return there
+    return spec
+
+
 # --------------------------------------------------------------------------- stdout
 
 
 @contextmanager
 def quiet_when_the_reader_leaves() -> Iterator[None]:
     """Around writes to stdout: a reader that went away (``| head -1``) ends the run
-    quietly with status 141, and Python's final flush does not complain either."""
+    quietly with status 141, and Python's final flush does not complain either; any other
+    failure to write (``> /dev/full``) is an ``OutputError``."""
     try:
         yield
     except BrokenPipeError:
         raise typer.Exit(the_reader_left()) from None
+    except OSError as exc:
+        _to_devnull(1)
+        raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
 
 
 def the_reader_left() -> ExitStatus:
@@ -105,24 +365,37 @@ def write(text: str) -> None:
         sys.stdout.flush()
 
 
-def write_console(console: Any, renderable: Any, markup: bool = True, end: str = "\n") -> None:
+def write_console(console: Any, renderable: Any, markup: bool = False, end: str = "\n") -> None:
     with quiet_when_the_reader_leaves():
         console.print(renderable, markup=markup, end=end)
 
 
 def json_for_stdout() -> Callable[[str], str]:
-    """JSON text that the output encoding can carry: non-ASCII as \\uXXXX escapes where
-    it cannot (PYTHONIOENCODING=ascii), which is still the same JSON."""
+    """JSON text as stdout gets it: the characters of ``errors.CONTROL`` that JSON leaves
+    as they are (DEL, the C1 controls, the line separators, the bidirectional controls,
+    lone surrogates) as \\uXXXX escapes, and all non-ASCII where the output encoding
+    cannot carry it (PYTHONIOENCODING=ascii). It is still the same JSON: the escapes stand
+    in strings only (JSON's own syntax is ASCII)."""
+    import re
+
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     try:
         "\u00e9\u4e2d\U0001f600".encode(encoding)
-        return lambda text: text
+        other = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
     except (UnicodeEncodeError, LookupError):
-        import json
-        import re
-
         other = re.compile(r"[^\x00-\x7f]")
-        return lambda text: other.sub(lambda m: json.dumps(m.group())[1:-1], text)
+
+    def escaped(m: re.Match[str]) -> str:
+        c = m.group()
+        if ord(c) <= 0xFFFF:
+            return f"\\u{ord(c):04x}"
+        high, low = divmod(ord(c) - 0x10000, 0x400)
+        return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+
+    def carry(text: str) -> str:
+        return other.sub(escaped, text) if other.search(text) else text
+
+    return carry
 
 
 def chosen_format(chosen: Format | None, machine: Format = Format.tsv) -> Format:
@@ -139,9 +412,7 @@ def emit(result: Any, chosen: Format | None) -> None:
     fmt = chosen_format(chosen)
     with quiet_when_the_reader_leaves():
         if fmt is Format.table:
-            from rich.console import Console
-
-            Console().print(to_renderable(result))
+            console().print(to_renderable(result))
         else:
             carry = json_for_stdout() if fmt in (Format.json, Format.jsonl) else None
             for chunk in iter_text(result, fmt):
@@ -172,7 +443,6 @@ class StderrReporter:
         if not is_terminal(sys.stderr):
             yield lambda _n: None
             return
-        from rich.console import Console
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -185,7 +455,8 @@ class StderrReporter:
             TransferSpeedColumn,
         )
 
-        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}", markup=False),
+                              BarColumn()]
         if total and unit == "bytes":
             columns += [DownloadColumn(), TransferSpeedColumn()]
         elif total:
@@ -193,8 +464,8 @@ class StderrReporter:
         columns.append(TimeElapsedColumn())
         if total:
             columns.append(TimeRemainingColumn())
-        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(description, total=total)
+        with Progress(*columns, console=console(stderr=True), transient=True) as progress:
+            task = progress.add_task(shown(description), total=total)
             yield lambda n: progress.advance(task, n)
 
 
@@ -216,8 +487,8 @@ def load_model(model_spec: str | None, reading: Reading = AS_GIVEN) -> Model:
 
     options = read_options(reading)
     as_given = options.limit is None and not options.trust and options.unicode_errors == "strict"
-    return load(model_spec, StderrReporter(), options=None if as_given else options,
-                dtype=reading.dtype)
+    return load(None if model_spec is None else os_path(model_spec), StderrReporter(),
+                options=None if as_given else options, dtype=reading.dtype)
 
 
 def make_resolver(model: Model, case_sensitive: bool, memo: int = 0) -> Resolver:
@@ -245,8 +516,6 @@ def run(command: str, args: list[str], model_spec: str | None, reading: Reading,
 
 def note_skipped(dataset: Any, what: str) -> None:
     """Say which lines of a dataset file were skipped (as gensim skips them), if any."""
-    from embedcli.errors import shown
-
     lines = dataset.invalid_lines
     if lines:
         listed = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")

@@ -145,13 +145,21 @@ def setup_readline(session: Any) -> Any:
     return readline
 
 
-def read_lines(stream: Any) -> Iterator[str]:
+def read_lines(stream: Any) -> Iterator[str | None]:
     """Lines of a pipe as they arrive (not after a buffer fills), decoded as UTF-8; bytes
-    that are not UTF-8 become U+FFFD, so such a word is reported as unknown."""
+    that are not UTF-8 become U+FFFD, so such a word is reported as unknown. A line longer
+    than ``io.MAX_LINE`` bytes is None (read past, never held); a failed read is an
+    ``InputError`` (``cannot read standard input: Is a directory``)."""
+    from embedcli.cli.io import bounded_lines, input_failed
+
     buffer = getattr(stream, "buffer", None)
+    lines = bounded_lines(buffer) if buffer is not None else iter(stream.readline, "")
     while True:
-        raw = buffer.readline() if buffer is not None else stream.readline()
-        if not raw:
+        try:
+            raw = next(lines, "")
+        except OSError as exc:
+            raise input_failed(exc) from None
+        if raw == "" or raw == b"":
             return
         yield raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
 

@@ -26,13 +26,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from embedcli.cli.io import (
+    console,
     emit,
     interrupt_handled,
     is_terminal,
+    json_for_stdout,
     load_model,
     make_resolver,
     report_error,
+    require_stdin,
     say,
+    too_long,
     write,
     write_console,
 )
@@ -46,7 +50,7 @@ from embedcli.cli.options import (
     reads_model,
 )
 from embedcli.cli.prompt import History, history_path, read_lines, setup_readline
-from embedcli.errors import EmbedcliError, UsageError
+from embedcli.errors import EmbedcliError, UsageError, safe
 from embedcli.formats import Format, Method
 
 if TYPE_CHECKING:
@@ -206,7 +210,7 @@ def interactive(session: Session, answer: Callable[[int, Any], None],
             say("", "cancelled")
 
 
-def driven(session: Session, lines: Iterator[str], answer: Callable[[int, Any], None],
+def driven(session: Session, lines: Iterator[str | None], answer: Callable[[int, Any], None],
            failure: Callable[[int, str, EmbedcliError], None]) -> int:
     """Answer lines from a program: ``answer(line_number, result)`` for each query (and for
     ``:settings``, a record of them), ``failure(line_number, line, error)`` for a line
@@ -219,8 +223,10 @@ def driven(session: Session, lines: Iterator[str], answer: Callable[[int, Any], 
 
     failed = answered = 0
     for number, raw in enumerate(lines, 1):
-        line = raw.rstrip("\r\n")
+        line = "" if raw is None else raw.rstrip("\r\n")
         try:
+            if raw is None:
+                raise too_long()
             item = session.read(line)
             if item is None:
                 continue
@@ -281,8 +287,6 @@ def shell(
 
     printf 'cat\\nking - man + woman\\n' | embedcli shell
     """
-    from rich.console import Console
-
     from embedcli.queries import Spec, check_options
     from embedcli.render import batch as lines_out
 
@@ -290,24 +294,28 @@ def shell(
         raise UsageError(f"the shell writes table or jsonl, not {format.value}")
     defaults = Spec("", (), top, method.value, restrict)
     check_options(defaults)
+    require_stdin()  # a closed stdin is said before the model loads
     session = Session(lambda spec: load_model(spec, reading), model_spec, defaults, case_sensitive)
     fmt = format or (Format.table if is_terminal(sys.stdout) else Format.jsonl)
+    carry = json_for_stdout()
 
     def answer(number: int, result: Any) -> None:
         if fmt is Format.table:
             emit(result, Format.table)
         else:
-            write(lines_out.jsonl(number, result))
+            write(carry(lines_out.jsonl(number, result)))
 
     if sys.stdin.isatty():
-        person = Console(highlight=False) if is_terminal(sys.stdout) else \
-            Console(stderr=True, highlight=False)
-        status = interactive(session, answer,
-                             lambda text: write_console(person, text, markup=False))
+        person = console(highlight=False, stderr=not is_terminal(sys.stdout))
+
+        def show(text: str) -> None:  # a model's name, a setting: escaped, line by line
+            write_console(person, "\n".join(safe(line) for line in text.split("\n")))
+
+        status = interactive(session, answer, show)
     else:
         def failure(number: int, line: str, error: EmbedcliError) -> None:
             if fmt is Format.jsonl:  # (in a table, the stderr line says it)
-                write(lines_out.error_jsonl(number, line, str(error), error.status))
+                write(carry(lines_out.error_jsonl(number, line, str(error), error.status)))
 
         status = driven(session, read_lines(sys.stdin), answer, failure)
     if status:

@@ -47,5 +47,9 @@ def to_text(result: Any, fmt: Format) -> str:
 
 
 def to_renderable(result: Any) -> RenderableType:
-    """A rich renderable for a terminal."""
-    return family(result).to_renderable(result)
+    """A rich renderable for a terminal; every text in it with its control characters
+    escaped (``common.for_people``). Print it on a console without markup
+    (``cli.io.console``): a word such as ``[/dim]`` is a word."""
+    from embedcli.render.common import for_people
+
+    return family(result).to_renderable(for_people(result))

@@ -39,7 +39,8 @@ def tsv(line: int, command: str, words: list[str], result: Any) -> str:
 def tsv_error(line: int, text: str, message: str) -> str:
     """The one tsv row of a failed line: its first word as the command, the rest as query."""
     command, _, rest = _one_line(text).partition(" ")
-    return "\t".join([str(line), command, rest, "", "", "", _one_line(message)]) + "\n"
+    return "\t".join([str(line), cell(command), cell(rest), "", "", "",
+                      cell(_one_line(message))]) + "\n"
 
 
 

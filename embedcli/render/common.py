@@ -1,9 +1,17 @@
 """What every family of renderers shares: numbers and cells for machine formats, rows as
-jsonl/tsv/csv, and the bars and colours of tables."""
+jsonl/tsv/csv, and the bars and colours of tables.
+
+Text from outside (words of a model, queries, names, paths, lines of a file) may hold
+control characters. Every format escapes them with ``errors.safe``, the one escaping:
+tsv, csv and plain in ``cell`` and ``machine_text``, tables by ``for_people`` (which
+``render.to_renderable`` applies to every result), json and jsonl by JSON itself (and
+``cli.io.json_for_stdout`` for what JSON leaves as it is).
+"""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -11,6 +19,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from embedcli.errors import safe
 from embedcli.formats import Format
 
 
@@ -24,11 +33,45 @@ def flat(x: Any) -> Any:
 
 
 def cell(x: Any) -> str:
+    """A value as tsv, csv and plain write it; text with its control characters escaped
+    (a word holding a tab or an ESC cannot break a row or drive a terminal)."""
+    if isinstance(x, str):
+        return safe(x)
     if x is None:
         return ""
     if isinstance(x, bool):
         return "true" if x else "false"  # as in JSON
     return repr(x) if isinstance(x, float) else str(x)
+
+
+def for_people(value: Any) -> Any:
+    """``value`` (a result, and everything in it) with every text escaped by
+    ``errors.safe``: what a table shows. The same object where nothing needs escaping;
+    lazy listings (a vocabulary) stay lazy."""
+    if isinstance(value, str):
+        return safe(value)
+    if isinstance(value, (int, float, type(None))):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changed = {}
+        for f in dataclasses.fields(value):
+            if f.init:
+                old = getattr(value, f.name)
+                new = for_people(old)
+                if new is not old:
+                    changed[f.name] = new
+        return dataclasses.replace(value, **changed) if changed else value
+    if type(value) in (list, tuple):
+        items = [for_people(x) for x in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        return items if type(value) is list else tuple(items)
+    if type(value) is dict:
+        pairs = {for_people(k): for_people(v) for k, v in value.items()}
+        return value if list(pairs.items()) == list(value.items()) else pairs
+    if isinstance(value, Iterator):
+        return (for_people(x) for x in value)
+    return value
 
 
 def iter_rows(header: list[str], rows: Iterable[list[Any]], fmt: Format) -> Iterator[str]:
@@ -37,7 +80,7 @@ def iter_rows(header: list[str], rows: Iterable[list[Any]], fmt: Format) -> Iter
         for row in rows:
             yield json.dumps(dict(zip(header, row)), ensure_ascii=False) + "\n"
     elif fmt is Format.tsv:
-        # words never hold a tab or a newline (the vocabulary is split on white space)
+        # a word never holds a newline (a tab, escaped by cell, may be held)
         for line in itertools.chain([header], rows):
             yield "\t".join(cell(x) for x in line) + "\n"
     elif fmt is Format.csv:
@@ -57,7 +100,7 @@ def machine_text(result: Any, fmt: Format, *, to_dict: Callable[[Any], Any],
     if fmt is Format.json:
         yield json.dumps(to_dict(result), ensure_ascii=False, indent=2) + "\n"
     elif fmt is Format.plain:
-        yield from (line + "\n" for line in plain(result))
+        yield from (safe(line) + "\n" for line in plain(result))
     else:
         header, body = rows(result)
         yield from iter_rows(header, body, fmt)

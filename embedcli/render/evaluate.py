@@ -86,7 +86,7 @@ def iter_text(result: EvaluationResult, fmt: Format) -> Iterator[str]:
     if fmt is Format.plain:
         figure = header.index("spearman" if isinstance(result, PairsReport) else "accuracy")
         for row in rows:
-            yield f"{row[0]}\t{_cell(row[figure])}\n"
+            yield f"{_cell(row[0])}\t{_cell(row[figure])}\n"
     else:
         yield from iter_rows(header, rows, fmt)
 
@@ -112,8 +112,9 @@ def to_renderable(result: EvaluationResult) -> RenderableType:
     from rich.text import Text
 
     if isinstance(result, PairsReport):
-        title = (f"word-pair similarity on {result.model}  [dim]("
-                 f"{_settings(result.restrict, result.words, result.case_insensitive)})")
+        title = Text(f"word-pair similarity on {result.model}  ")
+        title.append(f"({_settings(result.restrict, result.words, result.case_insensitive)})",
+                     style="dim")
         table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
         for name in ("dataset", "pairs", "used", "unknown", "pearson", "spearman"):
             table.add_column(name, justify="left" if name == "dataset" else "right",
@@ -125,8 +126,9 @@ def to_renderable(result: EvaluationResult) -> RenderableType:
         return table
 
     r = result
-    title = (f"{r.dataset} analogies on {r.model}  [dim]({r.method}, "
-             f"{_settings(r.restrict, r.words, r.case_insensitive)})")
+    title = Text(f"{r.dataset} analogies on {r.model}  ")
+    title.append(f"({r.method}, {_settings(r.restrict, r.words, r.case_insensitive)})",
+                 style="dim")
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("section")
     table.add_column("correct", justify="right")

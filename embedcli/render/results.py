@@ -259,8 +259,9 @@ def _(result: Ranking) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
-    title = f"{result.query}  [dim]({result.model}, {result.method}"
-    title += f", restrict {result.restrict:,})" if result.restrict else ")"
+    title = Text(f"{result.query}  ")
+    title.append(f"({result.model}, {result.method}" + (
+        f", restrict {result.restrict:,})" if result.restrict else ")"), style="dim")
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("#", justify="right", style="dim")
     table.add_column("word", style="bold")
@@ -318,8 +319,9 @@ def _(result: OddOneOut) -> RenderableType:
     from rich.text import Text
 
     words = " ".join(c.word for c in sorted(result.words, key=lambda c: c.word))
-    table = Table(title=f"doesnt-match: {words}  [dim]({result.model})",
-                  box=box.SIMPLE_HEAD, title_justify="left")
+    title = Text(f"doesnt-match: {words}  ")
+    title.append(f"({result.model})", style="dim")
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("#", justify="right", style="dim")
     table.add_column("word", style="bold")
     table.add_column("distance to the mean", justify="right")
@@ -348,10 +350,12 @@ def _(result: WordRank) -> RenderableType:
 @to_renderable.register(WordVector)
 def _(result: WordVector) -> RenderableType:
     from rich.table import Table
+    from rich.text import Text
 
     per_row = 5  # fits a narrow terminal
-    table = Table(title=f"{result.word}  [dim]({len(result.values)} dimensions)",
-                  box=None, title_justify="left", show_header=False)
+    title = Text(f"{result.word}  ")
+    title.append(f"({len(result.values)} dimensions)", style="dim")
+    table = Table(title=title, box=None, title_justify="left", show_header=False)
     table.add_column(justify="right", style="dim", no_wrap=True, min_width=7)
     for _ in range(min(per_row, len(result.values))):
         table.add_column(justify="right", no_wrap=True, min_width=7)
