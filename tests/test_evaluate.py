@@ -356,8 +356,6 @@ def test_the_split_by_position_differs_where_no_name_starts_with_gram(runner, bu
         {"syntactic"}
 
 
-@pytest.mark.xfail(strict=True, reason="to_dict in embedcli/render/evaluate.py does not "
-                                       "carry AnalogyReport.split yet")
 def test_the_json_says_which_split_was_used(runner, tiny):
     for args, split in (((), "name"), (("--semantic-sections", "1"), "first 1")):
         data = json.loads(run(runner, "evaluate", "analogies", str(tiny), *args,
@@ -648,7 +646,7 @@ def test_json_has_every_figure(runner, tiny):
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     figures = {"correct", "incorrect", "evaluated", "skipped", "questions", "accuracy"}
-    assert set(data) == {"dataset", "file", "model", "method", "restrict", "words",
+    assert set(data) == {"dataset", "file", "model", "method", "split", "restrict", "words",
                          "case_insensitive", "coverage", "oov_percent", "semantic",
                          "syntactic", "total", "sections", "errors", "invalid_lines"} | figures
     assert (data["dataset"], data["file"], data["model"], data["method"]) == \

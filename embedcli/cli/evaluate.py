@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from embedcli.cli.io import emit, is_terminal, load_model, note_skipped, os_path
+from embedcli.cli.io import console, emit, is_terminal, load_model, note_skipped, os_path
 from embedcli.cli.options import AS_GIVEN, FormatOpt, ModelOpt, Reading, reads_model
+from embedcli.errors import safe
 from embedcli.formats import Method
 
 if TYPE_CHECKING:
@@ -41,12 +42,9 @@ CaseInsensitiveOpt = Annotated[bool, typer.Option(
 @contextmanager
 def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr when it is a terminal; ``(done, total)`` updates."""
-    from rich.console import Console
-
     if not is_terminal(sys.stderr):
         yield lambda _done, _total: None
         return
-    console = Console(stderr=True)
     from rich.progress import (
         BarColumn,
         Progress,
@@ -59,8 +57,8 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task(description, total=None)
+                  console=console(stderr=True), transient=True) as progress:
+        task = progress.add_task(safe(description), total=None)
 
         def update(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
@@ -153,7 +151,7 @@ def similarity(
 
     sets = []
     for spec in datasets or DEFAULT_SIMILARITY:
-        name, path = locate(spec, "similarity")
+        name, path = locate(os_path(spec), "similarity")
         pairs = read_pairs(path, name)
         note_skipped(pairs, "'word<TAB>word<TAB>score'")
         sets.append(pairs)

@@ -53,6 +53,7 @@ def to_dict(result: EvaluationResult) -> dict[str, Any]:
     r = result
     return {
         "dataset": r.dataset, "file": r.path, "model": r.model, "method": r.method,
+        "split": r.split,
         "restrict": r.restrict, "words": r.words, "case_insensitive": r.case_insensitive,
         "accuracy": _opt(r.total.accuracy), "questions": r.total.questions,
         "evaluated": r.total.evaluated, "correct": r.total.correct,
