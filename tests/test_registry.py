@@ -173,3 +173,28 @@ def test_two_registrations_of_one_file_share_its_cache(runner, source, fresh_cac
     assert again.exit_code == 0 and "converting" not in again.stderr
     assert "(1 cache entry)" in run(runner, "models", "remove", "b").stderr
     assert _entries(fresh_cache) == []
+
+
+def test_a_change_of_the_registry_waits_for_the_lock_and_then_loses_nothing(tmp_path, source):
+    """While another process holds the registry's lock, `models add` (its model already
+    converted, so it reaches the lock at once) waits; released, it adds to what the holder
+    wrote instead of overwriting it."""
+    import time
+
+    from embedcli.models import Registry
+
+    env = {k: v for k, v in os.environ.items() if k != "EMBEDCLI_MODEL"}
+    cli = [sys.executable, "-m", "embedcli"]
+    assert subprocess.run([*cli, "neighbors", "king", "-m", str(source)], env=env,
+                          capture_output=True, timeout=120).returncode == 0
+    with Registry.editing() as registry:
+        waiting = subprocess.Popen([*cli, "models", "add", "late", str(source)], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)  # far longer than the add takes once it has the lock
+        assert waiting.poll() is None  # blocked on the lock
+        registry.models["held"] = {"path": str(source)}
+        registry.save()
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, err
+    assert "registered late" in err
+    assert set(json.loads(Registry.path().read_text())["models"]) == {"held", "late"}

@@ -1,7 +1,8 @@
-"""``embedcli models``: list, inspect, register, remove and choose models.
+"""``embedcli models``: list, inspect, register, remove, choose and check models.
 
 Registrations live in ``models.json`` in the user's config directory
-(``EMBEDCLI_CONFIG_DIR`` overrides it); converted vectors live in the cache.
+(``EMBEDCLI_CONFIG_DIR`` overrides it), changed under a lock; converted vectors live in
+the cache, which ``models check`` verifies in full.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
-from embedcli.cli.io import emit_rows, load_model, read_options, say
+from embedcli.cli.io import StderrReporter, emit_rows, load_model, os_path, read_options, say
 from embedcli.cli.options import AS_GIVEN, FormatOpt, Reading, reads_model
-from embedcli.errors import ModelError
+from embedcli.errors import ModelError, UsageError
 
 app = typer.Typer()
-models_app = typer.Typer(help="List, inspect, register and remove models.",
+models_app = typer.Typer(help="List, inspect, register, remove and check models.",
                          no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
@@ -38,7 +39,7 @@ def _row(name: str, default: str) -> ModelRow:
 
     try:
         source = resolve(name, download=False)
-    except ModelError as exc:  # a registered file that has gone away, or not downloaded
+    except (ModelError, UsageError) as exc:  # a file gone, not downloaded, a broken entry
         return ModelRow(name, f"(unavailable: {exc})", None, None, None, 0,
                         _is_default(name, default))
     meta = cached_meta(source) or {}
@@ -113,14 +114,11 @@ def add(
 
     Example: embedcli models add glove100 ~/Downloads/glove.6B.zip:glove.6B.100d.txt
     """
-    from embedcli.models import register, unregister
+    from embedcli.models import register
 
-    register(name, path, options=read_options(reading), dtype=reading.dtype or "float32")
-    try:
-        model = load_model(name)
-    except BaseException:
-        unregister(name)  # a registration that cannot load is worse than none
-        raise
+    # converts first, then registers: a registration that cannot load is never written
+    model = register(name, os_path(path), options=read_options(reading),
+                     dtype=reading.dtype or "float32", reporter=StderrReporter())
     say("", f"registered {name}: {len(model):,} words x {model.dim} dimensions")
 
 
@@ -153,3 +151,29 @@ def default(name: Annotated[str, typer.Argument(help="A registered or bundled na
     say("", f"{name} is now the default model")
     if os.environ.get("EMBEDCLI_MODEL"):
         say("note", "EMBEDCLI_MODEL is set, and it wins over this default")
+
+
+@models_app.command("check")
+@reads_model
+def check(
+    name: Annotated[str, typer.Argument(help="A model name, file or gensim-data name.")],
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """Verify a model's cache in full: every file against the checksum stored when it was
+    converted (queries check only what costs little). Converts nothing.
+
+    Status 0 when the cache is sound; 3, naming the damaged file, when it is not (the
+    damaged entry is removed, so the next use converts the model again); 1 when the model
+    has not been converted yet. The loading options pick the same cache entry a query
+    with them would use.
+
+    Example: embedcli models check glove-6b-50d
+    """
+    from embedcli.models import check_cache
+
+    options = read_options(reading)
+    as_given = options.limit is None and not options.trust and options.unicode_errors == "strict"
+    report = check_cache(os_path(name), StderrReporter(), options=None if as_given else options,
+                         dtype=reading.dtype)
+    say("", f"the cache of {name} is sound: {report.files} files, {report.bytes:,} bytes "
+            f"checked ({report.entry})")
