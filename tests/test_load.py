@@ -168,7 +168,8 @@ def test_a_conversion_killed_mid_way_is_rebuilt_and_answers(tmp_path, model_file
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout) == expected
         # exactly one entry, and valid: the next run answers from it, converting nothing.
-        # The killed run's temporary directory stays (nothing sweeps them yet: issue 10).
+        # The killed run's temporary directory may stay until the next conversion sweeps it
+        # (tests/test_hostile_models.py tests the sweep).
         entries, temporaries = _cache_state(cache)
         assert len(entries) == 1, entries
         assert (cache / "models" / entries[0] / "meta.json").is_file()
