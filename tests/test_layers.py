@@ -77,3 +77,29 @@ def test_a_query_imports_only_what_it_uses(bundled, session_cache):
               "embedcli.render.classroom", "embedcli.render.evaluate", "readline",
               "matplotlib", "gensim", "scipy", "pyarrow"]
     assert [m for m in unused if m in modules] == []
+
+
+def test_the_commands_of_each_area_are_listed_for_the_run_that_names_one():
+    import importlib
+
+    import typer.main
+
+    from embedcli.cli.app import AREAS, COMMANDS
+
+    registered = {name: area for area in AREAS
+                  for name in typer.main.get_group(importlib.import_module(area).app).commands}
+    assert registered == COMMANDS
+
+
+@pytest.mark.parametrize("args", [["analogy", "--top", "x", "king"], ["models", "--help"]],
+                         ids=["query", "models"])
+def test_a_command_imports_only_its_own_area(args):
+    from embedcli.cli.app import AREAS, COMMANDS
+
+    modules = _imports(*args)
+    assert [area for area in AREAS if area in modules] == [COMMANDS[args[0]]]
+
+
+def test_version_alone_imports_no_typer():
+    modules = _imports("--version")
+    assert "typer" not in modules and "embedcli.cli.root" not in modules

@@ -1,158 +1,85 @@
-"""The Typer app: the group, ``main``, and the ordered list of command areas. Every way a
-run can end becomes one stderr line and one exit status here, in one place.
+"""The entry point, ``main``, and the ordered list of command areas. The Typer app itself
+(``embedcli.cli.root``, where every way a run can end becomes one stderr line and one exit
+status) is built for the run with the areas it needs, after ``main`` has answered a
+plain ``embedcli --version`` without importing typer at all.
 
 A command area is a module with its own ``app = typer.Typer()``; adding a command means
-writing it in an area's module (or a new module, with one line in ``AREAS``).
+writing it in an area's module (or a new module) and naming it in ``COMMANDS``.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Annotated, Any
-
-import typer
-from typer.core import TyperGroup
+from typing import TYPE_CHECKING, Any
 
 from embedcli import __version__
 from embedcli.cli import io
-from embedcli.errors import EmbedcliError, ExitStatus, StreamError, shown
+from embedcli.errors import EmbedcliError, ExitStatus, StreamError
 
-# The command areas, in the order `embedcli --help` lists them.
-AREAS = (
-    "embedcli.cli.queries",    # analogy, neighbors, similarity, doesnt-match, vector, rank, vocab
-    "embedcli.cli.batch",      # batch
-    "embedcli.cli.shell",      # shell
-    "embedcli.cli.classroom",  # explain, interpolate, plot, quiz
-    "embedcli.cli.evaluate",   # evaluate analogies|similarity
-    "embedcli.cli.models",     # models list|info|add|remove|default
-)
+if TYPE_CHECKING:
+    import typer
 
-
-class EmbedcliGroup(TyperGroup):
-    """Maps every way a run can end to one stderr line and one exit status."""
-
-    def main(self, args: Sequence[str] | None = None,  # type: ignore[override]
-             prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
-        io.interrupt_handled()  # a Ctrl-C of an earlier run in this process is history
-        try:
-            try:
-                status = super().main(args, prog_name or io.PROG, complete_var,
-                                      standalone_mode=False, **extra)
-                status = status if isinstance(status, int) else 0
-            except typer.TyperException as exc:  # click's usage errors (typer vendors click)
-                status = _usage(exc)  # (NoArgsIsHelp writes the help: that may fail too)
-        except EmbedcliError as exc:
-            if io.interrupted():  # see _on_signal
-                status = _stopped()
-            else:
-                io.report_error(exc)
-                status = exc.status
-        except StreamError as exc:  # stdin cannot be read, or stdout written
-            if io.interrupted():
-                status = _stopped()
-            else:
-                io.say("error", str(exc))
-                status = exc.status
-        except SystemExit:
-            # rich's and typer's own answer to a closed pipe while they print help: exit
-            # 1 (rich points stdout at /dev/null first). Ours is 141, as for answers.
-            if not _stdout_was_closed():
-                raise
-            status = io.the_reader_left()
-        except (KeyboardInterrupt, typer.Abort):
-            io.to_stderr("\n")
-            status = _stopped()
-        except io.Stopped:  # SIGTERM, SIGHUP: the work has unwound as for Ctrl-C
-            status = _stopped()
-        except Exception as exc:  # a bug: still one line, no traceback (EMBEDCLI_DEBUG=1 shows it)
-            if io.interrupted():  # see _on_signal
-                status = _stopped()
-            elif os.environ.get("EMBEDCLI_DEBUG"):
-                raise
-            else:
-                io.say("internal error", f"{type(exc).__name__}: {shown(str(exc))} (please "
-                       "report this; EMBEDCLI_DEBUG=1 shows the traceback)")
-                status = ExitStatus.INTERNAL
-        sys.exit(int(status))
+# Each command and the area (a module with its own typer.Typer()) that registers it, in
+# the order `embedcli --help` lists them; a test checks this against the areas' apps. A run
+# whose first argument names a command builds the app of that area alone (the others are
+# not imported); any other run (--help, a usage error, an unknown command) builds them
+# all, so that the help lists every command and the suggestions know them all.
+COMMANDS = {
+    **dict.fromkeys(("analogy", "neighbors", "similarity", "doesnt-match", "vector", "rank",
+                     "vocab"), "embedcli.cli.queries"),
+    "batch": "embedcli.cli.batch",
+    "shell": "embedcli.cli.shell",
+    **dict.fromkeys(("explain", "interpolate", "plot", "quiz"), "embedcli.cli.classroom"),
+    "evaluate": "embedcli.cli.evaluate",  # evaluate analogies|similarity
+    "models": "embedcli.cli.models",  # models list|info|add|remove|default|check
+}
+AREAS = tuple(dict.fromkeys(COMMANDS.values()))  # the areas, in that order
 
 
-def _stopped() -> ExitStatus:
-    """The status of the interrupting signals recorded (130 if none is: a Ctrl-C that
-    typer saw as an Abort); SIGTERM and SIGHUP say so in one line (Ctrl-C's newline is
-    enough at a terminal)."""
-    status = io.interrupt_status()
-    if status != ExitStatus.INTERRUPTED:
-        io.say("", f"stopped by {signal.Signals(status - 128).name}")
-    return status
+def for_arguments(args: Sequence[str]) -> typer.Typer:
+    """The app a run with ``args`` needs: only the command it names, if it names one
+    first (its area alone imported); else the whole app."""
+    from embedcli.cli.root import build
+
+    area = COMMANDS.get(args[0]) if args else None
+    return build((area,), args[0]) if area is not None else __getattr__("app")
 
 
-def _usage(exc: typer.TyperException) -> int:
-    if type(exc).__name__ == "NoArgsIsHelpError":
-        try:
-            sys.stdout.write(exc.format_message() + "\n")
-            sys.stdout.flush()
-            return ExitStatus.OK
-        except BrokenPipeError:
-            return io.the_reader_left()
-    message = exc.format_message()
-    ctx = getattr(exc, "ctx", None)
-    if ctx is not None and type(exc).__name__ == "NoSuchOption" and \
-            ctx.command.name in ("analogy", "neighbors", "explain"):
-        message += (" (a query that starts with '-' goes after '--': "
-                    f"{ctx.command_path} -- \"-king + woman\")")
-    elif ctx is not None:
-        message += f" (see '{ctx.command_path} --help')"
-    io.say("error", message)
-    return int(getattr(exc, "exit_code", ExitStatus.USAGE))
+def __getattr__(name: str) -> Any:
+    """``app``, the whole CLI, built on first use (``main`` builds only what a run needs)."""
+    if name == "app":
+        whole = globals().get("_whole")
+        if whole is None:
+            from embedcli.cli.root import build
+
+            whole = globals()["_whole"] = build(AREAS)
+        return whole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _stdout_was_closed() -> bool:
-    if io.closed_at_start(sys.stdout):  # (its descriptor leads to /dev/null, from the start)
-        return False
-    if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # typer's wrapper
-        return True
-    try:  # rich's: stdout's descriptor now leads to /dev/null
-        here, null = os.fstat(1), os.stat(os.devnull)
-    except OSError:
-        return False
-    return (here.st_dev, here.st_ino) == (null.st_dev, null.st_ino)
-
-
-app = typer.Typer(
-    cls=EmbedcliGroup,
-    name=io.PROG,
-    help="Word-embedding arithmetic at the command line: analogies, neighbours, similarity.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
+def _version() -> int:
+    """``embedcli --version`` and nothing else: answered before typer is imported (the
+    app's ``--version`` option says the same, in any other company)."""
+    try:
         sys.stdout.write(f"{io.PROG} {__version__}\n")
-        raise typer.Exit()
+    except BrokenPipeError:  # the reader left: 141, quietly
+        return io.the_reader_left()
+    except EmbedcliError as exc:
+        io.report_error(exc)
+        return exc.status
+    except StreamError as exc:
+        io.say("error", str(exc))
+        return exc.status
+    except (KeyboardInterrupt, io.Stopped) as exc:  # as the app's group ends them
+        from embedcli.cli.root import stopped
 
-
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
-) -> None:
-    """Word-embedding arithmetic at the command line: analogies, neighbours, similarity.
-
-    Example: embedcli analogy "king - man + woman"
-    """
-
-
-for _area in AREAS:
-    app.add_typer(importlib.import_module(_area).app)
+        if isinstance(exc, KeyboardInterrupt):
+            io.to_stderr("\n")
+        return stopped()
+    return ExitStatus.OK
 
 
 def main() -> None:
@@ -162,9 +89,13 @@ def main() -> None:
     _width_from_the_environment()
     for signum in io.STOPPING:  # Ctrl-C, SIGTERM, SIGHUP
         signal.signal(signum, _on_signal)
+    status: int
     try:
-        app()
-        status: int = ExitStatus.OK
+        if sys.argv[1:] == ["--version"]:
+            status = _version()
+        else:
+            for_arguments(sys.argv[1:])()
+            status = ExitStatus.OK
     except SystemExit as exit:
         code = exit.code
         status = 0 if code is None else code if isinstance(code, int) else 1

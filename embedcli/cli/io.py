@@ -2,8 +2,9 @@
 streams (closed, full, a reader gone), progress, loading the model a command names, and
 the record of interrupting signals.
 
-Heavy modules (numpy, the engine, rich) are imported inside the functions, so that
-``--help`` and usage errors never import them.
+Heavy modules (numpy, the engine, rich, typer) are imported inside the functions, so that
+``--help`` and usage errors never import numpy, the engine or rich, and ``--version``
+not even typer.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import typer
-
-from embedcli.cli.options import AS_GIVEN, Reading
+from embedcli.cli.reading import AS_GIVEN, Reading
 from embedcli.errors import (
     EmbedcliError,
     ExitStatus,
@@ -341,6 +340,8 @@ def quiet_when_the_reader_leaves() -> Iterator[None]:
     try:
         yield
     except BrokenPipeError:
+        import typer
+
         raise typer.Exit(the_reader_left()) from None
     except OSError as exc:
         _to_devnull(1)

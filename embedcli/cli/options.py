@@ -1,18 +1,20 @@
 """The options the commands share, as Typer parameter types, and how a command reads its
 model (:class:`Reading`). A leaf of the CLI: it imports nothing of embedcli but the
-formats, so that every command module can use it and none imports another."""
+formats and ``reading``, so that every command module can use it and none imports another."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
+from embedcli.cli.reading import AS_GIVEN as AS_GIVEN  # (the commands import both from here)
+from embedcli.cli.reading import Reading as Reading
 from embedcli.formats import Format, Method
 
 ModelOpt = Annotated[str | None, typer.Option(
@@ -53,17 +55,6 @@ QueryArg = Annotated[list[str], typer.Argument(
     metavar="QUERY...", help="The query, quoted or as separate words.", show_default=False)]
 
 
-@dataclass(frozen=True)
-class Reading:
-    """How a command reads its model: --limit, --trust, --unicode-errors, --dtype."""
-
-    limit: int | None = None
-    trust: bool = False
-    unicode_errors: str = "strict"
-    dtype: str | None = None
-
-
-AS_GIVEN = Reading()  # no reading options: the model as its file holds it
 _READING_OPTIONS = [  # the options behind Reading, in its order, as Typer parameters
     inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default,
                       annotation=annotation)

@@ -1,0 +1,163 @@
+"""The Typer app: the group and its callback, built from the command areas that a run
+needs (``embedcli.cli.app`` says which). Every way a run can end becomes one stderr line
+and one exit status here, in one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+import typer.main
+from typer.core import TyperGroup
+
+from embedcli import __version__
+from embedcli.cli import io
+from embedcli.errors import EmbedcliError, ExitStatus, StreamError, shown
+
+
+class EmbedcliGroup(TyperGroup):
+    """Maps every way a run can end to one stderr line and one exit status."""
+
+    def main(self, args: Sequence[str] | None = None,  # type: ignore[override]
+             prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        io.interrupt_handled()  # a Ctrl-C of an earlier run in this process is history
+        try:
+            try:
+                status = super().main(args, prog_name or io.PROG, complete_var,
+                                      standalone_mode=False, **extra)
+                status = status if isinstance(status, int) else 0
+            except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+                status = _usage(exc)  # (NoArgsIsHelp writes the help: that may fail too)
+        except EmbedcliError as exc:
+            if io.interrupted():  # see _on_signal
+                status = stopped()
+            else:
+                io.report_error(exc)
+                status = exc.status
+        except StreamError as exc:  # stdin cannot be read, or stdout written
+            if io.interrupted():
+                status = stopped()
+            else:
+                io.say("error", str(exc))
+                status = exc.status
+        except SystemExit:
+            # rich's and typer's own answer to a closed pipe while they print help: exit
+            # 1 (rich points stdout at /dev/null first). Ours is 141, as for answers.
+            if not _stdout_was_closed():
+                raise
+            status = io.the_reader_left()
+        except (KeyboardInterrupt, typer.Abort):
+            io.to_stderr("\n")
+            status = stopped()
+        except io.Stopped:  # SIGTERM, SIGHUP: the work has unwound as for Ctrl-C
+            status = stopped()
+        except Exception as exc:  # a bug: still one line, no traceback (EMBEDCLI_DEBUG=1 shows it)
+            if io.interrupted():  # see _on_signal
+                status = stopped()
+            elif os.environ.get("EMBEDCLI_DEBUG"):
+                raise
+            else:
+                io.say("internal error", f"{type(exc).__name__}: {shown(str(exc))} (please "
+                       "report this; EMBEDCLI_DEBUG=1 shows the traceback)")
+                status = ExitStatus.INTERNAL
+        sys.exit(int(status))
+
+
+def stopped() -> ExitStatus:
+    """The status of the interrupting signals recorded (130 if none is: a Ctrl-C that
+    typer saw as an Abort); SIGTERM and SIGHUP say so in one line (Ctrl-C's newline is
+    enough at a terminal)."""
+    status = io.interrupt_status()
+    if status != ExitStatus.INTERRUPTED:
+        io.say("", f"stopped by {signal.Signals(status - 128).name}")
+    return status
+
+
+def _usage(exc: typer.TyperException) -> int:
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        try:
+            sys.stdout.write(exc.format_message() + "\n")
+            sys.stdout.flush()
+            return ExitStatus.OK
+        except BrokenPipeError:
+            return io.the_reader_left()
+    message = exc.format_message()
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and type(exc).__name__ == "NoSuchOption" and \
+            ctx.command.name in ("analogy", "neighbors", "explain"):
+        message += (" (a query that starts with '-' goes after '--': "
+                    f"{ctx.command_path} -- \"-king + woman\")")
+    elif ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    io.say("error", message)
+    return int(getattr(exc, "exit_code", ExitStatus.USAGE))
+
+
+def _stdout_was_closed() -> bool:
+    if io.closed_at_start(sys.stdout):  # (its descriptor leads to /dev/null, from the start)
+        return False
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # typer's wrapper
+        return True
+    try:  # rich's: stdout's descriptor now leads to /dev/null
+        here, null = os.fstat(1), os.stat(os.devnull)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (null.st_dev, null.st_ino)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"{io.PROG} {__version__}\n")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """Word-embedding arithmetic at the command line: analogies, neighbours, similarity.
+
+    Example: embedcli analogy "king - man + woman"
+    """
+
+
+def build(areas: Sequence[str], command: str | None = None) -> typer.Typer:
+    """The app with the commands of ``areas`` (``app.AREAS``: the whole CLI); with
+    ``command``, of those only that one (typer turns each command it holds into a click
+    command, parameter by parameter, on every run)."""
+    built = typer.Typer(
+        cls=EmbedcliGroup,
+        name=io.PROG,
+        help="Word-embedding arithmetic at the command line: analogies, neighbours, "
+             "similarity.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    built.callback()(_root)
+    for area in areas:
+        built.add_typer(_only(importlib.import_module(area).app, command))
+    return built
+
+
+def _only(area: typer.Typer, command: str | None) -> typer.Typer:
+    """``area``'s app with only ``command`` in it, if it is one of its commands (a group,
+    such as ``models``, is kept whole)."""
+    if command is None:
+        return area
+    kept = [info for info in area.registered_commands
+            if (info.name or typer.main.get_command_name(getattr(info.callback, "__name__", "")))
+            == command]
+    if not kept:
+        return area
+    alone = typer.Typer()
+    alone.registered_commands = kept
+    return alone
