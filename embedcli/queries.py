@@ -178,18 +178,24 @@ def answer_many(model: Model, specs: Sequence[Spec],
     The same answers as :func:`answer`, faster: every 3CosAdd ranking (analogies by
     default, and all neighbours) is answered together by ``rank_many``, one pass over the
     matrix for the lot; the rest one at a time (they are cheap, or, for 3CosMul, would need
-    as many products per candidate as the query has words).
+    as many products per candidate as the query has words). Every ``rank`` line too is
+    answered in one pass for the lot (``word_ranks``).
     """
-    from embedcli.engine.ranking import rank_many
+    from embedcli.engine.ranking import rank_many, word_ranks
 
     out: list[Any] = [None] * len(specs)
     pending: list[tuple[int, Plan]] = []
+    ranks: list[tuple[int, tuple[tuple[int, str], tuple[int, str]]]] = []
     for k, spec in enumerate(specs):
         try:
             if spec.command == "neighbors" or (spec.command == "analogy"
                                                and spec.method == "add"):
                 check(spec)
                 pending.append((k, plan(model, spec, resolve)))
+            elif spec.command == "rank":
+                check(spec)
+                first = resolve(spec.args[0])
+                ranks.append((k, (first, resolve(spec.args[1]))))
             else:
                 out[k] = answer(model, spec, resolve)
         except EmbedcliError as exc:
@@ -198,6 +204,9 @@ def answer_many(model: Model, specs: Sequence[Spec],
         rankings = rank_many(model, [pending[j][1] for j in group])
         for j, ranking in zip(group, rankings, strict=True):
             out[pending[j][0]] = ranking
+    for (k, _), result in zip(ranks, word_ranks(model, [pair for _, pair in ranks]),
+                              strict=True):
+        out[k] = result
     return out
 
 

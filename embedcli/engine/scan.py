@@ -87,21 +87,45 @@ def count_above(scores: np.ndarray, t32: np.floating, t64: float,
 # for each of its thresholds the number of rows that score above it. The queries are cut
 # into blocks of at most ``_QUESTION_BLOCK``; a tile is a block of queries x a block of
 # rows, scored by a :class:`Scorer`. Used by ``rank_many`` (3CosAdd batches, margin
-# ``margin_for(dim)``, thresholds: the left-out inputs' scores) and by ``evaluate`` (the
-# eight best of every question by float32 score, margin 0, dead rows left out).
+# ``margin_for(dim)``, thresholds: the left-out inputs' scores), ``word_ranks`` (no top-k,
+# one threshold) and ``evaluate`` (the eight best of every question by float32 score,
+# margin 0, dead rows left out).
+#
+# What a tile costs beyond its matrix product is what decides a batch's speed: one read
+# of the tile (each query's maximum) for the top-k and for thresholds near the top; one
+# more (each query's minimum) for the queries with a threshold near the bottom (a
+# negative term of an analogy is often behind 399,000 of 400,000 words); two comparisons
+# over the query's row of the tile for a threshold in the middle. A probe of rows spread
+# over the whole range tells which is which.
 
 _QUESTION_BLOCK = 768  # queries a tile at most: a tile stays small however many queries
-_TILE = 1 << 20  # scores a tile, about: 4 MB, near the fastest here (BLAS and reductions)
-_PROBE_ROWS = 2048  # the most frequent rows, scored first to plan the pass
-_DENSE_AT = 128  # a threshold with more probe rows above it is counted by comparison
+_TILE = 1 << 19  # scores a tile, about: 2 MB, within a core's L2 here (BLAS and reductions)
+_PROBE_FIRST = 1024  # the most frequent rows, scored first to plan the pass ...
+_PROBE_SPREAD = 4096  # ... and rows spread evenly over the rest of the range
+_DENSE_AT = 256  # a threshold with more rows above it (estimated by the probe) ...
+_BOTTOM_AT = 256  # ... and more below it is counted by comparison over the whole tile
 _MERGE_HITS = 2048  # fold candidates into the running top-k this many at a time
 _MAX_WORKERS = 8
 _LOWEST = np.float32(-np.finfo(np.float32).max)  # above -inf: dead rows never pass a floor
+_TOP, _BOTTOM, _DENSE = 2, 1, 0  # the kinds of threshold, in the order of a query's columns
+_HOT_ROWS = 0.6  # with fewer queries that have rows to take out, copy their rows first
 
 
 def block_rows(queries: int) -> int:
     """Rows a block, for a tile of ``queries`` queries: about ``_TILE`` scores in flight."""
-    return int(min(1 << 16, max(1 << 10, _TILE // max(queries, 1))))
+    return int(min(1 << 16, max(1 << 9, _TILE // max(queries, 1))))
+
+
+def probe_rows(clip: int) -> tuple[np.ndarray, int, float]:
+    """The rows a plan scores first: the first ``_PROBE_FIRST`` rows, then up to
+    ``_PROBE_SPREAD`` spread evenly over the rest of ``[0, clip)``; also how many rows
+    are first, and how many rows of the rest each spread one stands for."""
+    first = min(clip, _PROBE_FIRST)
+    rest = clip - first
+    spread = np.unique(np.linspace(first, clip - 1, min(rest, _PROBE_SPREAD)).astype(np.intp)) \
+        if rest > 0 else np.empty(0, dtype=np.intp)
+    return (np.concatenate([np.arange(first, dtype=np.intp), spread]), first,
+            rest / max(spread.size, 1))
 
 
 class Scorer:
@@ -191,46 +215,78 @@ class Found:
 
 
 class _Plan:
-    """One block of queries, planned from a probe of the first rows.
+    """One block of queries, planned from a probe of rows spread over the range.
 
     The probe's k-th best of each query bounds its k-th best from below (``theta``), so
-    that every block of rows, on any thread, only lets through what can still count. A
-    threshold far down the ranking (a negative term of an analogy is often behind 100,000
-    words) would bring too many rows in with the candidates, so the probe also sorts the
-    thresholds: those with many rows above them ("dense") are counted by a comparison over
-    the whole tile, the others ("sparse") among the rows let through. Dense thresholds
-    come first in each query's row and queries with more of them first, so that each
-    comparison covers a contiguous slice of the tile; ``positions`` are the queries in
-    that order (positions in the caller's ``ks``), ``cols`` each one's thresholds.
+    that every block of rows, on any thread, only lets through what can still count.
+    Each threshold is of one of three kinds, by the probe's estimate of the rows above
+    and below it:
+
+    * ``_TOP``: few rows above it. Counted among the rows a tile lets through (each
+      query's floor is lowered to its lowest such threshold), after one read of the tile
+      for each query's maximum, which the top-k needs anyway.
+    * ``_BOTTOM``: few rows below it. The rows above are the rows scanned less those
+      at or below it, which are taken out after one read of the tile for each query's
+      minimum.
+    * ``_DENSE``: many rows on both sides. Counted by comparisons over the query's row
+      of each tile.
+
+    A query's columns are ordered dense, bottom, top; the queries with more dense
+    thresholds come first, then those with a bottom one, so that each dense column and
+    each run of queries with a bottom threshold covers a contiguous slice of the tile.
+    ``positions`` are the queries in that order (positions in the caller's ``ks``),
+    ``cols`` each one's thresholds.
     """
 
     def __init__(self, scorer: Scorer, ids: np.ndarray, positions: np.ndarray, ks: np.ndarray,
                  thresholds: np.ndarray, clip: int, margin: float, dead: np.ndarray):
         h, p = len(ids), thresholds.shape[1]
-        self.marg = np.float32(margin)
+        self.marg = marg = np.float32(margin)
         self.p = p
         prepared = scorer.prepare(ids)
-        rows = min(clip, _PROBE_ROWS)
-        probe = scorer.scores(prepared, scorer.block(0, rows))  # (queries, probe rows)
-        probe[:, dead[:np.searchsorted(dead, rows)]] = -np.inf
-        np.nan_to_num(probe, copy=False, nan=-np.inf, posinf=np.inf, neginf=-np.inf)
+        rows, first, scale = probe_rows(clip)
+        probe = scorer.scores(prepared, scorer.gather(rows))  # (queries, probe rows)
+        if dead.size:
+            probe[:, np.isin(rows, dead)] = -np.inf
+        if not np.isfinite(probe).all():  # (no NaN from finite rows; -inf: dead rows)
+            np.nan_to_num(probe, copy=False, nan=-np.inf, posinf=np.inf, neginf=-np.inf)
         order = np.arange(h)
+        self.reach: list[int] = [0] * p
+        self.runs: list[tuple[int, int]] = []
         if p:
-            dense = np.empty((h, p), dtype=bool)
+            kind = np.full((h, p), _TOP, dtype=np.int8)
+            head, tail = probe[:, :first], probe[:, first:]
+            live = np.count_nonzero(head > -np.inf, axis=1) + \
+                scale * np.count_nonzero(tail > -np.inf, axis=1)
             for c in range(p):
-                dense[:, c] = np.count_nonzero(probe > thresholds[:, c:c + 1], axis=1) > _DENSE_AT
-            cols = np.argsort(~dense, axis=1, kind="stable")
-            order = np.argsort(-dense.sum(axis=1), kind="stable")
-            dense = np.take_along_axis(dense[order], cols[order], axis=1)
+                t = thresholds[:, c:c + 1]
+                above = np.count_nonzero(head > t, axis=1) + \
+                    scale * np.count_nonzero(tail > t, axis=1)
+                below = live - above
+                kind[:, c] = np.where(above <= _DENSE_AT, _TOP,
+                                      np.where(below <= _BOTTOM_AT, _BOTTOM, _DENSE))
+            cols = np.argsort(kind, axis=1, kind="stable")
+            kind = np.take_along_axis(kind, cols, axis=1)
+            dense = (kind == _DENSE).sum(axis=1)
+            has_bottom = (kind == _BOTTOM).any(axis=1)
+            order = np.lexsort((~has_bottom, -dense))
+            kind, has_bottom = kind[order], has_bottom[order]
             self.cols = cols[order]
             self.table = np.take_along_axis(thresholds[order], self.cols, axis=1)
-            self.reach = [int(np.count_nonzero(dense[:, c])) for c in range(p)]
-            self.sparse = np.where(dense, np.float32(np.inf), self.table).astype(np.float32)
+            self.reach = [int(np.count_nonzero(kind[:, c] == _DENSE)) for c in range(p)]
+            self.sparse = np.where(kind == _TOP, self.table, np.float32(np.inf)).astype(np.float32)
             self.tmin = self.sparse.min(axis=1)
+            self.is_bottom = kind == _BOTTOM
+            self.bottom_count = self.is_bottom.astype(np.int64)
+            self.low = np.where(self.is_bottom, self.table, np.float32(-np.inf)).astype(np.float32)
+            with np.errstate(invalid="ignore"):
+                self.ceil = (self.low.max(axis=1) + marg).astype(np.float32)
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], has_bottom.view(np.int8), [0]])))
+            self.runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
             if (order != np.arange(h)).any():
                 prepared = scorer.prepare(ids[order])
         theta = np.where(ks > 0, np.float32(-np.inf), np.float32(np.inf)).astype(np.float32)
-        kth = rows - ks
+        kth = len(rows) - ks
         ok = np.flatnonzero((kth >= 0) & (ks > 0))
         if ok.size:
             if ok.size < h:
@@ -258,7 +314,10 @@ class _Plan:
             if hi > lo:
                 tile[:, dead[lo:hi] - start] = -np.inf
         if p:
-            self._count_dense(tally, tile, start)
+            if self.reach[0]:
+                self._count_dense(tally, tile, start)
+            if self.runs:
+                self._count_bottom(tally, tile, start, w)
             floor = np.minimum(tally.theta, self.tmin) - marg
         else:
             floor = tally.theta - marg
@@ -269,7 +328,7 @@ class _Plan:
         hot = np.flatnonzero(best >= floor)
         if not hot.size:
             return
-        if 4 * hot.size < h:
+        if hot.size < _HOT_ROWS * h:
             sub = tile[hot]
             i, r = np.nonzero(sub >= floor[hot, None])
             q, s = hot[i], sub[i, r]
@@ -277,7 +336,7 @@ class _Plan:
             q, r = np.nonzero(tile >= floor[:, None])
             s = tile[q, r]
         r = r + start
-        if p:  # the sparse thresholds: count among the rows taken out
+        if p:  # the thresholds near the top: count among the rows taken out
             t = self.sparse[q]
             above = s[:, None] > t + marg
             tally.counts += np.bincount((q[:, None] * p + np.arange(p))[above],
@@ -295,19 +354,49 @@ class _Plan:
     def _count_dense(self, tally: _Tally, tile: np.ndarray, start: int) -> None:
         marg = self.marg
         count = np.uint16 if tile.shape[1] < 1 << 16 else np.uint32  # narrow sums are faster
+        flags = tally.flags.get(tile.shape)
+        if flags is None:
+            flags = tally.flags[tile.shape] = np.empty(tile.shape, dtype=bool)
         for c in range(self.p):
             n = self.reach[c]
             if not n:
-                continue
-            sub, t = tile[:n], self.table[:n, c:c + 1]
-            high = np.greater(sub, t + marg).view(np.uint8).sum(axis=1, dtype=count)
+                break
+            sub, f = tile[:n], flags[:n]
+            t = self.table[:n, c:c + 1]
+            high = np.greater(sub, t + marg, out=f).view(np.uint8).sum(axis=1, dtype=count)
             tally.counts[:n, c] += high
             if not marg:
                 continue
-            low = np.greater(sub, t - marg).view(np.uint8).sum(axis=1, dtype=count)
-            for j in np.flatnonzero(low != high):
-                rows = np.flatnonzero(np.abs(sub[j] - t[j, 0]) <= marg)
-                tally.near.append((np.full(rows.size, j), np.full(rows.size, c), rows + start))
+            low = np.greater(sub, t - marg, out=f).view(np.uint8).sum(axis=1, dtype=count)
+            js = np.flatnonzero(low != high)
+            if js.size:  # the rows within the margin of the threshold, for the caller
+                i, rows = np.nonzero(np.abs(sub[js] - t[js]) <= marg)
+                tally.near.append((js[i], np.full(i.size, c), rows + start))
+
+    def _count_bottom(self, tally: _Tally, tile: np.ndarray, start: int, w: int) -> None:
+        """The thresholds near the bottom: every row scanned is above, but those at or
+        below the threshold (plus the margin), taken out by each query's minimum."""
+        marg, p = self.marg, self.p
+        tally.counts += w * self.bottom_count
+        for a, b in self.runs:
+            sub, ceil = tile[a:b], self.ceil[a:b]
+            worst = np.min(sub, axis=1, out=tally.best[a:b])
+            cold = np.flatnonzero(worst <= ceil)
+            if not cold.size:
+                continue
+            sub = sub[cold]
+            i, r = np.nonzero(sub <= ceil[cold, None])
+            q, s = a + cold[i], sub[i, r]
+            t = self.low[q]
+            below = (s[:, None] <= t + marg) & self.is_bottom[q]  # dead rows too: never above
+            tally.counts -= np.bincount((q[:, None] * p + np.arange(p))[below],
+                                        minlength=self.h * p).reshape(self.h, p)
+            if marg:
+                with np.errstate(invalid="ignore"):  # a dead row (-inf) against no threshold
+                    close = np.abs(s[:, None] - t) <= marg
+                if close.any():
+                    qi, ci = np.nonzero(close)
+                    tally.near.append((q[qi], ci, r[qi] + start))
 
 
 class _Tally:
@@ -318,6 +407,7 @@ class _Tally:
         self.theta = plan.theta.copy()  # this task's own k-th best: still a lower bound
         self.unset = bool(np.isneginf(self.theta).any())
         self.buffers: dict[int, np.ndarray] = {}
+        self.flags: dict[tuple[int, ...], np.ndarray] = {}
         self.best = np.empty(plan.h, dtype=np.float32)
         self.counts = np.zeros((plan.h, plan.p), dtype=np.int64)
         self.near: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -402,6 +492,7 @@ def top_k(scorer: Scorer, ks: np.ndarray | Sequence[int], clip: int, *, margin: 
             plan.scan(tally, start, min(start + width, clip))
         tally.merge()
         tally.buffers.clear()  # kept until the join: only what was found
+        tally.flags.clear()
         return tally
 
     if progress:
@@ -450,13 +541,13 @@ def top_k(scorer: Scorer, ks: np.ndarray | Sequence[int], clip: int, *, margin: 
 def _join(plans: Sequence[_Plan | None], tallies: Sequence[Sequence[_Tally]], n: int, p: int,
           margin: float) -> Found:
     """The tasks' tallies, in the callers' order of queries and thresholds."""
-    marg = np.float32(margin)
     parts_q, parts_r, parts_s = [], [], []
     counts = np.zeros((n, p), dtype=np.int64)
     near: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for plan, runs in zip(plans, tallies, strict=True):
         if plan is None:
             continue
+        marg = plan.marg
         theta = np.max([t.theta for t in runs], axis=0)  # every run's k-th best bounds it
         q = np.concatenate([t.pool_q for t in runs])
         keep = np.concatenate([t.pool_s for t in runs]) >= theta[q] - marg
