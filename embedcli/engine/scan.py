@@ -47,6 +47,8 @@ def select(scores: np.ndarray, k: int, skip: set[int], exact: Callable[[np.ndarr
     want = min(n, k + len(skip))
     if want <= 0 or k <= 0:
         return []
+    if np.isnan(scores).any():  # rows a damaged cache made NaN never rank
+        scores = np.where(np.isnan(scores), np.float32(-np.inf), scores)
     if want < n:
         kth = np.partition(scores, n - want)[n - want]
         candidates = np.flatnonzero(scores >= kth - np.float32(margin))
@@ -60,7 +62,7 @@ def best_rows(rows: np.ndarray, exact: np.ndarray, k: int,
     best: list[tuple[int, float]] = []
     for o in np.lexsort((rows, -exact)):
         row = int(rows[o])
-        if row not in skip:
+        if row not in skip and not np.isnan(exact[o]):  # a NaN row (damaged) never ranks
             best.append((row, float(exact[o])))
             if len(best) == k:
                 break
@@ -313,6 +315,13 @@ class _Plan:
             lo, hi = np.searchsorted(dead, (start, stop))
             if hi > lo:
                 tile[:, dead[lo:hi] - start] = -np.inf
+        # each query's maximum says whether it has anything to take from this tile (after
+        # the first blocks, the most frequent words, few have); a NaN in it is a row a
+        # damaged cache made NaN, which never ranks: such rows become -inf, as dead ones
+        best = np.max(tile, axis=1, out=tally.best)
+        if np.isnan(best).any():
+            tile[np.isnan(tile)] = -np.inf
+            np.max(tile, axis=1, out=best)
         if p:
             if self.reach[0]:
                 self._count_dense(tally, tile, start)
@@ -322,9 +331,6 @@ class _Plan:
         else:
             floor = tally.theta - marg
         np.maximum(floor, _LOWEST, out=floor)
-        # each query's maximum says whether it has anything to take from this tile (after
-        # the first blocks, the most frequent words, few have)
-        best = np.max(tile, axis=1, out=tally.best)
         hot = np.flatnonzero(best >= floor)
         if not hot.size:
             return
@@ -380,7 +386,7 @@ class _Plan:
         tally.counts += w * self.bottom_count
         for a, b in self.runs:
             sub, ceil = tile[a:b], self.ceil[a:b]
-            worst = np.min(sub, axis=1, out=tally.best[a:b])
+            worst = np.min(sub, axis=1, out=tally.worst[a:b])
             cold = np.flatnonzero(worst <= ceil)
             if not cold.size:
                 continue
@@ -408,7 +414,8 @@ class _Tally:
         self.unset = bool(np.isneginf(self.theta).any())
         self.buffers: dict[int, np.ndarray] = {}
         self.flags: dict[tuple[int, ...], np.ndarray] = {}
-        self.best = np.empty(plan.h, dtype=np.float32)
+        self.best = np.empty(plan.h, dtype=np.float32)  # each query's maximum in a tile
+        self.worst = np.empty(plan.h, dtype=np.float32)  # and its minimum
         self.counts = np.zeros((plan.h, plan.p), dtype=np.int64)
         self.near: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
