@@ -7,6 +7,8 @@ that need a fresh cache ask for ``fresh_cache``.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +138,28 @@ def run_with_stderr_on_a_terminal(args: list[str], env: dict[str, str],
         return proc.wait(timeout=timeout), stdout, seen
     finally:
         os.close(master)
+
+
+# The stages of a conversion, in order, as a test that interrupts one sees them.
+PHASES = ("starting", "reading", "writing", "published", "exited")
+
+
+def cache_state(cache: Path) -> tuple[list[str], list[str]]:
+    """The published entries and the temporary conversion directories in ``cache``."""
+    try:
+        names = os.listdir(cache / "models")
+    except FileNotFoundError:
+        return [], []
+    return ([n for n in names if not n.startswith(".")],
+            [n for n in names if n.startswith(".") and ".tmp-" in n])
+
+
+def conversion_phase(proc: subprocess.Popen, log: Path, cache: Path) -> str:
+    if proc.poll() is not None:
+        return "exited"
+    entries, temporaries = cache_state(cache)
+    if entries:
+        return "published"
+    if temporaries:
+        return "writing"
+    return "reading" if b"converting" in log.read_bytes() else "starting"

@@ -32,6 +32,9 @@ from pathlib import Path
 import pytest
 
 from embedcli.errors import ExitStatus, safe
+from tests.conftest import PHASES as _PHASES
+from tests.conftest import cache_state as _cache_state
+from tests.conftest import conversion_phase as _phase
 from tests.conftest import write_small_model
 
 EMBEDCLI = [sys.executable, "-m", "embedcli"]
@@ -467,28 +470,6 @@ def model_file(tmp_path_factory, bundled_kv) -> Path:
                              bundled_kv.vectors[:30000])
 
 
-def _cache_state(cache: Path) -> tuple[list[str], list[str]]:
-    """The published entries and the temporary conversion directories in ``cache``."""
-    try:
-        names = os.listdir(cache / "models")
-    except FileNotFoundError:
-        return [], []
-    return ([n for n in names if not n.startswith(".")],
-            [n for n in names if n.startswith(".") and ".tmp-" in n])
-
-
-def _phase(proc: subprocess.Popen, log: Path, cache: Path) -> str:
-    if proc.poll() is not None:
-        return "exited"
-    entries, temporaries = _cache_state(cache)
-    if entries:
-        return "published"
-    if temporaries:
-        return "writing"
-    return "reading" if b"converting" in log.read_bytes() else "starting"
-
-
-_PHASES = ("starting", "reading", "writing", "published", "exited")
 
 
 def _start(model: Path, cache: Path, log: Path) -> subprocess.Popen:

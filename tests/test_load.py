@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PHASES as _PHASES
+from tests.conftest import cache_state as _cache_state
+from tests.conftest import conversion_phase as _phase
 from tests.conftest import write_small_model
 
 
@@ -35,28 +38,6 @@ def model_file(tmp_path_factory, bundled_kv) -> Path:
 # Where a conversion is, seen from outside, in order. The note "converting ..." comes
 # before the file is read; the entry is then written in a temporary directory
 # (``models/.<entry>.tmp-*``) and renamed into place ("published"); the answer follows.
-_PHASES = ("starting", "reading", "writing", "published", "exited")
-
-
-def _cache_state(cache: Path) -> tuple[list[str], list[str]]:
-    """The published entries and the temporary conversion directories in ``cache``."""
-    try:
-        names = os.listdir(cache / "models")
-    except FileNotFoundError:
-        return [], []
-    return ([n for n in names if not n.startswith(".")],
-            [n for n in names if n.startswith(".") and ".tmp-" in n])
-
-
-def _phase(proc: subprocess.Popen, log: Path, cache: Path) -> str:
-    if proc.poll() is not None:
-        return "exited"
-    entries, temporaries = _cache_state(cache)
-    if entries:
-        return "published"
-    if temporaries:
-        return "writing"
-    return "reading" if b"converting" in log.read_bytes() else "starting"
 
 
 def _start(model: Path, cache: Path, log: Path, stdout=subprocess.DEVNULL) -> subprocess.Popen:
