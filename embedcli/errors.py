@@ -128,6 +128,11 @@ class ModelError(EmbedcliError):
     status = ExitStatus.MODEL
 
 
+class DamagedCache(ModelError):
+    """A cache entry found damaged while answering (past the checks at open): it has been
+    removed, so loading the model again converts it anew."""
+
+
 class StreamError(Exception):
     """A standard stream cannot be used: stdin cannot be read, or stdout written (closed,
     a full disk). It ends the run with one stderr line and its status, wherever it is met:

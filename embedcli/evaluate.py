@@ -62,6 +62,7 @@ from embedcli.expr import Query, Term
 if TYPE_CHECKING:
     from embedcli.models import Model
 
+ANALOGY_LINES = "a ': section' header or four words"  # what skipped lines are not
 DEFAULT_RESTRICT = 300_000  # gensim's default restrict_vocab
 TOPN = 5  # gensim's evaluator looks at the five best candidates
 _K = TOPN + 3  # ... after leaving out up to three input rows

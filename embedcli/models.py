@@ -71,7 +71,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from embedcli.dirs import user_dir
-from embedcli.errors import EmbedcliError, ModelError, QueryError, UsageError, shown
+from embedcli.errors import DamagedCache, EmbedcliError, ModelError, QueryError, UsageError, shown
 from embedcli.readers import Location, ReadOptions, VectorSet
 
 FORMAT_VERSION = 4  # 3: a hash table over the vocabulary; 4: every file's checksums
@@ -1081,8 +1081,8 @@ def _open_checked(entry: Path, source: Source, meta: dict[str, Any]) -> Model:
 
 
 def _removed(name: str, entry: Path, problem: str) -> ModelError:
-    return ModelError(f"the cache of {name} in {entry} is {problem}; it has been removed, and "
-                      f"the next run converts {name} again")
+    return DamagedCache(f"the cache of {name} in {entry} is {problem}; it has been removed, and "
+                        "is converted again when next used")
 
 
 @dataclass(frozen=True)

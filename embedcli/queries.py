@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from embedcli.errors import EmbedcliError, ExpressionError, UsageError
+from embedcli.errors import EmbedcliError, ExpressionError, UsageError, shown
 
 if TYPE_CHECKING:
     from embedcli.engine.ranking import Plan
@@ -105,6 +105,20 @@ def check(spec: Spec) -> None:
         raise UsageError(f"vector takes one word (found {n})")
 
 
+WORDS_ONLY = ("doesnt-match", "rank", "vector")  # gensim's word functions: no expressions
+
+
+def words_only(spec: Spec, resolve: Resolver) -> None:
+    """A command of gensim's word functions given an expression says so, instead of
+    looking the expression up as if it were one word."""
+    from embedcli.expr import tokenize
+
+    for arg in spec.args:
+        if not resolve.is_word(arg) and len(tokenize(arg, resolve.is_word)) > 1:
+            raise UsageError(f"{spec.command} takes words, not expressions ('{shown(arg, 80)}'); "
+                             "neighbors and similarity take expressions")
+
+
 def parse_query(spec: Spec, resolve: Resolver) -> Query:
     """The one query of an analogy, neighbours or explain spec."""
     from embedcli.expr import parse
@@ -153,6 +167,8 @@ def answer(model: Model, spec: Spec, resolve: Resolver) -> Any:
         if len(found) == 2:
             return similarity(model, found[0], found[1], resolve)
         return similarity_matrix(model, found, resolve)
+    if command in WORDS_ONLY:
+        words_only(spec, resolve)
     if command == "doesnt-match":
         from embedcli.engine.ranking import doesnt_match
 
@@ -194,6 +210,7 @@ def answer_many(model: Model, specs: Sequence[Spec],
                 pending.append((k, plan(model, spec, resolve)))
             elif spec.command == "rank":
                 check(spec)
+                words_only(spec, resolve)
                 first = resolve(spec.args[0])
                 ranks.append((k, (first, resolve(spec.args[1]))))
             else:

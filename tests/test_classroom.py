@@ -306,7 +306,8 @@ def test_quiz_on_the_google_set_is_repeatable_with_a_seed(runner):
 @pytest.mark.parametrize("content,message", [
     (": s\nman king woman\n", "no analogy questions found"),
     ("", "no analogy questions found"),
-    ("man king woman queen\n", "a question before the first section header"),
+    ("man king woman queen\n: s\nparis france rome italy\n",
+     "a question before the first section header"),
 ])
 def test_a_bad_questions_file_is_a_usage_error(runner, tmp_path, content, message):
     path = tmp_path / "q.txt"

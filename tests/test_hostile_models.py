@@ -547,12 +547,13 @@ def test_damage_that_an_answer_finds_is_a_model_error_and_the_next_run_rebuilds(
     assert json.loads(good.stdout)["results"][0]["word"] == (entry / "vocab.txt").read_bytes(
         ).split(b"\n")[answer + 1].decode()  # the neighbour _targets found
     FOUND_ANSWERING[kind](entry, queried, answer)
-    failed = run(runner, *query)
-    _only_an_error(failed, ExitStatus.MODEL, f"the cache of {large} in {entry} is damaged (",
-                   "it has been removed, and the next run converts")
-    assert not entry.exists()
+    # the command finds the damage while answering, removes the entry, converts again and
+    # answers rightly in the same run; a batch line fails alone (status 3) instead
     again = run(runner, *query)
-    assert (again.exit_code, again.stdout) == (0, good.stdout)
+    assert (again.exit_code, again.stdout) == (0, good.stdout), again.stderr
+    assert again.stderr.startswith(f"embedcli: note: the cache of {large} in {entry} is "
+                                   "damaged (")
+    assert "it has been removed, and is converted again when next used" in again.stderr
     assert "converting" in again.stderr
 
 
@@ -564,9 +565,9 @@ def test_the_vector_command_checks_the_exact_values_it_gives(runner, large_entry
               if _unsampled(entry / "raw_steps.npy", i, i + 1))
     raw[at] ^= 0xFF  # one byte that no sample reads
     (entry / "raw_steps.npy").write_bytes(bytes(raw))
-    _only_an_error(run(runner, "vector", "cat", "-m", str(large), "-f", "json"),
-                   ExitStatus.MODEL, "raw_steps.npy does not match its checksum")
-    assert run(runner, "vector", "cat", "-m", str(large), "-f", "json").stdout == good.stdout
+    again = run(runner, "vector", "cat", "-m", str(large), "-f", "json")
+    assert (again.exit_code, again.stdout) == (0, good.stdout), again.stderr  # rebuilt
+    assert "raw_steps.npy does not match its checksum" in again.stderr.splitlines()[0]
 
 
 def test_models_check_is_0_for_a_sound_cache_and_1_for_none(runner, fresh_cache, small):

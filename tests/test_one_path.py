@@ -36,6 +36,7 @@ CASES = [
     ("rank cat", None),
     ("vector cat dog", None),
     ("vector qwxzy", None),
+    ('rank "king - man + woman" queen', None),
 ]
 
 
@@ -72,7 +73,7 @@ def test_a_command_a_batch_line_and_a_shell_line_answer_alike(runner):
             expected.append((answer, status))
     assert by_shell == expected
     # the bad queries all failed, with the documented statuses
-    assert [s for _, s in by_command[11:]] == [1, 2, 1, 2, 2, 2, 2, 2, 2, 2, 2, 1]
+    assert [s for _, s in by_command[11:]] == [1, 2, 1, 2, 2, 2, 2, 2, 2, 2, 2, 1, 2]
 
 
 def test_a_quiz_answer_is_read_as_a_command_reads_a_word(runner, tmp_path):
@@ -110,3 +111,21 @@ def test_a_ctrl_c_that_was_handled_does_not_turn_later_errors_into_130(runner):
     assert result.exit_code == 1
     assert result.stderr.startswith("embedcli: error: 'qwxzy' is not in the vocabulary")
     assert not io.interrupted()
+
+
+@pytest.mark.parametrize("content", [
+    "athens greece baghdad iraq\n",
+    ": capitals\nathens greece baghdad iraq\n",
+    ": capitals\nathens greece baghdad\nathens greece baghdad iraq\n",
+])
+def test_quiz_and_evaluate_read_a_questions_file_alike(runner, tmp_path, content):
+    """One reader of the Google format: what evaluate accepts, quiz asks, with the same note."""
+    path = tmp_path / "q.txt"
+    path.write_text(content, "utf-8")
+    evaluated = run(runner, "evaluate", "analogies", str(path), "-f", "json")
+    quiz = run(runner, "quiz", str(path), input="iraq\n")
+    assert evaluated.exit_code == 0 and quiz.exit_code == 0, (evaluated.stderr, quiz.stderr)
+    assert json.loads(evaluated.stdout)["total"]["evaluated"] == 1
+    assert "quiz: 1 question" in quiz.stdout
+    notes = [line for line in evaluated.stderr.splitlines() if "skipped" in line]
+    assert notes == [line for line in quiz.stderr.splitlines() if "skipped" in line]

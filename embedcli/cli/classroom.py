@@ -237,15 +237,15 @@ def quiz(
     """
     from embedcli.classroom import choose_questions
     from embedcli.engine.words import Resolver
-    from embedcli.evaluate import locate, read_analogies
+    from embedcli.evaluate import ANALOGY_LINES, locate, read_analogies
     from embedcli.queries import at_least_one
 
     at_least_one("--restrict", restrict)
     if not sys.stdin.isatty():
         require_stdin()  # answers come from stdin: a closed one is said before any work
     name, path = locate(os_path(file) if file else "google", "analogies")
-    dataset = read_analogies(path, name)
-    note_skipped(dataset, "a section header or a question")
+    dataset = read_analogies(path, name, file_section=True)  # as evaluate reads it
+    note_skipped(dataset, ANALOGY_LINES)
     questions = [q for s in dataset.sections for q in s.questions]
     m = load_model(model_spec, reading)
     resolver = Resolver(m)  # quietly lower-cased: the Google set writes Athens, Greece

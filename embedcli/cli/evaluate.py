@@ -109,11 +109,11 @@ def analogies(
 
     embedcli evaluate analogies GloVe/eval/question-data --semantic-sections 5
     """
-    from embedcli.evaluate import evaluate_analogies, read_analogy_datasets
+    from embedcli.evaluate import ANALOGY_LINES, evaluate_analogies, read_analogy_datasets
 
     questions = read_analogy_datasets(
         [os_path(spec) for spec in datasets or ["google"]],
-        lambda one: note_skipped(one, "a ': section' header or four words"))
+        lambda one: note_skipped(one, ANALOGY_LINES))
     m = load_model(model_spec, reading)
     count = questions.questions
     with _progress(f"{count:,} analogy question{'s' if count != 1 else ''}") as progress:

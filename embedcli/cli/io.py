@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from embedcli.cli.reading import AS_GIVEN, Reading
 from embedcli.errors import (
+    DamagedCache,
     EmbedcliError,
     ExitStatus,
     ExpressionError,
@@ -510,7 +511,12 @@ def run(command: str, args: list[str], model_spec: str | None, reading: Reading,
     spec = Spec(command, tuple(args), **options)
     check(spec)  # a usage error comes before any loading
     model = load_model(model_spec, reading)
-    result = answer(model, spec, make_resolver(model, case_sensitive))
+    try:
+        result = answer(model, spec, make_resolver(model, case_sensitive))
+    except DamagedCache as exc:  # found while answering: the entry is gone, so build it anew
+        say("note", str(exc))
+        model = load_model(model_spec, reading)
+        result = answer(model, spec, make_resolver(model, case_sensitive))
     emit(result, format)
     return result
 
