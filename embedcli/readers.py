@@ -625,16 +625,8 @@ def read_binary(stream: IO[bytes], name: str, detected: Detected,
     if not words:
         raise ModelError(f"{name} holds no vectors")
     vectors = np.concatenate(blocks) if len(blocks) > 1 else blocks[0].copy()
-    notes: list[str] = []
     count = detected.header[0] if detected.header else 0
-    if count != len(words) and not options.limit:
-        notes.append(f"the header says {count:,} words but the file has {len(words):,}; "
-                     f"read all {len(words):,}")
-    dupes = _dedupe_notes(words)
-    if dupes:
-        notes += dupes
-        words, vectors = _dedupe(words, vectors)
-    return _finish(words, vectors, notes, name)
+    return _finish(words, vectors, [], name, header_count=None if options.limit else count)
 
 
 # --------------------------------------------------------------------------- through gensim
@@ -719,10 +711,7 @@ def _read_gensim_save(location: Location, options: ReadOptions) -> VectorSet:
     vectors = np.asarray(kv.vectors, dtype=np.float32)
     if options.limit:
         words, vectors = words[: options.limit], vectors[: options.limit]
-    notes = _dedupe_notes(words)
-    if notes:
-        words, vectors = _dedupe(words, vectors)
-    return _finish(words, vectors, notes, str(location))
+    return _finish(words, vectors, [], str(location))
 
 
 def _dedupe_notes(words: list[str]) -> list[str]:
@@ -738,7 +727,17 @@ def _dedupe(words: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarra
     return [words[i] for i in keep], vectors[keep]
 
 
-def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str) -> VectorSet:
+def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str, *,
+            header_count: int | None = None) -> VectorSet:
+    """Every reader's last step: the header's count checked against the words read (when
+    given), duplicates dropped, then the shape, the words and the values checked."""
+    if header_count is not None and header_count != len(words):
+        notes.append(f"the header says {header_count:,} words but the file has "
+                     f"{len(words):,}; read all {len(words):,}")
+    dupes = _dedupe_notes(words)
+    if dupes:
+        notes += dupes
+        words, vectors = _dedupe(words, vectors)
     if not words:
         raise ModelError(f"{name} holds no vectors")
     if vectors.ndim != 2 or vectors.shape[0] != len(words) or vectors.shape[1] < 1:
@@ -887,14 +886,9 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
     if unterminated:
         notes.append(f"the file ends in the middle of line {unterminated}: it looks "
                      "truncated; that line is left out")
-    if header and detected.header and detected.header[0] != len(words) and not limit:
-        notes.append(f"the header says {detected.header[0]:,} words but the file has "
-                     f"{len(words):,}; read all {len(words):,}")
-    dupes = _dedupe_notes(words)
-    if dupes:
-        notes += dupes
-        words, vectors = _dedupe(words, vectors)
-    return _finish(words, vectors, notes, name)
+    counted = header and detected.header and not limit
+    return _finish(words, vectors, notes, name,
+                   header_count=detected.header[0] if counted and detected.header else None)
 
 
 def _raise_bad_number(values: list[bytes], first_line: int, dim: int, name: str) -> None:
