@@ -41,11 +41,6 @@ def iter_text(result: Any, fmt: Format) -> Iterator[str]:
     return family(result).iter_text(result, fmt)
 
 
-def to_text(result: Any, fmt: Format) -> str:
-    """Machine output as one text; ends with a newline (unless empty)."""
-    return "".join(iter_text(result, fmt))
-
-
 def to_renderable(result: Any) -> RenderableType:
     """A rich renderable for a terminal; every text in it with its control characters
     escaped (``common.for_people``). Print it on a console without markup
