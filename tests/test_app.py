@@ -64,10 +64,38 @@ def test_the_walk_finds_every_area_and_the_nested_commands():
 
 def test_help_lists_the_commands_in_the_order_of_the_areas(runner):
     result = run(runner, "--help")
-    listed = re.findall(r"^│ (\S+) ", result.stdout, flags=re.M)
+    listed = re.findall(r"^  (\S+) ", result.stdout.partition("Commands:")[2], flags=re.M)
     commands = [c for c in listed if c in {p[0] for p in COMMANDS}]
     assert commands[:3] == ["analogy", "neighbors", "similarity"]
     assert commands[-2:] == ["evaluate", "models"]
+
+
+def test_the_list_of_commands_is_the_whole_apps(runner):
+    """``embedcli --help`` builds its list without the commands' parameters: it must
+    print exactly what the whole app prints."""
+    from embedcli.cli.app import for_arguments
+
+    for args in (["--help"], ["-h"], []):
+        listed = runner.invoke(for_arguments(args), args)
+        whole = runner.invoke(app, args)
+        assert listed.exit_code == whole.exit_code == 0
+        assert "analogy" in listed.stdout and listed.stdout == whole.stdout
+
+
+def _example_lines(command) -> list[str]:
+    return [line.strip() for line in (command.help or "").splitlines()
+            if line.startswith(("embedcli ", "printf "))]
+
+
+@pytest.mark.parametrize("path", [p for p, c in COMMANDS.items() if _example_lines(c)],
+                         ids=lambda p: " ".join(p))
+def test_the_help_keeps_the_lines_of_its_examples(runner, path):
+    """Help is plain text, rewrapped by paragraph; a paragraph that shows commands keeps
+    its lines, so every example reads as typed (at a width narrower than the lines)."""
+    shown = _example_lines(COMMANDS[path])
+    printed = {line.strip() for line in run(runner, *path, "--help").stdout.splitlines()}
+    for line in shown:
+        assert line in printed
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=IDS)

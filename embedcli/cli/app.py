@@ -45,7 +45,11 @@ def for_arguments(args: Sequence[str]) -> typer.Typer:
     from embedcli.cli.root import build
 
     area = COMMANDS.get(args[0]) if args else None
-    return build((area,), args[0]) if area is not None else __getattr__("app")
+    if area is not None:
+        return build((area,), args[0])
+    if list(args) in ([], ["--help"], ["-h"]):  # the list of commands: no parameters needed
+        return build(AREAS, listing=True)
+    return __getattr__("app")
 
 
 def __getattr__(name: str) -> Any:

@@ -141,6 +141,8 @@ class _Stdout(io.TextIOWrapper):
     def write(self, text: str) -> int:
         if self.failed:
             return len(text)
+        if text == "" and isinstance(text, str):  # nothing to write: never a failure
+            return 0  # (click probes a stream with an empty write, and swallows its error)
         try:
             if len(text) <= self._PIECE:
                 return super().write(text)
