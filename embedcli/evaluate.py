@@ -23,7 +23,8 @@ sees. Candidates with equal scores are ordered by row (the more frequent word fi
 gensim's ``argpartition`` leaves the order of exact ties unspecified. Blocks of questions
 run on one worker thread per core, with BLAS held to one thread (through threadpoolctl,
 when it is installed; without it, one worker and BLAS's own threads). The ranks of the
-wrong answers shown (``show_errors``) are counted in one more such pass, for all of them.
+wrong answers shown (``show_errors``) are counted in the same pass (each question's expected
+score is a threshold of it).
 
 The query vectors are gensim's, bit for bit (see ``_AddScorer``); a candidate's score is
 its unit vector times the query, where gensim divides the raw vector's product by its
@@ -55,7 +56,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from embedcli.engine.scan import DotScorer, Scorer, margin_for, top_k
+from embedcli.engine.scan import DotScorer, Found, Scorer, margin_for, top_k
 from embedcli.errors import QueryError, UsageError, shown
 from embedcli.expr import Query, Term
 
@@ -520,8 +521,22 @@ def evaluate_analogies(model: Model, dataset: AnalogySet, *,
     candidates = model.vectors[:clip]
     dead = np.flatnonzero(np.asarray(model.norms[:clip]) == 0)  # gensim scores these NaN
     scorer: Scorer = (_AddScorer if method == "add" else _MulScorer)(candidates, index)
-    # the _K best of every question by float32 score (ties: the lower row), in one pass
-    best = top_k(scorer, np.full(len(index), _K), clip, dead=dead, progress=progress).best(_K)
+    # the _K best of every question by float32 score (ties: the lower row), in one pass;
+    # with show_errors, the same pass counts the rows above each expected word (the
+    # threshold of a question answered right is at the top: that costs next to nothing).
+    # The float32 scores of a pass and of single pairs can differ by rounding: by at most
+    # margin_for's bound for cosines; cosmul's ratios get a wider margin. A margin only
+    # adds candidates, so the _K best by float32 score are the same.
+    margin, targets = 0.0, None
+    if show_errors > 0:
+        margin = margin_for(model.dim) * (1 if method == "add" else 64)
+        targets = _expected_scores(scorer, index, np.array([ok_vocab[e] for e in expected]),
+                                   dead)
+    found = top_k(scorer, np.full(len(index), _K), clip, dead=dead, progress=progress,
+                  margin=margin,
+                  thresholds=None if targets is None else
+                  np.where(np.isfinite(targets), targets, np.float32(np.inf))[:, None])
+    best = found.best(_K)
 
     correct = [0] * len(dataset.sections)
     incorrect = [0] * len(dataset.sections)
@@ -558,20 +573,17 @@ def evaluate_analogies(model: Model, dataset: AnalogySet, *,
         picked = [wrong[int(j * step)] for j in range(count)]
         questions = np.array([i for i, _ in picked], dtype=np.int64)
         predicted_rows = np.array([r for _, r in picked], dtype=np.int64)
-        # the float32 scores of a pass and of single pairs can differ by rounding: by at
-        # most margin_for's bound for cosines; cosmul's ratios get a wider margin
-        margin = margin_for(model.dim) * (1 if method == "add" else 64)
-        scores, targets, ranks = _expected_ranks(
-            scorer, index, questions, np.array([ok_vocab[expected[i]] for i in questions]),
-            predicted_rows, clip, dead, margin)
+        assert targets is not None
+        scores = scorer.pairs(questions, np.maximum(predicted_rows, 0))
+        ranks = _expected_ranks(scorer, index, questions, targets, found, dead)
         for j, (i, predicted_row) in enumerate(picked):
             s, q = where[i]
-            known = bool(np.isfinite(targets[j]))
+            known = bool(np.isfinite(targets[i]))
             errors.append(WrongAnswer(
                 dataset.sections[s].name, q.line, q.words[:3], q.words[3],
                 word_of(predicted_row) if predicted_row >= 0 else None,
                 float(scores[j]) if predicted_row >= 0 else None,
-                int(ranks[j]) if known else None, float(targets[j]) if known else None))
+                int(ranks[j]) if known else None, float(targets[i]) if known else None))
     return AnalogyReport(
         dataset.name, dataset.path, model.name, method, restrict, clip, case_insensitive,
         sections,
@@ -659,43 +671,51 @@ def _cosmul(shifted: np.ndarray, position: np.ndarray, out: np.ndarray | None,
     return out
 
 
-def _expected_ranks(scorer: Scorer, index: np.ndarray, questions: np.ndarray,
-                    expected: np.ndarray, predicted: np.ndarray, clip: int,
-                    dead: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each of ``questions``: the score of its predicted row, the score of its
-    expected row (-inf: the expected word is an input or dead) and that row's rank (1 =
-    first) among the candidates, the input rows left out as gensim ranks them.
+def _expected_scores(scorer: Scorer, index: np.ndarray, expected: np.ndarray,
+                     dead: np.ndarray) -> np.ndarray:
+    """Each question's score of its expected row, scored pair by pair (-inf: the expected
+    word is one of the question's inputs, or dead: never a candidate)."""
+    target = scorer.pairs(np.arange(len(index)), expected).astype(np.float32)
+    target[(index == expected[:, None]).any(axis=1) | np.isin(expected, dead)] = -np.inf
+    return target
 
-    The rows above each expected score are counted in one pass over the candidates for
-    all these questions (the thresholds of :func:`top_k`). The scores of a pass's tiles
-    and of :meth:`Scorer.pairs` may differ in the last bits, so the pass counts only the
-    rows above the threshold by more than ``margin`` and lists the rows within it; those
-    are scored pair by pair, like the expected row itself, and compared with it.
+
+def _expected_ranks(scorer: Scorer, index: np.ndarray, questions: np.ndarray,
+                    targets: np.ndarray, found: Found, dead: np.ndarray) -> np.ndarray:
+    """For each of ``questions``: the rank (1 = first) of its expected row among the
+    candidates, the input rows left out as gensim ranks them (meaningless where its
+    target is -inf).
+
+    ``found`` is the pass that answered the questions, with each expected score
+    (``targets``) as a threshold: it counted the rows above a threshold by more than
+    the margin, and listed the rows within it, since the scores of a pass's tiles and of
+    :meth:`Scorer.pairs` may differ in the last bits; those are scored pair by pair, like
+    the expected row itself, and compared with it.
     """
     m = len(questions)
     inputs = index[questions]
-    rows = np.column_stack([expected, np.maximum(predicted, 0), inputs])
-    own = scorer.pairs(np.repeat(questions, rows.shape[1]), rows.ravel()).reshape(rows.shape)
-    own[np.isin(rows, dead)] = -np.inf  # gensim scores these NaN: never above anything
-    target = own[:, 0].copy()
-    target[(inputs == expected[:, None]).any(axis=1)] = -np.inf  # not a candidate
-    thresholds = np.where(np.isfinite(target), target, np.float32(np.inf))[:, None]
-    found = top_k(scorer, np.zeros(m, dtype=np.intp), clip, margin=margin,
-                  thresholds=thresholds, dead=dead, queries=questions)
-    counts = found.counts[:, 0].copy()
-    nq, _, nr = found.near
+    target = targets[questions]
+    counts = found.counts[questions, 0].copy()
+    at = np.full(len(index), -1, dtype=np.intp)
+    at[questions] = np.arange(m)
+    all_q, _, all_r = found.near
+    mine = at[all_q] >= 0
+    nq, nr = at[all_q[mine]], all_r[mine]
     near_input = (inputs[nq] == nr[:, None]).any(axis=1)
     above = scorer.pairs(questions[nq], nr) > target[nq]
     np.add.at(counts, nq[above & ~near_input], 1)
     # an input row above the expected word by more than the margin was counted: it is no
-    # candidate (each input once; the near ones were never counted)
+    # candidate (each input once; the near ones were never counted); a dead input never is
+    own = scorer.pairs(np.repeat(questions, inputs.shape[1]), inputs.ravel()).reshape(
+        inputs.shape)
+    own[np.isin(inputs, dead)] = -np.inf
     listed = set(zip(nq[near_input].tolist(), nr[near_input].tolist(), strict=True))
     for j in range(m):
         words = inputs[j].tolist()
         for c, row in enumerate(words):
-            if row not in words[:c] and (j, row) not in listed and own[j, 2 + c] > target[j]:
+            if row not in words[:c] and (j, row) not in listed and own[j, c] > target[j]:
                 counts[j] -= 1
-    return own[:, 1], target, counts + 1
+    return counts + 1
 
 
 # --------------------------------------------------------------------------- word pairs

