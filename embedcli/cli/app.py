@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # all, so that the help lists every command and the suggestions know them all.
 COMMANDS = {
     **dict.fromkeys(("analogy", "neighbors", "similarity", "doesnt-match", "vector", "rank",
-                     "vocab"), "embedcli.cli.queries"),
+                     "axis", "vocab"), "embedcli.cli.queries"),
     "batch": "embedcli.cli.batch",
     "shell": "embedcli.cli.shell",
     **dict.fromkeys(("explain", "interpolate", "plot", "quiz"), "embedcli.cli.classroom"),
