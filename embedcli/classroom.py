@@ -101,6 +101,47 @@ class BaseView:
 
 
 @dataclass(frozen=True)
+class OffsetCosine:
+    """How parallel an analogy's two offsets are: ``cos(b - a, d - c)`` over unit vectors,
+    for ``a : b :: c : d`` (``man : king :: woman : queen``). 1 is a true parallelogram."""
+
+    a: str
+    b: str
+    c: str
+    d: str
+    cosine: float
+
+    @property
+    def degrees(self) -> float:
+        import math
+
+        return math.degrees(math.acos(max(-1.0, min(1.0, self.cosine))))
+
+
+def offset_cosine(model: Model, a: str, b: str, c: str, d: str,
+                  resolve: Resolver) -> OffsetCosine:
+    """``cos(unit(b) - unit(a), unit(d) - unit(c))`` in float64 (0 where an offset is
+    zero: a word compared with itself has no direction)."""
+    rows = {w: np.asarray(model.vectors[resolve(w)[0]], dtype=np.float64) for w in (a, b, c, d)}
+    one, two = rows[b] - rows[a], rows[d] - rows[c]
+    norms = float(np.linalg.norm(one)) * float(np.linalg.norm(two))
+    cosine = float(one @ two) / norms if norms > 0 and np.isfinite(norms) else 0.0
+    named = [resolve(w)[1] for w in (a, b, c, d)]
+    return OffsetCosine(named[0], named[1], named[2], named[3], cosine)
+
+
+def analogy_words(query: Query) -> tuple[str, str, str] | None:
+    """``(a, b, c)`` of an analogy ``b - a + c`` (in any form, any order of its terms), or
+    None for a query of another shape."""
+    if len(query.terms) != 3 or sorted(t.weight for t in query.terms) != [-1.0, 1.0, 1.0]:
+        return None
+    base = base_term(query)
+    (a,) = query.negative
+    (c,) = [t for t in query.positive if t is not base]
+    return a.word, base.word, c.word
+
+
+@dataclass(frozen=True)
 class Explanation:
     ranking: Ranking  # the answers, as ``embedcli analogy`` gives them
     top: int
@@ -110,6 +151,7 @@ class Explanation:
     offset: Ranking | None  # the nearest words to the query without its base word
     offset_note: str | None = None  # why there is no offset ranking
     others: list[BaseView] = field(default_factory=list)  # the other '+' words' neighbourhoods
+    offsets: OffsetCosine | None = None  # a -> b against c -> the expected word (or answer)
 
     @property
     def answer(self) -> str | None:
@@ -139,10 +181,16 @@ def offset_terms(query: Query) -> list[Term]:
 
 
 def explain(model: Model, query: Query, resolve: Resolver, *, top: int = 5,
-            expect: str | None = None, restrict: int | None = None) -> Explanation:
-    """Answer an analogy (3CosAdd) with the figures that tell whether it worked, and why.
+            expect: str | None = None, restrict: int | None = None,
+            method: str = "add") -> Explanation:
+    """Answer an analogy (3CosAdd, or 3CosMul with ``method="mul"``) with the figures that
+    tell whether it worked, and why.
 
-    ``restrict`` keeps the most frequent words as candidates for every ranking here.
+    ``restrict`` keeps the most frequent words as candidates for every ranking here. The
+    answers, the expected word's rank and the offset alone are ranked by ``method``; the
+    neighbourhoods are plain cosine neighbours. For a three-word analogy ``b - a + c``,
+    ``offsets`` is how parallel ``a -> b`` and ``c -> d`` are, ``d`` the expected word
+    (or, without one, the answer).
 
     Raises
     ------
@@ -152,7 +200,7 @@ def explain(model: Model, query: Query, resolve: Resolver, *, top: int = 5,
     if len(query.terms) < 2:
         raise UsageError("explain takes an analogy of two or more words, such as "
                          "'king - man + woman'; for one word use 'embedcli neighbors'")
-    ranking = rank_query(model, query, resolve, method="add", top=top, restrict=restrict)
+    ranking = rank_query(model, query, resolve, method=method, top=top, restrict=restrict)
     if not ranking.results:
         raise QueryError("the model has no candidate answers")
     answer = ranking.results[0].word
@@ -171,8 +219,11 @@ def explain(model: Model, query: Query, resolve: Resolver, *, top: int = 5,
         if hit is not None:  # from the answers themselves: the same figures, certainly
             expected = Expected(expected_word, hit.rank, hit.score, True)
         else:
-            place = placements(model, query.terms, resolve, [expected_word],
-                               restrict=restrict)[expected_word]
+            if method == "add":
+                place = placements(model, query.terms, resolve, [expected_word],
+                                   restrict=restrict)[expected_word]
+            else:
+                place = mul_placement(model, query, resolve, expected_word, restrict)
             expected = Expected(expected_word, place.rank, place.score,
                                 place.rank is not None and place.rank <= top)
     # The answer among the neighbours of each '+' word, the base word first: an answer that
@@ -189,10 +240,38 @@ def explain(model: Model, query: Query, resolve: Resolver, *, top: int = 5,
     rest = offset_terms(query)
     try:
         offset = rank_query(model, Query(tuple(rest), "expression", ""), resolve,
-                            method="add", top=top, restrict=restrict)
-    except QueryError as exc:  # king + man - man: the offset is zero
+                            method=method, top=top, restrict=restrict)
+    except (QueryError, UsageError) as exc:  # king + man - man: the offset is zero
         note = str(exc)
-    return Explanation(ranking, top, inputs, expected, view, offset, note, views[1:])
+    words = analogy_words(query)
+    offsets = None
+    if words is not None:
+        offsets = offset_cosine(model, *words, expected_word or answer, resolve)
+    return Explanation(ranking, top, inputs, expected, view, offset, note, views[1:], offsets)
+
+
+def mul_placement(model: Model, query: Query, resolve: Resolver, word: str,
+                  restrict: int | None) -> Placement:
+    """Where ``word`` would rank among the 3CosMul answers to ``query`` (the query's own
+    words left out, as the answers leave them), and its 3CosMul score."""
+    from embedcli.engine.ranking import mul_scores
+
+    terms = [(*resolve(t.word), t.weight) for t in query.terms]
+    own = {i for i, _, _ in terms}
+    i, w = resolve(word)
+    everything = mul_scores(model, terms, len(model))
+    score = float(everything[i])
+    if i in own:
+        return Placement(w, None, score)
+    clip = len(model) if restrict is None else min(restrict, len(model))
+    if i >= clip:
+        return Placement(w, None, score)
+    scores = everything[:clip]
+    # equal scores put the more frequent word first, as the answers do
+    better = (scores > everything[i]) | ((scores == everything[i]) & (np.arange(clip) < i))
+    better[[j for j in own if j < clip]] = False
+    count = int(better.sum())
+    return Placement(w, count + 1, score)
 
 
 # --------------------------------------------------------------------------- interpolate

@@ -219,7 +219,7 @@ def answer(model: Model, spec: Spec, resolve: Resolver) -> Any:
     from embedcli.classroom import explain
 
     return explain(model, parse_query(spec, resolve), resolve, top=spec.top,
-                   expect=spec.expect, restrict=spec.restrict)
+                   expect=spec.expect, restrict=spec.restrict, method=spec.method)
 
 
 def answer_many(model: Model, specs: Sequence[Spec],

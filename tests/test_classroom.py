@@ -138,7 +138,8 @@ def test_every_format_for_explain(runner, fmt):
     if fmt == "json":
         assert set(json.loads(out)) == {"query", "model", "method", "restrict", "results",
                                         "excluded", "top", "answer", "inputs", "expected",
-                                        "base", "offset", "offset_note", "others", "passed"}
+                                        "base", "offset", "offset_note", "others", "passed",
+                                        "offset_similarity", "offset_words"}
     elif fmt == "plain":
         assert out.splitlines() == ["queen", "throne", "prince"]
     elif fmt in ("tsv", "csv", "jsonl"):

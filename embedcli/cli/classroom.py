@@ -33,6 +33,7 @@ from embedcli.cli.options import (
     AS_GIVEN,
     CaseOpt,
     FormatOpt,
+    MethodOpt,
     ModelOpt,
     QueryArg,
     QueryCommand,
@@ -41,6 +42,7 @@ from embedcli.cli.options import (
     reads_model,
 )
 from embedcli.errors import ExitStatus, safe
+from embedcli.formats import Method
 
 if TYPE_CHECKING:
     from embedcli.classroom import Graded
@@ -62,6 +64,7 @@ def explain(
     top: Annotated[int, typer.Option("--top", "-n",
                                      help="How many answers (and offset words).")] = 5,
     restrict: RestrictOpt = None,
+    method: MethodOpt = Method.add,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
     reading: Reading = AS_GIVEN,
@@ -73,13 +76,16 @@ def explain(
     Beside the answers (3CosAdd, as 'embedcli analogy'): each word's cosine to the top
     answer; the rank and score of the expected word; the answer's rank among the base
     word's own neighbours (if queen is already king's 2nd neighbour, the analogy says
-    little); the nearest words to the offset alone (woman - man).
+    little); the nearest words to the offset alone (woman - man); and how parallel
+    the two offsets are (man->king against woman->queen: their cosine, and the angle).
+    --method mul ranks the answers, the expected word and the offset by 3CosMul, as
+    'embedcli analogy --method mul' does.
 
     Exit status: 0 when the expected word is within --top (or none is given), 1 when it is
     not, so a script can grade: embedcli explain "paris - france + italy" -e rome -n 1
     """
     result = run("explain", query, model_spec, reading, case_sensitive, format, top=top,
-                 restrict=restrict, expect=expect)
+                 restrict=restrict, expect=expect, method=method.value)
     if not result.passed:
         raise typer.Exit(ExitStatus.NO_ANSWER)
 

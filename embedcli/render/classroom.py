@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from embedcli.classroom import Explanation, Interpolation, Placement
+from embedcli.classroom import Explanation, Interpolation, OffsetCosine, Placement
 from embedcli.formats import Format
 from embedcli.render.common import bar as _bar
 from embedcli.render.common import machine_text
@@ -51,6 +51,9 @@ def to_dict(result: ClassroomResult) -> dict[str, Any]:
     out["offset_note"] = e.offset_note
     out["others"] = [{"word": v.base, "answer": _place(v.answer, "similarity"),
                       "expected": _place(v.expected, "similarity")} for v in e.others]
+    out["offset_similarity"] = None if e.offsets is None else _num(e.offsets.cosine)
+    out["offset_words"] = None if e.offsets is None else [
+        e.offsets.a, e.offsets.b, e.offsets.c, e.offsets.d]
     out["passed"] = e.passed
     return out
 
@@ -79,6 +82,10 @@ def rows(result: ClassroomResult) -> tuple[list[str], list[list[Any]]]:
     if e.offset is not None:
         out += [["offset", e.offset.query, h.word, h.rank, _num(h.score)]
                 for h in e.offset.results]
+    if e.offsets is not None:
+        o = e.offsets
+        out.append(["offset-similarity", f"{o.a} -> {o.b}", f"{o.c} -> {o.d}", None,
+                    _num(o.cosine)])
     return EXPLAIN_HEADER, out
 
 
@@ -155,7 +162,19 @@ def _explanation(e: Explanation) -> RenderableType:
                   ranking_table(e.offset)]
     elif e.offset_note:
         parts.append(Text(f"the offset alone: {e.offset_note}", style="dim"))
+    if e.offsets is not None:
+        parts += [Text(), offsets_sentence(e.offsets)]
     return Group(*parts)
+
+
+def offsets_sentence(o: OffsetCosine) -> Any:
+    """'the offsets man->king and woman->queen have cosine 0.83 (about 34 degrees)'."""
+    from rich.text import Text
+
+    text = Text(f"the offsets {o.a}->{o.b} and {o.c}->{o.d} have cosine {o.cosine:.2f} "
+                f"(about {o.degrees:.0f} degrees)")
+    text.append("; 1 would be a true parallelogram" if o.cosine < 0.995 else "", style="dim")
+    return text
 
 
 NEAR = 5  # an answer this close to a '+' word may owe its place to that word, not the offset
