@@ -41,7 +41,7 @@ from embedcli.cli.options import (
     RestrictOpt,
     reads_model,
 )
-from embedcli.errors import ExitStatus, safe
+from embedcli.errors import ExitStatus, UsageError, safe
 from embedcli.formats import Method
 
 if TYPE_CHECKING:
@@ -158,15 +158,41 @@ def plot(
     method: Annotated[Projection, typer.Option(
         "--method", case_sensitive=False,
         help="pca (numpy), or tsne (needs scikit-learn).")] = Projection.pca,
-    analogy: Annotated[str | None, typer.Option(
+    analogy: Annotated[list[str] | None, typer.Option(
         "--analogy", metavar="A:B::C:D", show_default=False,
-        help="Draw the two offset arrows A->B and C->D (D may be ?: the model's "
-             "answer).")] = None,
+        help="Draw the two offset arrows A->B and C->D (D may be ?: the model's answer) "
+             "and their cosine; give it twice to draw two analogies.")] = None,
     neighbors: Annotated[str | None, typer.Option(
         "--neighbors", metavar="WORD", show_default=False,
         help="Draw WORD and its --top nearest neighbours.")] = None,
     top: Annotated[int, typer.Option("--top", "-n", min=1,
                                      help="How many neighbours with --neighbors.")] = 10,
+    group: Annotated[list[str] | None, typer.Option(
+        "--group", metavar="'NAME: W1 W2...'", show_default=False,
+        help="Words drawn in one colour, named in the legend (give it for each group).")]
+    = None,
+    x_axis: Annotated[str | None, typer.Option(
+        "--x-axis", metavar="'A -> B'", show_default=False,
+        help="Place the words along the direction A -> B (with --y-axis), not by PCA.")]
+    = None,
+    y_axis: Annotated[str | None, typer.Option(
+        "--y-axis", metavar="'A -> B'", show_default=False,
+        help="The vertical direction (with --x-axis).")] = None,
+    interpolate: Annotated[tuple[str, str] | None, typer.Option(
+        "--interpolate", metavar="A B", show_default=False,
+        help="Draw the straight path from A to B (words or expressions) and the nearest "
+             "word at each of --steps points.")] = None,
+    steps: Annotated[int, typer.Option(
+        "--steps", "-s", min=2, help="Points of --interpolate's path.")] = 6,
+    context: Annotated[int | None, typer.Option(
+        "--context", metavar="N", show_default=False,
+        help="Fit the PCA on the words plus N frequent words (grey dots). Default: 1,000 "
+             "with --analogy, --neighbors or --interpolate, else 0.")] = None,
+    variance: Annotated[bool, typer.Option(
+        "--variance", help="Draw the variance each principal component holds, over "
+                           "--sample frequent words (as 'embedcli dims').")] = False,
+    sample: Annotated[int, typer.Option(
+        "--sample", metavar="N", help="With --variance: how many frequent words.")] = 10_000,
     heatmap: Annotated[bool, typer.Option(
         "--heatmap", help="Draw the words' cosine-similarity matrix instead.")] = False,
     title: Annotated[str | None, typer.Option("--title", show_default=False,
@@ -175,7 +201,7 @@ def plot(
     case_sensitive: CaseOpt = False,
     reading: Reading = AS_GIVEN,
 ) -> None:
-    """Draw words projected to 2-D (PCA), an analogy's parallelogram, or a heat map.
+    """Draw words projected to 2-D (PCA), on two directions, an analogy, a path, a heat map.
 
     Examples:
 
@@ -183,29 +209,74 @@ def plot(
 
     embedcli plot --neighbors frog --top 12 --out frog.svg
 
+    embedcli plot --x-axis "man -> woman" --y-axis "small -> big" king queen ant whale -o axes.png
+
+    embedcli plot --group "fruit: apple banana cherry" --group "tools: hammer saw" -o groups.png
+
+    embedcli plot --interpolate king queen --steps 8 --out path.png
+
+    embedcli plot --variance --out variance.png
+
     embedcli plot cat dog car truck --heatmap --out similarity.pdf
 
-    The same words give the same file, byte for byte.
+    With --analogy, --neighbors or --interpolate the PCA is fitted on a background of
+    frequent words too (--context), since a PCA of a few words keeps nearly all their
+    variance and flatters them; the picture says how much variance its axes keep. The
+    same words give the same file, byte for byte.
     """
-    from embedcli.classroom import check_picture, picture
+    from embedcli.classroom import check_picture, check_walk, picture, variance_picture
     from embedcli.plot import draw, output_format
 
     output_format(out)  # a wrong ending is a usage error before any work
-    check_picture(len(words or []) + (top if neighbors else 0) + (4 if analogy else 0),
-                  heatmap)
+    analogies = analogy or []
+    check_picture(len(words or []) + (top if neighbors else 0) + 4 * len(analogies),
+                  heatmap, context or 0)
+    if interpolate:
+        check_walk(steps)
+    if variance and (words or analogies or neighbors or group or interpolate or x_axis
+                     or y_axis or heatmap):
+        raise UsageError("--variance draws the model's variance alone: it takes no words "
+                         "or other kind of picture")
+    if heatmap and (x_axis or y_axis or interpolate):
+        raise UsageError("--heatmap draws a similarity matrix: it takes no --x-axis, "
+                         "--y-axis or --interpolate")
+    if (x_axis or y_axis) and method is not Projection.pca:
+        raise UsageError("--x-axis and --y-axis replace the projection: they take no "
+                         "--method")
+    if sample < 2:
+        raise UsageError("--sample must be at least 2 words")
     out = Path(os_path(str(out)))
     m = load_model(model_spec, reading)
     resolver = make_resolver(m, case_sensitive)
-    pic = picture(m, resolver, words or [], analogy=analogy, neighbors=neighbors, top=top,
-                  method=method.value, heatmap=heatmap, title=title)
+    if variance:
+        pic = variance_picture(m, sample=sample, title=title)
+    else:
+        pic = picture(m, resolver, words or [], analogy=analogies, neighbors=neighbors,
+                      top=top, method=method.value, heatmap=heatmap, title=title,
+                      context=context, groups=group or [], x_axis=x_axis, y_axis=y_axis,
+                      interpolate=interpolate, steps=steps)
     for note in draw(pic, out):
         say("note", note)
-    what = "heat map" if pic.kind == "heatmap" else method.value.upper().replace("TSNE", "t-SNE")
+    say("", f"wrote {out} ({_what(pic)})")
+
+
+def _what(pic: Any) -> str:
+    """What the picture holds, for the line that says it was written."""
+    if pic.kind == "variance":
+        d = pic.variance
+        return (f"the variance of {d.dim} components over {d.sample:,} frequent words; "
+                f"{d.holding(0.5)} hold half of it")
+    if pic.kind == "heatmap":
+        return f"{len(pic.words)} words, heat map"
+    proj = pic.projection
+    what = {"pca": "PCA", "tsne": "t-SNE", "axes": "two directions"}[proj.method]
     detail = ""
-    if pic.projection is not None and pic.projection.explained:
-        shown = sum(pic.projection.explained)
-        detail = f"; the picture shows {shown:.0%} of their variance"
-    say("", f"wrote {out} ({len(pic.words)} words, {what}{detail})")
+    if proj.explained:
+        detail = f"; the picture shows {sum(proj.explained):.0%} of their variance"
+        if pic.background is not None and len(pic.background):
+            detail = (f"; fitted with {len(pic.background):,} frequent words, its axes keep "
+                      f"{sum(proj.explained):.0%} of the variance")
+    return f"{len(pic.words)} words, {what}{detail}"
 
 
 # --------------------------------------------------------------------------- quiz
