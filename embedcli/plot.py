@@ -53,17 +53,40 @@ def draw(picture: Picture, out: Path) -> list[str]:
     fmt = output_format(out)
     if not out.parent.is_dir():
         raise UsageError(f"cannot write {out}: the folder {out.parent} does not exist")
+    with _style(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = figure(picture)
+        _save(fig, out, fmt)
+    notes: list[str] = []
+    if any("missing from font" in str(w.message) or "Glyph" in str(w.message)
+           for w in caught):
+        notes.append("some characters of the words are not in the font (DejaVu Sans) and "
+                     "show as boxes")
+    return notes
+
+
+def _style() -> Any:
+    """matplotlib's defaults and ours, not the user's matplotlibrc: the same picture for
+    everyone."""
+    import contextlib
+
     import matplotlib
     import matplotlib.style
+
+    rc: Any = _RC  # matplotlib types its keys as a Literal of every rc name
+    stack = contextlib.ExitStack()
+    stack.enter_context(matplotlib.style.context("default"))
+    stack.enter_context(matplotlib.rc_context(rc))
+    return stack
+
+
+def figure(picture: Picture) -> Any:
+    """The picture as a matplotlib ``Figure`` (on the Agg canvas), drawn but not saved:
+    what ``draw`` writes, and what tests inspect."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    notes: list[str] = []
-    # matplotlib's defaults, not the user's matplotlibrc: the same picture for everyone
-    rc: Any = _RC  # matplotlib types its keys as a Literal of every rc name
-    with matplotlib.style.context("default"), matplotlib.rc_context(rc), \
-            warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _style():
         if picture.kind == "variance":
             fig = Figure(figsize=(8, 5), dpi=DPI)
             canvas = FigureCanvasAgg(fig)
@@ -78,12 +101,7 @@ def draw(picture: Picture, out: Path) -> list[str]:
             fig = Figure(figsize=(8, 6.5), dpi=DPI)
             canvas = FigureCanvasAgg(fig)
             _scatter(fig, canvas.get_renderer(), picture)
-        _save(fig, out, fmt)
-    if any("missing from font" in str(w.message) or "Glyph" in str(w.message)
-           for w in caught):
-        notes.append("some characters of the words are not in the font (DejaVu Sans) and "
-                     "show as boxes")
-    return notes
+    return fig
 
 
 def _save(fig: Any, out: Path, fmt: str) -> None:

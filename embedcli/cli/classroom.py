@@ -1,4 +1,4 @@
-"""Classroom commands: explain, interpolate, plot, quiz.
+"""Classroom commands: explain, interpolate, plot, dims, quiz.
 
 The logic is in ``embedcli.classroom`` (pure), the drawing in ``embedcli.plot`` (the
 only matplotlib user); explain is answered on the one query path (``embedcli.queries``).
@@ -107,6 +107,10 @@ def interpolate(
                                      help="Nearest words at each point.")] = 5,
     exclude_ends: Annotated[bool, typer.Option(
         "--exclude-ends", help="Leave A and B themselves out of the nearest words.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", metavar="FILE", show_default=False,
+        help="Also draw the path and the nearest word at each step (.png, .svg, .pdf), as "
+             "'embedcli plot --interpolate A B' does.")] = None,
     model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
@@ -120,6 +124,8 @@ def interpolate(
 
     embedcli interpolate "king - man + woman" queen --exclude-ends
 
+    embedcli interpolate cat dog --steps 8 --out path.png
+
     At step t (0 to 1) the point is (1-t)*A + t*B of the two unit vectors, normalised; its
     nearest words show how the space moves smoothly from A to B. An expression stands for
     its query vector, as in analogy. A's and B's words are candidates (so t=0 gives A
@@ -132,11 +138,24 @@ def interpolate(
 
     at_least_one("-n/--top", top)
     check_walk(steps)  # before loading: --steps 99999999999999999999 is no walk
+    if out is not None:
+        from embedcli.plot import output_format
+
+        output_format(out)
     m = load_model(model_spec, reading)
     resolver = make_resolver(m, case_sensitive)
     ends = [parse(text, resolver.is_word) for text in (a, b)]
     emit(walk(m, ends[0], ends[1], resolver, steps=steps, top=top, exclude_ends=exclude_ends),
          format)
+    if out is not None:
+        from embedcli.classroom import picture
+        from embedcli.plot import draw
+
+        pic = picture(m, resolver, [], interpolate=(a, b), steps=steps)
+        path = Path(os_path(str(out)))
+        for note in draw(pic, path):
+            say("note", note)
+        say("", f"wrote {path} ({_what(pic)})")
 
 
 # --------------------------------------------------------------------------- plot
@@ -277,6 +296,38 @@ def _what(pic: Any) -> str:
             detail = (f"; fitted with {len(pic.background):,} frequent words, its axes keep "
                       f"{sum(proj.explained):.0%} of the variance")
     return f"{len(pic.words)} words, {what}{detail}"
+
+
+# --------------------------------------------------------------------------- dims
+
+
+@app.command()
+@reads_model
+def dims(
+    sample: Annotated[int, typer.Option(
+        "--sample", metavar="N", help="PCA of the N most frequent words' unit vectors.")]
+    = 10_000,
+    top: Annotated[int, typer.Option(
+        "--top", "-n", metavar="K", help="How many components to list.")] = 10,
+    model_spec: ModelOpt = None,
+    format: FormatOpt = None,
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """How much of the variance the first principal components hold (dimensionality).
+
+    Example: embedcli dims --top 10
+
+    The PCA is of the unit vectors of the --sample most frequent words (numpy's SVD of
+    the centred rows); 'embedcli plot --variance' draws all the components.
+    """
+    from embedcli.classroom import dimensions
+    from embedcli.queries import at_least_one
+
+    at_least_one("-n/--top", top)
+    if sample < 2:
+        raise UsageError("--sample must be at least 2 words")
+    m = load_model(model_spec, reading)
+    emit(dimensions(m, sample=sample, top=top), format)
 
 
 # --------------------------------------------------------------------------- quiz
