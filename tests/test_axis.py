@@ -102,3 +102,17 @@ def test_axis_takes_words_to_place_not_expressions(runner):
     result = run(runner, "axis", "man", "woman", "king - queen")
     assert result.exit_code == 2
     assert "axis takes words, not expressions" in result.stderr
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80, 120])
+def test_a_narrow_terminal_drops_the_bars_never_a_number(runner, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    data = run_json(runner, "axis", "--pair", "man:woman", "--pair", "he:she", "doctor",
+                    "engineer")
+    result = run(runner, "axis", "--pair", "man:woman", "--pair", "he:she", "doctor",
+                 "engineer", "--format", "table")
+    assert result.exit_code == 0, result.stderr
+    for w in data["words"]:
+        assert f"{w['word']}" in result.stdout and f"{w['score']:+.4f}" in result.stdout
+    assert max(len(line.rstrip()) for line in result.stdout.splitlines()) <= columns
+    assert ("│" in result.stdout) == (columns >= 60)

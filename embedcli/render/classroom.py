@@ -262,9 +262,9 @@ def _dimensions_table(d: Dimensions) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
-    title = Text(f"variance held by the first {d.top} of {d.dim} principal components  ")
+    title = Text(f"variance of the first {d.top} principal components  ")
     title.append(f"({d.model}, the {d.sample:,} most frequent words)", style="dim")
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column("component", justify="right")
     table.add_column("variance", justify="right")
     table.add_column("cumulative", justify="right")
@@ -272,6 +272,6 @@ def _dimensions_table(d: Dimensions) -> RenderableType:
     top = max(d.shares) if d.shares else 1.0
     for k, x, total in _components(d):
         table.add_row(str(k), f"{x:.1%}", f"{total:.1%}", _bar(x, top, 16))
-    note = Text(f"{d.holding(0.5)} components hold half the variance, {d.holding(0.9)} hold "
-                f"90%: the {d.dim} numbers of a vector are not {d.dim} independent ideas")
-    return Group(table, note)
+    note = Text(f"{d.holding(0.5)} of the {d.dim} components hold half the variance, "
+                f"{d.holding(0.9)} hold 90%")
+    return Group(title, table, note)

@@ -390,35 +390,65 @@ def _(result: WordVector) -> RenderableType:
 
 @to_renderable.register(Axis)
 def _(result: Axis) -> RenderableType:
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+    return _AxisTable(result)
 
-    title = Text(f"{result.start} -> {result.end}  ")
-    extra = [result.model]
-    if result.pairs:
-        extra.append(f"mean of {len(result.pairs)} pairs")
-    if result.top is not None:
-        extra.append(f"{result.top} furthest toward each end" + (
-            f" of the {result.restrict:,} most frequent" if result.restrict else ""))
-    title.append(f"({', '.join(extra)})", style="dim")
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("word", style="bold")
-    table.add_column("score", justify="right")
-    half = 10
-    table.add_column(Text(_ends(result.start, result.end, 2 * half + 1)), no_wrap=True)
-    # the bars reach the ends at the largest score shown (cosines along an axis are small)
-    scale = max([0.05, *(abs(s.score) for s in result.words if math.isfinite(s.score))])
-    for s in result.words:
-        table.add_row(Text(s.word), Text(f"{s.score:+.4f}", style=_axis_style(s.score)),
-                      Text(_axis_bar(s.score / scale, half), style=_axis_style(s.score)))
-    return table
+
+class _AxisTable:
+    """The axis table, with the bars from the A end to the B end where the terminal has
+    room for them; without them (never a cut word or number) where it has not."""
+
+    def __init__(self, result: Axis):
+        self.result = result
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.measure import Measurement
+        from rich.text import Text
+
+        result = self.result
+        title = Text(f"{result.start} -> {result.end}  ")
+        extra = [result.model]
+        if result.pairs:
+            extra.append(f"mean of {len(result.pairs)} pairs")
+        if result.top is not None:
+            extra.append(f"{result.top} furthest toward each end" + (
+                f" of the {result.restrict:,} most frequent" if result.restrict else ""))
+        title.append(f"({', '.join(extra)})", style="dim")
+        yield title
+        table = self._table(bars=True)
+        wide = options.update_width(10_000)  # its natural width, not clamped to ours
+        if Measurement.get(console, wide, table).maximum > options.max_width:
+            table = self._table(bars=False)
+        yield table
+
+    def _table(self, bars: bool) -> Any:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        result = self.result
+        table = Table(box=box.SIMPLE_HEAD)
+        table.add_column("word", style="bold", no_wrap=True)
+        table.add_column("score", justify="right", no_wrap=True)
+        half = 10
+        if bars:
+            table.add_column(Text(_ends(result.start, result.end, 2 * half + 1)),
+                             no_wrap=True)
+        # the bars reach the ends at the largest score shown (cosines along an axis are
+        # small)
+        scale = max([0.05, *(abs(s.score) for s in result.words if math.isfinite(s.score))])
+        for s in result.words:
+            cells = [Text(s.word), Text(f"{s.score:+.4f}", style=_axis_style(s.score))]
+            if bars:
+                cells.append(Text(_axis_bar(s.score / scale, half), style=_axis_style(s.score)))
+            table.add_row(*cells)
+        return table
 
 
 def _ends(start: str, end: str, width: int) -> str:
-    """The bar column's header: the A end at its left, the B end at its right."""
-    a = start if len(start) <= width // 2 - 1 else start[: width // 2 - 2] + "…"
-    b = end if len(end) <= width // 2 - 1 else end[: width // 2 - 2] + "…"
+    """The bar column's header: the A end at its left, the B end at its right (the title
+    names ends too long to fit: "from" and "to" stand for them)."""
+    a = start if len(start) <= width // 2 - 1 else "from"
+    b = end if len(end) <= width // 2 - 1 else "to"
     return a + " " * max(1, width - len(a) - len(b)) + b
 
 
