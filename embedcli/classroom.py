@@ -565,7 +565,7 @@ def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
             title: str | None = None, seed: int = 0, context: int | None = None,
             groups: Sequence[str] = (), x_axis: str | None = None,
             y_axis: str | None = None, interpolate: tuple[str, str] | None = None,
-            steps: int = 6) -> Picture:
+            steps: int = 6, exclude_ends: bool = False) -> Picture:
     """The words (and analogies' four words, a word's neighbours, groups, an
     interpolation's path) ready to draw.
 
@@ -627,7 +627,8 @@ def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
     ends: tuple[np.ndarray, np.ndarray] | None = None
     if interpolate:
         ends_q = [parse(x, resolve.is_word) for x in interpolate]
-        walk = _walk(model, ends_q[0], ends_q[1], resolve, steps=steps, top=1)
+        walk = _walk(model, ends_q[0], ends_q[1], resolve, steps=steps, top=1,
+                     exclude_ends=exclude_ends)
         ia, ib = add(interpolate[0]), add(interpolate[1])
         ends = (vectors[chosen[ia]], vectors[chosen[ib]])
     for word in words:

@@ -48,14 +48,15 @@ def output_format(path: Path) -> str:
     return ext
 
 
-def draw(picture: Picture, out: Path) -> list[str]:
-    """Write the picture to ``out`` (format from its ending); returns notes for the user."""
+def draw(picture: Picture, out: Path, dpi: int = DPI) -> list[str]:
+    """Write the picture to ``out`` (format from its ending) at ``dpi`` dots per inch (a
+    PNG's size; SVG and PDF are drawn to scale); returns notes for the user."""
     fmt = output_format(out)
     if not out.parent.is_dir():
         raise UsageError(f"cannot write {out}: the folder {out.parent} does not exist")
     with _style(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fig = figure(picture)
+        fig = figure(picture, dpi)
         _save(fig, out, fmt)
     notes: list[str] = []
     if any("missing from font" in str(w.message) or "Glyph" in str(w.message)
@@ -80,7 +81,7 @@ def _style() -> Any:
     return stack
 
 
-def figure(picture: Picture) -> Any:
+def figure(picture: Picture, dpi: int = DPI) -> Any:
     """The picture as a matplotlib ``Figure`` (on the Agg canvas), drawn but not saved:
     what ``draw`` writes, and what tests inspect."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -88,17 +89,17 @@ def figure(picture: Picture) -> Any:
 
     with _style():
         if picture.kind == "variance":
-            fig = Figure(figsize=(8, 5), dpi=DPI)
+            fig = Figure(figsize=(8, 5), dpi=dpi)
             canvas = FigureCanvasAgg(fig)
             _variance(fig, canvas.get_renderer(), picture)
         elif picture.kind == "heatmap":
             n = len(picture.words)
             side = max(4.5, 0.55 * n + 2.5)
-            fig = Figure(figsize=(side + 1.2, side), dpi=DPI)
+            fig = Figure(figsize=(side + 1.2, side), dpi=dpi)
             FigureCanvasAgg(fig)
             _heatmap(fig, picture)
         else:
-            fig = Figure(figsize=(8, 6.5), dpi=DPI)
+            fig = Figure(figsize=(8, 6.5), dpi=dpi)
             canvas = FigureCanvasAgg(fig)
             _scatter(fig, canvas.get_renderer(), picture)
     return fig
@@ -112,7 +113,7 @@ def _save(fig: Any, out: Path, fmt: str) -> None:
         raise UsageError(f"cannot write {out}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format=fmt, dpi=DPI, metadata=_METADATA[fmt])
+            fig.savefig(handle, format=fmt, dpi=fig.dpi, metadata=_METADATA[fmt])
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file (mkstemp's is private)
@@ -362,7 +363,7 @@ def _place_labels(ax: Axes, renderer: Any, labels: list[tuple[str, tuple, str, s
     from matplotlib.transforms import Bbox
 
     to_px = ax.transData.transform
-    marker = 5.0 * DPI / 72  # a point's half-size in pixels, with a margin
+    marker = 5.0 * ax.figure.dpi / 72  # a point's half-size in pixels, with a margin
     dots = [Bbox.from_extents(x - marker, y - marker, x + marker, y + marker)
             for x, y in (to_px(p) for p in points)]
     frame = ax.get_window_extent(renderer)

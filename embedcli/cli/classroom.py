@@ -151,7 +151,8 @@ def interpolate(
         from embedcli.classroom import picture
         from embedcli.plot import draw
 
-        pic = picture(m, resolver, [], interpolate=(a, b), steps=steps)
+        pic = picture(m, resolver, [], interpolate=(a, b), steps=steps,
+                      exclude_ends=exclude_ends)
         path = Path(os_path(str(out)))
         for note in draw(pic, path):
             say("note", note)
@@ -203,6 +204,9 @@ def plot(
              "word at each of --steps points.")] = None,
     steps: Annotated[int, typer.Option(
         "--steps", "-s", min=2, help="Points of --interpolate's path.")] = 6,
+    exclude_ends: Annotated[bool, typer.Option(
+        "--exclude-ends", help="With --interpolate: label each step with its nearest word "
+                               "other than A's and B's own.")] = False,
     context: Annotated[int | None, typer.Option(
         "--context", metavar="N", show_default=False,
         help="Fit the PCA on the words plus N frequent words (grey dots). Default: 1,000 "
@@ -216,6 +220,8 @@ def plot(
         "--heatmap", help="Draw the words' cosine-similarity matrix instead.")] = False,
     title: Annotated[str | None, typer.Option("--title", show_default=False,
                                               help="The picture's title.")] = None,
+    dpi: Annotated[int, typer.Option(
+        "--dpi", min=50, max=600, help="Dots per inch of a PNG (8 x 6.5 inches).")] = 150,
     model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     reading: Reading = AS_GIVEN,
@@ -273,8 +279,8 @@ def plot(
         pic = picture(m, resolver, words or [], analogy=analogies, neighbors=neighbors,
                       top=top, method=method.value, heatmap=heatmap, title=title,
                       context=context, groups=group or [], x_axis=x_axis, y_axis=y_axis,
-                      interpolate=interpolate, steps=steps)
-    for note in draw(pic, out):
+                      interpolate=interpolate, steps=steps, exclude_ends=exclude_ends)
+    for note in draw(pic, out, dpi):
         say("note", note)
     say("", f"wrote {out} ({_what(pic)})")
 
