@@ -191,10 +191,8 @@ def offsets_sentence(o: OffsetCosine) -> Any:
     """'the offsets man->king and woman->queen have cosine 0.83 (about 34 degrees)'."""
     from rich.text import Text
 
-    text = Text(f"the offsets {o.a}->{o.b} and {o.c}->{o.d} have cosine {o.cosine:.2f} "
+    return Text(f"the offsets {o.a}->{o.b} and {o.c}->{o.d} have cosine {o.cosine:.2f} "
                 f"(about {o.degrees:.0f} degrees)")
-    text.append("; 1 would be a true parallelogram" if o.cosine < 0.995 else "", style="dim")
-    return text
 
 
 NEAR = 5  # an answer this close to a '+' word may owe its place to that word, not the offset

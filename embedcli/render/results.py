@@ -447,8 +447,8 @@ class _AxisTable:
 def _ends(start: str, end: str, width: int) -> str:
     """The bar column's header: the A end at its left, the B end at its right (the title
     names ends too long to fit: "from" and "to" stand for them)."""
-    a = start if len(start) <= width // 2 - 1 else "from"
-    b = end if len(end) <= width // 2 - 1 else "to"
+    fits = max(len(start), len(end)) <= width // 2 - 1
+    a, b = (start, end) if fits else ("from", "to")
     return a + " " * max(1, width - len(a) - len(b)) + b
 
 
