@@ -67,7 +67,8 @@ def _label(model: Model, directions: Sequence[Direction], resolve: Resolver
 def axis(model: Model, directions: Sequence[Direction], words: Sequence[str],
          resolve: Resolver, *, top: int | None = None, restrict: int | None = None) -> Axis:
     """Where ``words`` lie along the direction (see the module's notes), sorted from the
-    start end to the end end (equal scores: in the order given).
+    start end to the end end (equal scores: in the order given; a word with no usable
+    vector, whose score is NaN, last).
 
     With ``top``, the ``top`` words of the vocabulary (or of its first ``restrict`` rows)
     furthest toward each end are added (the ends' own words left out, as gensim leaves a
@@ -89,7 +90,9 @@ def axis(model: Model, directions: Sequence[Direction], words: Sequence[str],
             rows.setdefault((i, model.word(i)), None)
     found = list(rows)
     scores64 = along(model, d, [i for i, _ in found]) if found else np.zeros(0)
-    placed = sorted(range(len(found)), key=lambda k: float(scores64[k]))
+    # a word with no usable vector (NaN) has no place on the axis: it goes last
+    placed = sorted(range(len(found)), key=lambda k: (bool(np.isnan(scores64[k])),
+                                                      float(np.nan_to_num(scores64[k]))))
     return Axis(start, end, model.name,
                 [AxisScore(found[k][1], float(scores64[k])) for k in placed],
                 pairs if len(directions) > 1 else [], top, restrict)
