@@ -586,6 +586,9 @@ def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
     count = len(words) + grouped + (top if neighbors else 0) + 4 * len(analogies) + (
         steps + 2 if interpolate else 0)
     fitted = bool(analogies or neighbors or interpolate)
+    if context and (x_axis or y_axis or method != "pca" or heatmap):
+        raise UsageError("--context is the background a PCA is fitted on: it takes no "
+                         "--x-axis/--y-axis, --method tsne or --heatmap")
     if context is None:
         context = CONTEXT if fitted and method == "pca" and not (x_axis or y_axis) else 0
     check_picture(count, heatmap, context)

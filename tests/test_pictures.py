@@ -166,6 +166,8 @@ def test_two_directions_place_the_words_by_their_scores(bundled, bundled_kv):
     (["--group", "fruit apple", "cat", "dog"], "a group reads 'NAME: word word ...'"),
     (["--variance", "cat"], "--variance draws the model's variance alone"),
     (["--context", "-1", "--analogy", "man:king::woman:?"], "--context takes 0 to"),
+    (["--context", "50", "--x-axis", "a -> b", "--y-axis", "c -> d", "cat", "dog"],
+     "--context is the background a PCA is fitted on"),
 ])
 def test_bad_picture_options_are_usage_errors(runner, tmp_path, args, message):
     result = run(runner, "plot", *args, "-o", str(tmp_path / "x.png"))
