@@ -101,6 +101,47 @@ class BaseView:
 
 
 @dataclass(frozen=True)
+class OffsetCosine:
+    """How parallel an analogy's two offsets are: ``cos(b - a, d - c)`` over unit vectors,
+    for ``a : b :: c : d`` (``man : king :: woman : queen``). 1 is a true parallelogram."""
+
+    a: str
+    b: str
+    c: str
+    d: str
+    cosine: float
+
+    @property
+    def degrees(self) -> float:
+        import math
+
+        return math.degrees(math.acos(max(-1.0, min(1.0, self.cosine))))
+
+
+def offset_cosine(model: Model, a: str, b: str, c: str, d: str,
+                  resolve: Resolver) -> OffsetCosine:
+    """``cos(unit(b) - unit(a), unit(d) - unit(c))`` in float64 (0 where an offset is
+    zero: a word compared with itself has no direction)."""
+    rows = {w: np.asarray(model.vectors[resolve(w)[0]], dtype=np.float64) for w in (a, b, c, d)}
+    one, two = rows[b] - rows[a], rows[d] - rows[c]
+    norms = float(np.linalg.norm(one)) * float(np.linalg.norm(two))
+    cosine = float(one @ two) / norms if norms > 0 and np.isfinite(norms) else 0.0
+    named = [resolve(w)[1] for w in (a, b, c, d)]
+    return OffsetCosine(named[0], named[1], named[2], named[3], cosine)
+
+
+def analogy_words(query: Query) -> tuple[str, str, str] | None:
+    """``(a, b, c)`` of an analogy ``b - a + c`` (in any form, any order of its terms), or
+    None for a query of another shape."""
+    if len(query.terms) != 3 or sorted(t.weight for t in query.terms) != [-1.0, 1.0, 1.0]:
+        return None
+    base = base_term(query)
+    (a,) = query.negative
+    (c,) = [t for t in query.positive if t is not base]
+    return a.word, base.word, c.word
+
+
+@dataclass(frozen=True)
 class Explanation:
     ranking: Ranking  # the answers, as ``embedcli analogy`` gives them
     top: int
@@ -110,6 +151,7 @@ class Explanation:
     offset: Ranking | None  # the nearest words to the query without its base word
     offset_note: str | None = None  # why there is no offset ranking
     others: list[BaseView] = field(default_factory=list)  # the other '+' words' neighbourhoods
+    offsets: OffsetCosine | None = None  # a -> b against c -> the expected word (or answer)
 
     @property
     def answer(self) -> str | None:
@@ -139,10 +181,16 @@ def offset_terms(query: Query) -> list[Term]:
 
 
 def explain(model: Model, query: Query, resolve: Resolver, *, top: int = 5,
-            expect: str | None = None, restrict: int | None = None) -> Explanation:
-    """Answer an analogy (3CosAdd) with the figures that tell whether it worked, and why.
+            expect: str | None = None, restrict: int | None = None,
+            method: str = "add") -> Explanation:
+    """Answer an analogy (3CosAdd, or 3CosMul with ``method="mul"``) with the figures that
+    tell whether it worked, and why.
 
-    ``restrict`` keeps the most frequent words as candidates for every ranking here.
+    ``restrict`` keeps the most frequent words as candidates for every ranking here. The
+    answers, the expected word's rank and the offset alone are ranked by ``method``; the
+    neighbourhoods are plain cosine neighbours. For a three-word analogy ``b - a + c``,
+    ``offsets`` is how parallel ``a -> b`` and ``c -> d`` are, ``d`` the expected word
+    (or, without one, the answer).
 
     Raises
     ------
@@ -152,7 +200,7 @@ def explain(model: Model, query: Query, resolve: Resolver, *, top: int = 5,
     if len(query.terms) < 2:
         raise UsageError("explain takes an analogy of two or more words, such as "
                          "'king - man + woman'; for one word use 'embedcli neighbors'")
-    ranking = rank_query(model, query, resolve, method="add", top=top, restrict=restrict)
+    ranking = rank_query(model, query, resolve, method=method, top=top, restrict=restrict)
     if not ranking.results:
         raise QueryError("the model has no candidate answers")
     answer = ranking.results[0].word
@@ -171,8 +219,11 @@ def explain(model: Model, query: Query, resolve: Resolver, *, top: int = 5,
         if hit is not None:  # from the answers themselves: the same figures, certainly
             expected = Expected(expected_word, hit.rank, hit.score, True)
         else:
-            place = placements(model, query.terms, resolve, [expected_word],
-                               restrict=restrict)[expected_word]
+            if method == "add":
+                place = placements(model, query.terms, resolve, [expected_word],
+                                   restrict=restrict)[expected_word]
+            else:
+                place = mul_placement(model, query, resolve, expected_word, restrict)
             expected = Expected(expected_word, place.rank, place.score,
                                 place.rank is not None and place.rank <= top)
     # The answer among the neighbours of each '+' word, the base word first: an answer that
@@ -189,10 +240,38 @@ def explain(model: Model, query: Query, resolve: Resolver, *, top: int = 5,
     rest = offset_terms(query)
     try:
         offset = rank_query(model, Query(tuple(rest), "expression", ""), resolve,
-                            method="add", top=top, restrict=restrict)
-    except QueryError as exc:  # king + man - man: the offset is zero
+                            method=method, top=top, restrict=restrict)
+    except (QueryError, UsageError) as exc:  # king + man - man: the offset is zero
         note = str(exc)
-    return Explanation(ranking, top, inputs, expected, view, offset, note, views[1:])
+    words = analogy_words(query)
+    offsets = None
+    if words is not None:
+        offsets = offset_cosine(model, *words, expected_word or answer, resolve)
+    return Explanation(ranking, top, inputs, expected, view, offset, note, views[1:], offsets)
+
+
+def mul_placement(model: Model, query: Query, resolve: Resolver, word: str,
+                  restrict: int | None) -> Placement:
+    """Where ``word`` would rank among the 3CosMul answers to ``query`` (the query's own
+    words left out, as the answers leave them), and its 3CosMul score."""
+    from embedcli.engine.ranking import mul_scores
+
+    terms = [(*resolve(t.word), t.weight) for t in query.terms]
+    own = {i for i, _, _ in terms}
+    i, w = resolve(word)
+    everything = mul_scores(model, terms, len(model))
+    score = float(everything[i])
+    if i in own:
+        return Placement(w, None, score)
+    clip = len(model) if restrict is None else min(restrict, len(model))
+    if i >= clip:
+        return Placement(w, None, score)
+    scores = everything[:clip]
+    # equal scores put the more frequent word first, as the answers do
+    better = (scores > everything[i]) | ((scores == everything[i]) & (np.arange(clip) < i))
+    better[[j for j in own if j < clip]] = False
+    count = int(better.sum())
+    return Placement(w, count + 1, score)
 
 
 # --------------------------------------------------------------------------- interpolate
@@ -254,6 +333,9 @@ def interpolate(model: Model, a: Query, b: Query, resolve: Resolver, *, steps: i
         walk.append(Step(t, ranking.results))
     return Interpolation(_label(a, resolve), _label(b, resolve), model.name, walk,
                          exclude_ends)
+
+
+_walk = interpolate  # (picture's own argument is called interpolate)
 
 
 def _label(query: Query, resolve: Resolver) -> str:
@@ -397,23 +479,42 @@ class Arrow:
     start: int  # indexes into Picture.words
     end: int
     kind: str  # "offset": the analogy's offset (man -> king); "side": the parallelogram's
+    analogy: int = 0  # which --analogy it belongs to (0: the first)
 
 
 # The most words a picture may show: drawing costs grow fast with them (a heat map's
 # figure grows with its side: 40 words took 0.6 GB, 200 words 11 GB and 90 s; a scatter
-# plot of 1,000 labels took a minute), and more would not be read.
+# plot of 1,000 labels took a minute), and more would not be read. The background of
+# --context is drawn as unlabelled dots, which cost little: at most MAX_CONTEXT.
 MAX_PICTURE = 200
 MAX_HEATMAP = 40
+MAX_CONTEXT = 20_000
+CONTEXT = 1_000  # the default background of --analogy, --neighbors and --interpolate
+VARIANCE_SAMPLE = 10_000  # the frequent words whose variance dims and plot --variance show
 
 
-def check_picture(words: int, heatmap: bool = False) -> None:
+def check_picture(words: int, heatmap: bool = False, context: int = 0) -> None:
     """At most ``MAX_PICTURE`` words in a picture (``MAX_HEATMAP`` in a heat map), counting
-    the ``--neighbors`` ones and an analogy's four: a usage error before any drawing."""
+    the ``--neighbors`` ones and an analogy's four, and at most ``MAX_CONTEXT`` background
+    words: a usage error before any drawing."""
     limit = MAX_HEATMAP if heatmap else MAX_PICTURE
     if words > limit:
         raise UsageError(f"plot{' --heatmap' if heatmap else ''} takes at most {limit:,} "
                          f"words (the --neighbors ones and an --analogy's count), not "
                          f"{words:,}")
+    if context < 0 or context > MAX_CONTEXT:
+        raise UsageError(f"--context takes 0 to {MAX_CONTEXT:,} background words, not "
+                         f"{context:,}")
+
+
+@dataclass(frozen=True)
+class PathPoint:
+    """One step of an interpolation as drawn: where the step's point lies, and the word
+    nearest to it."""
+
+    t: float
+    xy: tuple[float, float]
+    nearest: str
 
 
 @dataclass(frozen=True)
@@ -423,24 +524,77 @@ class Picture:
     model: str
     words: list[str]
     title: str
-    kind: str = "scatter"  # or "heatmap"
+    kind: str = "scatter"  # or "heatmap", "variance"
     projection: Projection | None = None
     arrows: list[Arrow] | None = None
     marks: list[tuple[str, tuple[float, float]]] | None = None  # labelled crosses
     centre: int | None = None  # the word whose neighbours are shown
     matrix: list[list[float]] | None = None
+    background: np.ndarray | None = None  # (n, 2): the --context words, unlabelled
+    note: str | None = None  # what the picture must say about itself (how it was fitted)
+    offsets: list[OffsetCosine] = field(default_factory=list)  # one per analogy
+    groups: list[tuple[str, list[int]]] = field(default_factory=list)  # name, word indexes
+    path: list[PathPoint] = field(default_factory=list)  # an interpolation's steps
+    # the "axes" projection: the ends (A, B) of the x direction and of the y direction
+    axes: tuple[tuple[str, str], tuple[str, str]] | None = None
+    variance: Dimensions | None = None
+
+
+def background_rows(model: Model, n: int, skip: Iterable[int] = ()) -> list[int]:
+    """The rows of the ``n`` most frequent words made of letters alone (no punctuation,
+    numbers or markup), other than ``skip``: the background a projection is fitted on."""
+    if n <= 0:
+        return []
+    leave = set(skip)
+    out: list[int] = []
+    limit = min(len(model), 4 * n + 1_000)
+    while True:
+        for i, word in enumerate(model.words(limit)):
+            if word.isalpha() and i not in leave:
+                out.append(i)
+                if len(out) == n:
+                    return out
+        if limit >= len(model):
+            return out
+        out, limit = [], min(len(model), limit * 4)
 
 
 def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
-            analogy: str | None = None, neighbors: str | None = None, top: int = 10,
-            method: str = "pca", heatmap: bool = False, title: str | None = None,
-            seed: int = 0) -> Picture:
-    """The words (and an analogy's four words, and a word's neighbours) ready to draw.
+            analogy: str | Sequence[str] | None = None, neighbors: str | None = None,
+            top: int = 10, method: str = "pca", heatmap: bool = False,
+            title: str | None = None, seed: int = 0, context: int | None = None,
+            groups: Sequence[str] = (), x_axis: str | None = None,
+            y_axis: str | None = None, interpolate: tuple[str, str] | None = None,
+            steps: int = 6, exclude_ends: bool = False) -> Picture:
+    """The words (and analogies' four words, a word's neighbours, groups, an
+    interpolation's path) ready to draw.
 
     Vectors are the unit-normalised ones, so the picture shows cosine geometry, the
-    geometry every other command answers in.
+    geometry every other command answers in. A PCA of a handful of words keeps nearly all
+    of their variance and makes any four words look like a parallelogram, so with
+    ``--analogy``, ``--neighbors`` or ``--interpolate`` the projection is fitted on the
+    words plus a background of ``context`` frequent words (``CONTEXT`` by default; 0:
+    the words alone); the picture's ``note`` says so. With ``x_axis`` and ``y_axis``
+    (``"man -> woman"``) the two coordinates are each word's score along the two
+    directions (``engine.directions``), not a projection.
     """
-    check_picture(len(words) + (top if neighbors else 0) + (4 if analogy else 0), heatmap)
+    from embedcli.expr import parse_direction, parse_group
+
+    analogies = [analogy] if isinstance(analogy, str) else list(analogy or [])
+    parsed_groups = [parse_group(g) for g in groups]
+    grouped = sum(len(g.words) for g in parsed_groups)
+    count = len(words) + grouped + (top if neighbors else 0) + 4 * len(analogies) + (
+        steps + 2 if interpolate else 0)
+    fitted = bool(analogies or neighbors or interpolate)
+    if context and (x_axis or y_axis or method != "pca" or heatmap):
+        raise UsageError("--context is the background a PCA is fitted on: it takes no "
+                         "--x-axis/--y-axis, --method tsne or --heatmap")
+    if context is None:
+        context = CONTEXT if fitted and method == "pca" and not (x_axis or y_axis) else 0
+    check_picture(count, heatmap, context)
+    if (x_axis is None) != (y_axis is None):
+        raise UsageError("--x-axis and --y-axis go together: each names a direction "
+                         "'A -> B'")
     chosen: list[str] = []  # labels: a word, or an expression as written
     vectors: dict[str, np.ndarray] = {}
 
@@ -453,16 +607,18 @@ def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
         return chosen.index(label)
 
     arrows: list[Arrow] = []
-    target_terms = None
-    if analogy:
-        a, b, c, d = parse_analogy(analogy, resolve.is_word)
-        query = Query((Term(b), Term(a, -1.0), Term(c)), "proportion", analogy)
+    targets: list[Query] = []
+    offsets: list[OffsetCosine] = []
+    for k, text in enumerate(analogies):
+        a, b, c, d = parse_analogy(text, resolve.is_word)
+        query = Query((Term(b), Term(a, -1.0), Term(c)), "proportion", text)
         if d is None:
             d = rank_query(model, query, resolve, method="add", top=1).results[0].word
         ia, ib, ic, id_ = add(a), add(b), add(c), add(d)
-        arrows = [Arrow(ia, ib, "offset"), Arrow(ic, id_, "offset"),
-                  Arrow(ia, ic, "side"), Arrow(ib, id_, "side")]
-        target_terms = query
+        arrows += [Arrow(ia, ib, "offset", k), Arrow(ic, id_, "offset", k),
+                   Arrow(ia, ic, "side", k), Arrow(ib, id_, "side", k)]
+        targets.append(query)
+        offsets.append(offset_cosine(model, a, b, c, d, resolve))
     centre = None
     if neighbors:
         centre = add(neighbors)
@@ -470,8 +626,19 @@ def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
                              method="add", top=top)
         for hit in ranking.results:
             add(hit.word)
+    walk: Interpolation | None = None
+    ends: tuple[np.ndarray, np.ndarray] | None = None
+    if interpolate:
+        ends_q = [parse(x, resolve.is_word) for x in interpolate]
+        walk = _walk(model, ends_q[0], ends_q[1], resolve, steps=steps, top=1,
+                     exclude_ends=exclude_ends)
+        ia, ib = add(interpolate[0]), add(interpolate[1])
+        ends = (vectors[chosen[ia]], vectors[chosen[ib]])
     for word in words:
         add(word)
+    group_rows = []
+    for g in parsed_groups:
+        group_rows.append((g.name, [add(w) for w in g.words]))
     if len(chosen) < 2:
         raise UsageError("a plot needs at least two words (or --analogy, or --neighbors WORD)")
     rows = np.stack([vectors[label] for label in chosen]).astype(np.float64)
@@ -479,32 +646,138 @@ def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
         matrix = (rows.astype(np.float32) @ rows.astype(np.float32).T).astype(float)
         return Picture(model.name, chosen, title or f"cosine similarity ({model.name})",
                        kind="heatmap", matrix=matrix.tolist())
-    if method == "pca":
-        projection = pca(rows)
+    # the points of an interpolation's steps, projected as the words are
+    step_points = np.zeros((0, model.dim))
+    if walk is not None and ends is not None:
+        ua, ub = (np.asarray(e, dtype=np.float64) for e in ends)
+        pts = [(1 - s.t) * ua + s.t * ub for s in walk.steps]
+        step_points = np.stack([p / (np.linalg.norm(p) or 1.0) for p in pts])
+    target_points = []
+    for query in targets:
+        idx = [resolve(t.word)[0] for t in query.terms]
+        vec = np.asarray(model.vectors[idx], dtype=np.float64)
+        point = np.array([t.weight for t in query.terms]) @ vec
+        target_points.append(point / (np.linalg.norm(point) or 1.0))
+    background = None
+    note = None
+    axes_labels = None
+    if x_axis is not None and y_axis is not None:
+        from embedcli.engine.directions import direction_vector
+
+        dirs = [parse_direction(x_axis, resolve.is_word), parse_direction(y_axis, resolve.is_word)]
+        basis = np.stack([direction_vector(model, [d], resolve) for d in dirs])
+        projection = Projection("axes", rows @ basis.T, None, basis, np.zeros(model.dim))
+        axes_labels = ((str(dirs[0].start), str(dirs[0].end)),
+                       (str(dirs[1].start), str(dirs[1].end)))
+        note = ("each axis is the cosine with a direction B - A of unit vectors "
+                "(embedcli axis); the two directions need not be at right angles: "
+                f"their cosine is {float(basis[0] @ basis[1]):.2f}")
+    elif method == "pca":
+        extra = background_rows(model, context, [resolve(w)[0] for w in chosen
+                                                 if resolve.is_word(w)])
+        fit = rows
+        if extra:
+            fit = np.vstack([rows, np.asarray(model.vectors[extra], dtype=np.float64)])
+        projection = pca(fit)
+        if extra:
+            background = projection.coords[len(rows):]
+            projection = Projection("pca", projection.coords[:len(rows)], projection.explained,
+                                    projection.components, projection.center)
+        kept = sum(projection.explained or (0.0, 0.0))
+        fitted_on = (f"these {len(rows)} words and {len(extra):,} frequent words (grey dots)"
+                     if extra else f"these {len(rows)} words alone")
+        note = (f"PCA fitted on {fitted_on}; its two axes keep {kept:.0%} of their "
+                f"variance, of {model.dim} dimensions")
     elif method == "tsne":
         projection = tsne(rows, seed)
+        note = "t-SNE keeps neighbourhoods, not distances: distances between groups mean little"
     else:
         raise UsageError(f"unknown projection '{method}' (use pca or tsne)")
     marks = []
-    if target_terms is not None and projection.components is not None:
-        idx = [resolve(t.word)[0] for t in target_terms.terms]
-        vec = np.asarray(model.vectors[idx], dtype=np.float64)
-        point = np.array([t.weight for t in target_terms.terms]) @ vec
-        point /= np.linalg.norm(point) or 1.0
-        label = f"{target_terms.terms[0].word} - {target_terms.terms[1].word} + " \
-                f"{target_terms.terms[2].word}"
-        x, y = projection.place(point)
-        marks.append((label, (float(x), float(y))))
-    how = "PCA" if method == "pca" else "t-SNE"
+    if projection.components is not None:
+        for query, point in zip(targets, target_points, strict=True):
+            label = f"{query.terms[0].word} - {query.terms[1].word} + {query.terms[2].word}"
+            x, y = projection.place(point)
+            marks.append((label, (float(x), float(y))))
+    path = []
+    if walk is not None and projection.components is not None:
+        for step, point in zip(walk.steps, step_points, strict=True):
+            x, y = projection.place(point)
+            path.append(PathPoint(step.t, (float(x), float(y)),
+                                  step.results[0].word if step.results else ""))
+    how = {"pca": "PCA", "tsne": "t-SNE", "axes": "two directions"}[projection.method]
     if title is None:
         what = []
-        if arrows:
-            a, b = chosen[arrows[0].start], chosen[arrows[0].end]
-            c, d = chosen[arrows[1].start], chosen[arrows[1].end]
+        for k in range(len(analogies)):
+            a, b = chosen[arrows[4 * k].start], chosen[arrows[4 * k].end]
+            c, d = chosen[arrows[4 * k + 1].start], chosen[arrows[4 * k + 1].end]
             what.append(f"{a} is to {b} as {c} is to {d}")
         if centre is not None:
             what.append(f"{chosen[centre]} and its {top} nearest neighbours")
+        if walk is not None:
+            what.append(f"from {walk.a} to {walk.b} in {len(walk.steps)} steps")
+        if group_rows:
+            what.append(", ".join(name for name, _ in group_rows))
+        if axes_labels is not None:
+            (xa, xb), (ya, yb) = axes_labels
+            what.append(f"{xa} -> {xb} against {ya} -> {yb}")
         title = "; ".join(what) or f"{len(chosen)} words"
         title += f"  ({model.name}, {how})"
-    return Picture(model.name, chosen, title,
-                   projection=projection, arrows=arrows, marks=marks, centre=centre)
+    return Picture(model.name, chosen, title, projection=projection, arrows=arrows,
+                   marks=marks, centre=centre, background=background, note=note,
+                   offsets=offsets, groups=group_rows, path=path, axes=axes_labels)
+
+
+# --------------------------------------------------------------------------- dimensionality
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """How much of the variance of ``sample`` frequent words' unit vectors each principal
+    component holds (``shares``, largest first, summing to 1)."""
+
+    model: str
+    sample: int
+    dim: int
+    shares: list[float]
+    top: int  # how many components a table lists
+
+    def holding(self, part: float) -> int:
+        """How many components hold at least ``part`` of the variance."""
+        total = 0.0
+        for k, x in enumerate(self.shares, 1):
+            total += x
+            if total >= part - 1e-12:
+                return k
+        return len(self.shares)
+
+
+def dimensions(model: Model, *, sample: int = VARIANCE_SAMPLE, top: int = 10) -> Dimensions:
+    """The variance each principal component of the first ``sample`` words' unit vectors
+    holds (numpy's SVD of the centred rows; a row with no usable vector is left out)."""
+    if sample < 2:
+        raise UsageError("--sample must be at least 2 words")
+    n = min(sample, len(model))
+    rows = np.asarray(model.vectors[:n], dtype=np.float64)
+    rows = rows[np.isfinite(rows).all(axis=1) & (np.abs(rows).sum(axis=1) > 0)]
+    if len(rows) < 2:
+        raise QueryError("the model has fewer than two usable vectors")
+    centred = rows - rows.mean(axis=0)
+    s = np.linalg.svd(centred, compute_uv=False)
+    power = s ** 2
+    total = float(power.sum())
+    shares = [float(x / total) for x in power] if total > 0 else [0.0] * len(power)
+    return Dimensions(model.name, len(rows), model.dim, shares, min(top, len(shares)))
+
+
+def variance_picture(model: Model, *, sample: int = VARIANCE_SAMPLE,
+                     title: str | None = None) -> Picture:
+    """``plot --variance``: the variance each principal component holds, as a picture."""
+    dims = dimensions(model, sample=sample)
+    half, most = dims.holding(0.5), dims.holding(0.9)
+    note = (f"PCA of the unit vectors of the {dims.sample:,} most frequent words of "
+            f"{model.name}: {half} of its {dims.dim} dimensions hold half the variance, "
+            f"{most} hold 90%")
+    return Picture(model.name, [], title or f"variance per principal component "
+                   f"({model.name}, {dims.sample:,} frequent words)", kind="variance",
+                   note=note, variance=dims)

@@ -14,14 +14,18 @@ A batch line is a command and its arguments, as on the command line after ``embe
     doesnt-match breakfast cereal dinner lunch
     rank cat dog
     vector cat
+    axis man woman doctor nurse
+    axis "king - man" "queen - woman" crown --top 3
+    axis --pair man:woman --pair he:she doctor nurse
 
 * Words are separated by white space. No shell quoting: an apostrophe is part of a word
   (``neighbors don't``). Double quotes may group a query (``analogy "king - man + woman"``)
   when a token starts with ``"`` and a later one ends with ``"``; a quoted text is never
   read as an option. A ``"`` that is not closed is a word.
 * Options may stand anywhere after the command: ``-n N`` / ``-nN`` / ``--top N`` /
-  ``--top=N``, ``--method add|mul``, ``--restrict N``, ``--include-inputs``. Only the
-  ranking commands take them (analogy all four, neighbors all but ``--method``); the
+  ``--top=N``, ``--method add|mul``, ``--restrict N``, ``--include-inputs``, ``--pair
+  A:B``. Only the ranking commands and axis take them (analogy the first four, neighbors
+  all but ``--method``, axis ``--top``, ``--restrict`` and ``--pair``); the
   ``batch`` command's own options are the defaults. ``--`` ends the options, for a query
   word that looks like one.
 * Any other token that starts with ``-`` is part of the query (``-`` itself,
@@ -45,14 +49,15 @@ from dataclasses import dataclass, replace
 from embedcli.errors import UsageError
 from embedcli.queries import Spec
 
-COMMANDS = ("analogy", "neighbors", "similarity", "doesnt-match", "rank", "vector")
+COMMANDS = ("analogy", "neighbors", "similarity", "doesnt-match", "rank", "vector", "axis")
 # the per-line options each command takes
 LINE_OPTIONS: dict[str, tuple[str, ...]] = {
     "analogy": ("top", "method", "restrict", "include_inputs"),
     "neighbors": ("top", "restrict", "include_inputs"),
+    "axis": ("top", "restrict", "pair"),
 }
 _SPELLING = {"top": "-n/--top", "method": "--method", "restrict": "--restrict",
-             "include_inputs": "--include-inputs"}
+             "include_inputs": "--include-inputs", "pair": "--pair"}
 # a token, or a double-quoted text that ends where a token ends
 _TOKEN = re.compile(r'"(?P<quoted>[^"]*)"(?=\s|$)|(?P<bare>\S+)')
 _LONG_OPTION = re.compile(r"--[A-Za-z]")
@@ -126,7 +131,7 @@ def read_batch_line(text: str, defaults: Spec,
         if name is None:
             if _LONG_OPTION.match(token) and not is_word(token):
                 raise UsageError(f"no such option: {token.split('=', 1)[0]} (a batch line "
-                                 "takes -n/--top, --method, --restrict, --include-inputs)")
+                                 "takes -n/--top, --method, --restrict, --include-inputs, --pair)")
             words.append(token)  # a query word such as '-king' or '-lrb-'
             continue
         if name not in allowed:
@@ -142,8 +147,12 @@ def read_batch_line(text: str, defaults: Spec,
             found[name] = _number(_SPELLING[name], value)
         elif name == "method":
             found[name] = (value or "").lower()  # checked, as everywhere, by queries.check
+        elif name == "pair":
+            found["pairs"] = (*found.get("pairs", ()), value or "")  # type: ignore[misc]
         else:
             found[name] = True
+    if command == "axis" and "top" in found:  # axis's --top: the words furthest toward each end
+        found["furthest"] = found.pop("top")
     return replace(defaults, command=command, args=tuple(words), **found)  # type: ignore[arg-type]
 
 
@@ -165,6 +174,10 @@ def _option(token: str) -> tuple[str | None, str | None, bool]:
         return "restrict", token[len("--restrict="):], True
     if token == "--include-inputs":
         return "include_inputs", None, False
+    if token == "--pair":
+        return "pair", None, True
+    if token.startswith("--pair="):
+        return "pair", token[len("--pair="):], True
     return None, None, False
 
 
@@ -182,10 +195,11 @@ class Setting:
     value: str = ""
 
 
-SHELL_COMMANDS = (":top", ":method", ":restrict", ":model", ":explain", ":settings", ":help",
-                  ":quit")
+SHELL_COMMANDS = (":top", ":method", ":restrict", ":model", ":explain", ":axis", ":settings",
+                  ":help", ":quit")
 _ALIASES = {"n": "top", "top": "top", "method": "method", "restrict": "restrict",
-            "model": "model", "m": "model", "explain": "explain", "settings": "settings",
+            "model": "model", "m": "model", "explain": "explain", "axis": "axis",
+            "settings": "settings",
             "set": "settings", "help": "help", "h": "help", "?": "help", "quit": "quit",
             "q": "quit", "exit": "quit"}
 _EXAMPLES = {"top": ":top 5", "method": ":method mul", "restrict": ":restrict 30000",
@@ -199,7 +213,8 @@ def read_shell_line(line: str, defaults: Spec,
     ``defaults`` holds the shell's settings (top, method, restrict). A query becomes the
     spec the command would make: ``cat`` that of ``neighbors cat``, ``cat ~ dog`` that of
     ``similarity "cat ~ dog"``, ``king - man + woman`` that of ``analogy``, ``:explain Q``
-    that of ``explain Q``.
+    that of ``explain Q``, ``:axis A B WORD...`` that of the batch line ``axis A B WORD...``
+    (the shell's :restrict applies to its --top; the shell's :top is not axis's --top).
 
     Raises UsageError for an unknown ``:command`` or one without its value.
     """
@@ -220,6 +235,10 @@ def read_shell_line(line: str, defaults: Spec,
             if not rest:
                 raise UsageError(":explain needs an analogy: :explain king - man + woman")
             return replace(defaults, command="explain", args=(rest,))
+        if name == "axis":  # read as the batch line 'axis ...' is: --pair and --top too
+            spec = read_batch_line("axis " + rest, defaults, is_word)
+            assert spec is not None
+            return spec
         return Setting(name, rest)
     if split_sides(text, is_word) is not None:
         return replace(defaults, command="similarity", args=(text,))

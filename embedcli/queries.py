@@ -9,7 +9,9 @@ the ones here. Pure: nothing here prints.
 A spec's ``args`` are the texts as typed: the one query of ``analogy``, ``neighbors`` and
 ``explain`` (the arguments joined by spaces); the sides of ``similarity`` (each a word
 or an expression; a ``~`` among them splits the joined text instead); the words of
-``doesnt-match``, ``rank`` and ``vector``.
+``doesnt-match``, ``rank`` and ``vector``; for ``axis``, the two ends then the words to
+place (``man woman doctor nurse``), or the direction ``A -> B`` as one text then the words,
+or (with ``pairs``, each ``a:b`` or ``a -> b``) the words alone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from embedcli.errors import EmbedcliError, ExpressionError, UsageError, shown
 if TYPE_CHECKING:
     from embedcli.engine.ranking import Plan
     from embedcli.engine.words import Resolver
-    from embedcli.expr import Query
+    from embedcli.expr import Direction, Query
     from embedcli.models import Model
 
 # What one pass of answer_many holds at once: the candidates kept for its rankings (top
@@ -34,7 +36,8 @@ PASS_CANDIDATES = 400_000
 PASS_INPUTS = 10_000
 
 RANKINGS = ("analogy", "neighbors")
-COMMANDS = ("analogy", "neighbors", "similarity", "doesnt-match", "rank", "vector", "explain")
+COMMANDS = ("analogy", "neighbors", "similarity", "doesnt-match", "rank", "vector", "explain",
+            "axis")
 METHODS = ("add", "mul")
 
 
@@ -49,6 +52,8 @@ class Spec:
     restrict: int | None = None
     include_inputs: bool = False
     expect: str | None = None  # explain: the answer the user expects
+    pairs: tuple[str, ...] = ()  # axis: the direction as pairs a:b (their mean difference)
+    furthest: int | None = None  # axis: also the N words furthest toward each end (--top)
 
     @property
     def text(self) -> str:
@@ -75,6 +80,7 @@ def check_options(spec: Spec) -> None:
     """The options' limits alone (also those of defaults that batch and the shell give)."""
     at_least_one("-n/--top", spec.top)
     at_least_one("--restrict", spec.restrict)
+    at_least_one("-n/--top", spec.furthest)
     if spec.method not in METHODS:
         raise UsageError(f"invalid value for --method: '{spec.method}' (use add or mul)")
 
@@ -103,6 +109,13 @@ def check(spec: Spec) -> None:
         raise UsageError(f"rank takes two words, A B (found {n})")
     if command == "vector" and n != 1:
         raise UsageError(f"vector takes one word (found {n})")
+    if command == "axis":
+        at_most("axis", len(spec.pairs), "pairs")
+        if not spec.pairs and (n == 0 or (n < 2 and "->" not in spec.args[0])):
+            raise UsageError("axis takes two ends then the words to place: 'axis man woman "
+                             "doctor nurse' (or 'axis \"man -> woman\" doctor nurse', or "
+                             "--pair man:woman)")
+        at_most("axis", n, "words")
 
 
 WORDS_ONLY = ("doesnt-match", "rank", "vector")  # gensim's word functions: no expressions
@@ -151,6 +164,22 @@ def plan(model: Model, spec: Spec, resolve: Resolver) -> Plan:
                      spec.include_inputs, "cosine" if neighbours else None)
 
 
+def axis_parts(spec: Spec, resolve: Resolver) -> tuple[list[Direction], list[str]]:
+    """An axis spec's direction (one ``A -> B``, or its pairs) and the words to place."""
+    from embedcli.expr import ARROW, parse_direction, parse_pair
+
+    args = list(spec.args)
+    if spec.pairs:
+        directions = [parse_pair(p, resolve.is_word) for p in spec.pairs]
+    elif ARROW in args[0]:
+        directions = [parse_direction(args.pop(0), resolve.is_word)]
+    else:
+        a, b = args.pop(0), args.pop(0)
+        directions = [parse_direction(f"{a} {ARROW} {b}", resolve.is_word)]
+    words_only(Spec("axis", tuple(args)), resolve)
+    return directions, args
+
+
 def answer(model: Model, spec: Spec, resolve: Resolver) -> Any:
     """The result of one spec (a dataclass of ``embedcli.engine.results`` or of
     ``embedcli.classroom``)."""
@@ -167,6 +196,12 @@ def answer(model: Model, spec: Spec, resolve: Resolver) -> Any:
         if len(found) == 2:
             return similarity(model, found[0], found[1], resolve)
         return similarity_matrix(model, found, resolve)
+    if command == "axis":
+        from embedcli.engine.directions import axis
+
+        directions, words = axis_parts(spec, resolve)
+        furthest = spec.furthest if spec.furthest is not None or words else 10
+        return axis(model, directions, words, resolve, top=furthest, restrict=spec.restrict)
     if command in WORDS_ONLY:
         words_only(spec, resolve)
     if command == "doesnt-match":
@@ -184,7 +219,7 @@ def answer(model: Model, spec: Spec, resolve: Resolver) -> Any:
     from embedcli.classroom import explain
 
     return explain(model, parse_query(spec, resolve), resolve, top=spec.top,
-                   expect=spec.expect, restrict=spec.restrict)
+                   expect=spec.expect, restrict=spec.restrict, method=spec.method)
 
 
 def answer_many(model: Model, specs: Sequence[Spec],

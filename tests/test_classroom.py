@@ -35,8 +35,8 @@ def _rank_by_gensim(kv, positive, negative, word):
     return 1 + sum(1 for i in np.flatnonzero(scores > mine) if i not in own)
 
 
-def test_the_classroom_is_the_shell_and_four_commands():
-    assert sorted(CLASSROOM) == ["explain", "interpolate", "plot", "quiz", "shell"]
+def test_the_classroom_is_the_shell_and_five_commands():
+    assert sorted(CLASSROOM) == ["dims", "explain", "interpolate", "plot", "quiz", "shell"]
 
 
 # --------------------------------------------------------------------------- explain
@@ -138,7 +138,8 @@ def test_every_format_for_explain(runner, fmt):
     if fmt == "json":
         assert set(json.loads(out)) == {"query", "model", "method", "restrict", "results",
                                         "excluded", "top", "answer", "inputs", "expected",
-                                        "base", "offset", "offset_note", "others", "passed"}
+                                        "base", "offset", "offset_note", "others", "passed",
+                                        "offset_similarity", "offset_words"}
     elif fmt == "plain":
         assert out.splitlines() == ["queen", "throne", "prince"]
     elif fmt in ("tsv", "csv", "jsonl"):
@@ -329,11 +330,14 @@ def test_quiz_errors(runner, tmp_path, questions):
 
 def test_the_readme_has_a_classroom_section_with_a_picture_the_tool_made():
     section = README.split("## Classroom", 1)[1].split("\n## ", 1)[0]
-    assert README.index("## Classroom") < README.index("## Models")
+    lesson = README.split("## Teaching with embedcli", 1)[1].split("\n## ", 1)[0]
+    assert README.index("## Classroom") < README.index("## Teaching with embedcli") < \
+        README.index("## Models")
     for command in CLASSROOM:
         assert f"embedcli {command}" in section
     for prop in ("structure", "arithmetic", "dimensionality", "interpolation"):
-        assert prop in section.lower()
+        assert f"{prop} (" in lesson.lower()  # "**1. Dimensionality (5 minutes)..."
+    assert re.findall(r"!\[[^\]]*\]\(([^)]+)\)", lesson)
     pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", section)
     assert pictures
     for picture in pictures:

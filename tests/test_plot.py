@@ -71,9 +71,9 @@ def test_parse_analogy_rejects(text):
         parse_analogy(text)
 
 
-def test_the_analogy_picture_shows_the_parallelogram(bundled):
+def test_the_analogy_picture_of_its_words_alone_is_a_parallelogram(bundled):
     resolver = Resolver(bundled)
-    pic = picture(bundled, resolver, ["boy", "girl"], analogy="man:king::woman:?")
+    pic = picture(bundled, resolver, ["boy", "girl"], analogy="man:king::woman:?", context=0)
     assert pic.words == ["man", "king", "woman", "queen", "boy", "girl"]  # ? -> the answer
     assert [(a.start, a.end, a.kind) for a in pic.arrows] == [
         (0, 1, "offset"), (2, 3, "offset"), (0, 2, "side"), (1, 3, "side")]
@@ -131,7 +131,8 @@ def test_a_picture_is_a_valid_file_and_the_same_bytes_every_time(runner, tmp_pat
     second = run(runner, *args, "-o", str(two))
     assert first.exit_code == second.exit_code == 0, first.stderr
     assert first.stdout == ""
-    assert first.stderr.startswith(f"embedcli: wrote {one} (8 words, PCA; the picture shows ")
+    assert first.stderr.startswith(f"embedcli: wrote {one} (8 words, PCA; fitted with 1,000 "
+                                   "frequent words, its axes keep ")
     data = one.read_bytes()
     assert data == two.read_bytes()
     if fmt == "png":

@@ -29,10 +29,11 @@ if TYPE_CHECKING:
 # all, so that the help lists every command and the suggestions know them all.
 COMMANDS = {
     **dict.fromkeys(("analogy", "neighbors", "similarity", "doesnt-match", "vector", "rank",
-                     "vocab"), "embedcli.cli.queries"),
+                     "axis", "vocab"), "embedcli.cli.queries"),
     "batch": "embedcli.cli.batch",
     "shell": "embedcli.cli.shell",
-    **dict.fromkeys(("explain", "interpolate", "plot", "quiz"), "embedcli.cli.classroom"),
+    **dict.fromkeys(("explain", "interpolate", "plot", "dims", "quiz"),
+                   "embedcli.cli.classroom"),
     "evaluate": "embedcli.cli.evaluate",  # evaluate analogies|similarity
     "models": "embedcli.cli.models",  # models list|info|add|remove|default|check
 }

@@ -1,4 +1,4 @@
-"""Classroom commands: explain, interpolate, plot, quiz.
+"""Classroom commands: explain, interpolate, plot, dims, quiz.
 
 The logic is in ``embedcli.classroom`` (pure), the drawing in ``embedcli.plot`` (the
 only matplotlib user); explain is answered on the one query path (``embedcli.queries``).
@@ -33,6 +33,7 @@ from embedcli.cli.options import (
     AS_GIVEN,
     CaseOpt,
     FormatOpt,
+    MethodOpt,
     ModelOpt,
     QueryArg,
     QueryCommand,
@@ -40,7 +41,8 @@ from embedcli.cli.options import (
     RestrictOpt,
     reads_model,
 )
-from embedcli.errors import ExitStatus, safe
+from embedcli.errors import ExitStatus, UsageError, safe
+from embedcli.formats import Method
 
 if TYPE_CHECKING:
     from embedcli.classroom import Graded
@@ -62,6 +64,7 @@ def explain(
     top: Annotated[int, typer.Option("--top", "-n",
                                      help="How many answers (and offset words).")] = 5,
     restrict: RestrictOpt = None,
+    method: MethodOpt = Method.add,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
     reading: Reading = AS_GIVEN,
@@ -73,13 +76,16 @@ def explain(
     Beside the answers (3CosAdd, as 'embedcli analogy'): each word's cosine to the top
     answer; the rank and score of the expected word; the answer's rank among the base
     word's own neighbours (if queen is already king's 2nd neighbour, the analogy says
-    little); the nearest words to the offset alone (woman - man).
+    little); the nearest words to the offset alone (woman - man); and how parallel
+    the two offsets are (man->king against woman->queen: their cosine, and the angle).
+    --method mul ranks the answers, the expected word and the offset by 3CosMul, as
+    'embedcli analogy --method mul' does.
 
     Exit status: 0 when the expected word is within --top (or none is given), 1 when it is
     not, so a script can grade: embedcli explain "paris - france + italy" -e rome -n 1
     """
     result = run("explain", query, model_spec, reading, case_sensitive, format, top=top,
-                 restrict=restrict, expect=expect)
+                 restrict=restrict, expect=expect, method=method.value)
     if not result.passed:
         raise typer.Exit(ExitStatus.NO_ANSWER)
 
@@ -101,6 +107,10 @@ def interpolate(
                                      help="Nearest words at each point.")] = 5,
     exclude_ends: Annotated[bool, typer.Option(
         "--exclude-ends", help="Leave A and B themselves out of the nearest words.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", metavar="FILE", show_default=False,
+        help="Also draw the path and the nearest word at each step (.png, .svg, .pdf), as "
+             "'embedcli plot --interpolate A B' does.")] = None,
     model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
@@ -114,6 +124,8 @@ def interpolate(
 
     embedcli interpolate "king - man + woman" queen --exclude-ends
 
+    embedcli interpolate cat dog --steps 8 --out path.png
+
     At step t (0 to 1) the point is (1-t)*A + t*B of the two unit vectors, normalised; its
     nearest words show how the space moves smoothly from A to B. An expression stands for
     its query vector, as in analogy. A's and B's words are candidates (so t=0 gives A
@@ -126,11 +138,25 @@ def interpolate(
 
     at_least_one("-n/--top", top)
     check_walk(steps)  # before loading: --steps 99999999999999999999 is no walk
+    if out is not None:
+        from embedcli.plot import output_format
+
+        output_format(out)
     m = load_model(model_spec, reading)
     resolver = make_resolver(m, case_sensitive)
     ends = [parse(text, resolver.is_word) for text in (a, b)]
     emit(walk(m, ends[0], ends[1], resolver, steps=steps, top=top, exclude_ends=exclude_ends),
          format)
+    if out is not None:
+        from embedcli.classroom import picture
+        from embedcli.plot import draw
+
+        pic = picture(m, resolver, [], interpolate=(a, b), steps=steps,
+                      exclude_ends=exclude_ends)
+        path = Path(os_path(str(out)))
+        for note in draw(pic, path):
+            say("note", note)
+        say("", f"wrote {path} ({_what(pic)})")
 
 
 # --------------------------------------------------------------------------- plot
@@ -152,24 +178,55 @@ def plot(
     method: Annotated[Projection, typer.Option(
         "--method", case_sensitive=False,
         help="pca (numpy), or tsne (needs scikit-learn).")] = Projection.pca,
-    analogy: Annotated[str | None, typer.Option(
+    analogy: Annotated[list[str] | None, typer.Option(
         "--analogy", metavar="A:B::C:D", show_default=False,
-        help="Draw the two offset arrows A->B and C->D (D may be ?: the model's "
-             "answer).")] = None,
+        help="Draw the two offset arrows A->B and C->D (D may be ?: the model's answer) "
+             "and their cosine; give it twice to draw two analogies.")] = None,
     neighbors: Annotated[str | None, typer.Option(
         "--neighbors", metavar="WORD", show_default=False,
         help="Draw WORD and its --top nearest neighbours.")] = None,
     top: Annotated[int, typer.Option("--top", "-n", min=1,
                                      help="How many neighbours with --neighbors.")] = 10,
+    group: Annotated[list[str] | None, typer.Option(
+        "--group", metavar="'NAME: W1 W2...'", show_default=False,
+        help="Words drawn in one colour, named in the legend (give it for each group).")]
+    = None,
+    x_axis: Annotated[str | None, typer.Option(
+        "--x-axis", metavar="'A -> B'", show_default=False,
+        help="Place the words along the direction A -> B (with --y-axis), not by PCA.")]
+    = None,
+    y_axis: Annotated[str | None, typer.Option(
+        "--y-axis", metavar="'A -> B'", show_default=False,
+        help="The vertical direction (with --x-axis).")] = None,
+    interpolate: Annotated[tuple[str, str] | None, typer.Option(
+        "--interpolate", metavar="A B", show_default=False,
+        help="Draw the straight path from A to B (words or expressions) and the nearest "
+             "word at each of --steps points.")] = None,
+    steps: Annotated[int, typer.Option(
+        "--steps", "-s", min=2, help="Points of --interpolate's path.")] = 6,
+    exclude_ends: Annotated[bool, typer.Option(
+        "--exclude-ends", help="With --interpolate: label each step with its nearest word "
+                               "other than A's and B's own.")] = False,
+    context: Annotated[int | None, typer.Option(
+        "--context", metavar="N", show_default=False,
+        help="Fit the PCA on the words plus N frequent words (grey dots). Default: 1,000 "
+             "with --analogy, --neighbors or --interpolate, else 0.")] = None,
+    variance: Annotated[bool, typer.Option(
+        "--variance", help="Draw the variance each principal component holds, over "
+                           "--sample frequent words (as 'embedcli dims').")] = False,
+    sample: Annotated[int, typer.Option(
+        "--sample", metavar="N", help="With --variance: how many frequent words.")] = 10_000,
     heatmap: Annotated[bool, typer.Option(
         "--heatmap", help="Draw the words' cosine-similarity matrix instead.")] = False,
     title: Annotated[str | None, typer.Option("--title", show_default=False,
                                               help="The picture's title.")] = None,
+    dpi: Annotated[int, typer.Option(
+        "--dpi", min=50, max=600, help="Dots per inch of a PNG (8 x 6.5 inches).")] = 150,
     model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     reading: Reading = AS_GIVEN,
 ) -> None:
-    """Draw words projected to 2-D (PCA), an analogy's parallelogram, or a heat map.
+    """Draw words projected to 2-D (PCA), on two directions, an analogy, a path, a heat map.
 
     Examples:
 
@@ -177,29 +234,106 @@ def plot(
 
     embedcli plot --neighbors frog --top 12 --out frog.svg
 
+    embedcli plot --x-axis "man -> woman" --y-axis "small -> big" king queen ant whale -o axes.png
+
+    embedcli plot --group "fruit: apple banana cherry" --group "tools: hammer saw" -o groups.png
+
+    embedcli plot --interpolate king queen --steps 8 --out path.png
+
+    embedcli plot --variance --out variance.png
+
     embedcli plot cat dog car truck --heatmap --out similarity.pdf
 
-    The same words give the same file, byte for byte.
+    With --analogy, --neighbors or --interpolate the PCA is fitted on a background of
+    frequent words too (--context), since a PCA of a few words keeps nearly all their
+    variance and flatters them; the picture says how much variance its axes keep. The
+    same words give the same file, byte for byte.
     """
-    from embedcli.classroom import check_picture, picture
+    from embedcli.classroom import check_picture, check_walk, picture, variance_picture
     from embedcli.plot import draw, output_format
 
     output_format(out)  # a wrong ending is a usage error before any work
-    check_picture(len(words or []) + (top if neighbors else 0) + (4 if analogy else 0),
-                  heatmap)
+    analogies = analogy or []
+    check_picture(len(words or []) + (top if neighbors else 0) + 4 * len(analogies),
+                  heatmap, context or 0)
+    if interpolate:
+        check_walk(steps)
+    if variance and (words or analogies or neighbors or group or interpolate or x_axis
+                     or y_axis or heatmap):
+        raise UsageError("--variance draws the model's variance alone: it takes no words "
+                         "or other kind of picture")
+    if heatmap and (x_axis or y_axis or interpolate):
+        raise UsageError("--heatmap draws a similarity matrix: it takes no --x-axis, "
+                         "--y-axis or --interpolate")
+    if (x_axis or y_axis) and method is not Projection.pca:
+        raise UsageError("--x-axis and --y-axis replace the projection: they take no "
+                         "--method")
+    if sample < 2:
+        raise UsageError("--sample must be at least 2 words")
     out = Path(os_path(str(out)))
     m = load_model(model_spec, reading)
     resolver = make_resolver(m, case_sensitive)
-    pic = picture(m, resolver, words or [], analogy=analogy, neighbors=neighbors, top=top,
-                  method=method.value, heatmap=heatmap, title=title)
-    for note in draw(pic, out):
+    if variance:
+        pic = variance_picture(m, sample=sample, title=title)
+    else:
+        pic = picture(m, resolver, words or [], analogy=analogies, neighbors=neighbors,
+                      top=top, method=method.value, heatmap=heatmap, title=title,
+                      context=context, groups=group or [], x_axis=x_axis, y_axis=y_axis,
+                      interpolate=interpolate, steps=steps, exclude_ends=exclude_ends)
+    for note in draw(pic, out, dpi):
         say("note", note)
-    what = "heat map" if pic.kind == "heatmap" else method.value.upper().replace("TSNE", "t-SNE")
+    say("", f"wrote {out} ({_what(pic)})")
+
+
+def _what(pic: Any) -> str:
+    """What the picture holds, for the line that says it was written."""
+    if pic.kind == "variance":
+        d = pic.variance
+        return (f"the variance of {d.dim} components over {d.sample:,} frequent words; "
+                f"{d.holding(0.5)} hold half of it")
+    if pic.kind == "heatmap":
+        return f"{len(pic.words)} words, heat map"
+    proj = pic.projection
+    what = {"pca": "PCA", "tsne": "t-SNE", "axes": "two directions"}[proj.method]
     detail = ""
-    if pic.projection is not None and pic.projection.explained:
-        shown = sum(pic.projection.explained)
-        detail = f"; the picture shows {shown:.0%} of their variance"
-    say("", f"wrote {out} ({len(pic.words)} words, {what}{detail})")
+    if proj.explained:
+        detail = f"; the picture shows {sum(proj.explained):.0%} of their variance"
+        if pic.background is not None and len(pic.background):
+            detail = (f"; fitted with {len(pic.background):,} frequent words, its axes keep "
+                      f"{sum(proj.explained):.0%} of the variance")
+    return f"{len(pic.words)} words, {what}{detail}"
+
+
+# --------------------------------------------------------------------------- dims
+
+
+@app.command()
+@reads_model
+def dims(
+    sample: Annotated[int, typer.Option(
+        "--sample", metavar="N", help="PCA of the N most frequent words' unit vectors.")]
+    = 10_000,
+    top: Annotated[int, typer.Option(
+        "--top", "-n", metavar="K", help="How many components to list.")] = 10,
+    model_spec: ModelOpt = None,
+    format: FormatOpt = None,
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """How much of the variance the first principal components hold (dimensionality).
+
+    Example: embedcli dims --top 10
+
+    The PCA is of the unit vectors of the --sample most frequent words (numpy's SVD of
+    the centred rows); 'embedcli plot --variance' draws all the components.
+    """
+    from embedcli.classroom import dimensions
+    from embedcli.queries import at_least_one
+
+    at_least_one("-n/--top", top)
+    if sample < 2:
+        raise UsageError("--sample must be at least 2 words")
+    m = load_model(model_spec, reading)
+    emit(dimensions(m, sample=sample, top=top), format)
 
 
 # --------------------------------------------------------------------------- quiz

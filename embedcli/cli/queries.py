@@ -1,4 +1,5 @@
-"""The query commands: analogy, neighbors, similarity, doesnt-match, vector, rank, vocab.
+"""The query commands: analogy, neighbors, similarity, doesnt-match, vector, rank, axis,
+vocab.
 
 Each turns its arguments into the :class:`embedcli.queries.Spec` that a batch line or a
 shell line would make (``io.run`` makes it), answered on the one path they all share.
@@ -178,6 +179,46 @@ def rank(
     Example: embedcli rank cat dog
     """
     run("rank", words, model_spec, reading, case_sensitive, format)
+
+
+@app.command(cls=QueryCommand)
+@reads_model
+def axis(
+    args: Annotated[list[str] | None, typer.Argument(
+        metavar="A B WORD...", show_default=False,
+        help="The two ends (each a word or an expression), then the words to place; or "
+             "\"A -> B\" as one argument; with --pair, the words alone.")] = None,
+    pair: Annotated[list[str] | None, typer.Option(
+        "--pair", metavar="A:B", show_default=False,
+        help="A pair of ends (man:woman); several make the direction their mean "
+             "difference. Replaces the ends A B.")] = None,
+    top: Annotated[int | None, typer.Option(
+        "--top", "-n", metavar="N", show_default=False,
+        help="Also the N words furthest toward each end (default 10 when no WORD is "
+             "given).")] = None,
+    restrict: Annotated[int | None, typer.Option(
+        "--restrict", metavar="N", show_default=False,
+        help="--top looks among the N most frequent words only.")] = None,
+    model_spec: ModelOpt = None,
+    case_sensitive: CaseOpt = False,
+    format: FormatOpt = None,
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """Where words lie along the direction from A to B: cos(word, unit(B) - unit(A)).
+
+    Negative scores lie toward A, positive toward B; the table sorts the words from
+    the A end to the B end.
+
+    Examples:
+
+    embedcli axis man woman doctor nurse engineer teacher
+
+    embedcli axis --pair man:woman --pair he:she doctor nurse     (the mean of the pairs)
+
+    embedcli axis small big --top 5 --restrict 20000
+    """
+    run("axis", args or [], model_spec, reading, case_sensitive, format,
+        pairs=tuple(pair or ()), furthest=top, restrict=restrict)
 
 
 @app.command()

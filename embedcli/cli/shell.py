@@ -75,6 +75,7 @@ Commands:
   :restrict N|off   only the N most frequent words are candidates
   :model NAME       another model (a registered name, a file, a gensim-data name)
   :explain QUERY    an analogy with the figures of 'embedcli explain'
+  :axis A B WORD... where the words lie from A to B (as 'embedcli axis'; --pair, --top)
   :settings         the current settings
   :help             this help
   :quit             leave (Ctrl-D too); Ctrl-C cancels the line being typed

@@ -114,6 +114,11 @@ def _scores_mul(model: Model, terms: list[tuple[int, str, float]], clip: int) ->
     return numerator / denominator
 
 
+def mul_scores(model: Model, terms: list[tuple[int, str, float]], clip: int) -> np.ndarray:
+    """3CosMul's score of each of the first ``clip`` rows (see the module's notes)."""
+    return _scores_mul(model, terms, clip)
+
+
 # --------------------------------------------------------------------------- ranked queries
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from embedcli.classroom import Explanation, Interpolation, Placement
+from embedcli.classroom import Dimensions, Explanation, Interpolation, OffsetCosine, Placement
 from embedcli.formats import Format
 from embedcli.render.common import bar as _bar
 from embedcli.render.common import machine_text
@@ -17,7 +17,8 @@ from embedcli.render.results import to_dict as _ranking_dict
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-ClassroomResult = Explanation | Interpolation
+ClassroomResult = Explanation | Interpolation | Dimensions
+DIMS_HEADER = ["component", "variance", "cumulative"]
 EXPLAIN_HEADER = ["part", "of", "word", "rank", "score"]
 INTERPOLATE_HEADER = ["t", "rank", "word", "score"]
 
@@ -26,7 +27,20 @@ def _place(p: Placement | None, key: str = "score") -> dict[str, Any] | None:
     return None if p is None else {"word": p.word, "rank": p.rank, key: _num(p.score)}
 
 
+def _components(d: Dimensions) -> list[list[Any]]:
+    """The first ``d.top`` components: number, share of the variance, running total."""
+    out, total = [], 0.0
+    for k, x in enumerate(d.shares[: d.top], 1):
+        total += x
+        out.append([k, x, total])
+    return out
+
+
 def to_dict(result: ClassroomResult) -> dict[str, Any]:
+    if isinstance(result, Dimensions):
+        return {"model": result.model, "sample": result.sample, "dimensions": result.dim,
+                "half": result.holding(0.5), "ninety": result.holding(0.9),
+                "components": [dict(zip(DIMS_HEADER, row)) for row in _components(result)]}
     if isinstance(result, Interpolation):
         return {"a": result.a, "b": result.b, "model": result.model,
                 "ends_excluded": result.ends_excluded,
@@ -51,12 +65,17 @@ def to_dict(result: ClassroomResult) -> dict[str, Any]:
     out["offset_note"] = e.offset_note
     out["others"] = [{"word": v.base, "answer": _place(v.answer, "similarity"),
                       "expected": _place(v.expected, "similarity")} for v in e.others]
+    out["offset_similarity"] = None if e.offsets is None else _num(e.offsets.cosine)
+    out["offset_words"] = None if e.offsets is None else [
+        e.offsets.a, e.offsets.b, e.offsets.c, e.offsets.d]
     out["passed"] = e.passed
     return out
 
 
 def rows(result: ClassroomResult) -> tuple[list[str], list[list[Any]]]:
     """The flat rows of tsv, csv and jsonl."""
+    if isinstance(result, Dimensions):
+        return DIMS_HEADER, _components(result)
     if isinstance(result, Interpolation):
         return INTERPOLATE_HEADER, [[s.t, h.rank, h.word, _num(h.score)]
                                     for s in result.steps for h in s.results]
@@ -79,11 +98,17 @@ def rows(result: ClassroomResult) -> tuple[list[str], list[list[Any]]]:
     if e.offset is not None:
         out += [["offset", e.offset.query, h.word, h.rank, _num(h.score)]
                 for h in e.offset.results]
+    if e.offsets is not None:
+        o = e.offsets
+        out.append(["offset-similarity", f"{o.a} -> {o.b}", f"{o.c} -> {o.d}", None,
+                    _num(o.cosine)])
     return EXPLAIN_HEADER, out
 
 
 def plain(result: ClassroomResult) -> list[str]:
     """The answers only: one word a line."""
+    if isinstance(result, Dimensions):
+        return [repr(x) for x in result.shares[: result.top]]
     if isinstance(result, Interpolation):
         return [s.results[0].word for s in result.steps if s.results]
     return [h.word for h in result.ranking.results]
@@ -97,6 +122,8 @@ def iter_text(result: ClassroomResult, fmt: Format) -> Iterator[str]:
 
 
 def to_renderable(result: ClassroomResult) -> RenderableType:
+    if isinstance(result, Dimensions):
+        return _dimensions_table(result)
     if isinstance(result, Interpolation):
         return _interpolation_table(result)
     return _explanation(result)
@@ -155,7 +182,17 @@ def _explanation(e: Explanation) -> RenderableType:
                   ranking_table(e.offset)]
     elif e.offset_note:
         parts.append(Text(f"the offset alone: {e.offset_note}", style="dim"))
+    if e.offsets is not None:
+        parts += [Text(), offsets_sentence(e.offsets)]
     return Group(*parts)
+
+
+def offsets_sentence(o: OffsetCosine) -> Any:
+    """'the offsets man->king and woman->queen have cosine 0.83 (about 34 degrees)'."""
+    from rich.text import Text
+
+    return Text(f"the offsets {o.a}->{o.b} and {o.c}->{o.d} have cosine {o.cosine:.2f} "
+                f"(about {o.degrees:.0f} degrees)")
 
 
 NEAR = 5  # an answer this close to a '+' word may owe its place to that word, not the offset
@@ -215,3 +252,24 @@ def _interpolation_table(result: Interpolation) -> RenderableType:
             cells.append(cell)
         table.add_row(f"{step.t:.2f}", *cells)
     return Group(title, table)
+
+
+def _dimensions_table(d: Dimensions) -> RenderableType:
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    title = Text(f"variance of the first {d.top} principal components  ")
+    title.append(f"({d.model}, the {d.sample:,} most frequent words)", style="dim")
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("component", justify="right")
+    table.add_column("variance", justify="right")
+    table.add_column("cumulative", justify="right")
+    table.add_column("", no_wrap=True)
+    top = max(d.shares) if d.shares else 1.0
+    for k, x, total in _components(d):
+        table.add_row(str(k), f"{x:.1%}", f"{total:.1%}", _bar(x, top, 16))
+    note = Text(f"{d.holding(0.5)} of the {d.dim} components hold half the variance, "
+                f"{d.holding(0.9)} hold 90%")
+    return Group(title, table, note)

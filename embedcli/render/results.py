@@ -9,6 +9,7 @@ from functools import singledispatch
 from typing import TYPE_CHECKING, Any
 
 from embedcli.engine.results import (
+    Axis,
     OddOneOut,
     Ranking,
     Similarity,
@@ -77,6 +78,12 @@ def _(result: WordVector) -> dict[str, Any]:
     return {"word": result.word, "vector": [num(x) for x in result.values]}
 
 
+@to_dict.register(Axis)
+def _(result: Axis) -> dict[str, Any]:
+    return {"axis": {"from": result.start, "to": result.end}, "model": result.model,
+            "words": [{"word": s.word, "score": num(s.score)} for s in result.words]}
+
+
 @to_dict.register(Vocabulary)
 def _(result: Vocabulary) -> dict[str, Any]:
     return {"model": result.model,
@@ -131,6 +138,11 @@ def _(result: WordVector) -> Rows:
     return header, [[result.word, *(num(x) for x in result.values)]]
 
 
+@rows.register(Axis)
+def _(result: Axis) -> Rows:
+    return ["word", "score"], [[s.word, num(s.score)] for s in result.words]
+
+
 @rows.register(Vocabulary)
 def _(result: Vocabulary) -> Rows:
     return ["rank", "word"], ([e.rank, e.word] for e in result.entries)
@@ -173,6 +185,11 @@ def _(result: WordRank) -> Iterable[str]:
 @plain.register(WordVector)
 def _(result: WordVector) -> Iterable[str]:  # fastText's print-word-vectors line
     return [" ".join([result.word, *(cell(num(x)) for x in result.values)])]
+
+
+@plain.register(Axis)
+def _(result: Axis) -> Iterable[str]:
+    return (s.word for s in result.words)
 
 
 @plain.register(Vocabulary)
@@ -236,6 +253,12 @@ def _(result: OddOneOut, words: list[str]) -> list[list[Any]]:
 @batch_rows.register(WordRank)
 def _(result: WordRank, words: list[str]) -> list[list[Any]]:
     return [[result.a, result.rank, result.b, num(result.similarity)]]
+
+
+@batch_rows.register(Axis)
+def _(result: Axis, words: list[str]) -> list[list[Any]]:
+    query = f"{result.start} -> {result.end}"
+    return [[query, k, s.word, num(s.score)] for k, s in enumerate(result.words, 1)]
 
 
 @batch_rows.register(WordVector)
@@ -363,6 +386,86 @@ def _(result: WordVector) -> RenderableType:
         chunk = result.values[start:start + per_row]
         table.add_row(f"{start + 1}-{start + len(chunk)}", *(f"{x:.4f}" for x in chunk))
     return table
+
+
+@to_renderable.register(Axis)
+def _(result: Axis) -> RenderableType:
+    return _AxisTable(result)
+
+
+class _AxisTable:
+    """The axis table, with the bars from the A end to the B end where the terminal has
+    room for them; without them (never a cut word or number) where it has not."""
+
+    def __init__(self, result: Axis):
+        self.result = result
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.measure import Measurement
+        from rich.text import Text
+
+        result = self.result
+        title = Text(f"{result.start} -> {result.end}  ")
+        extra = [result.model]
+        if result.pairs:
+            extra.append(f"mean of {len(result.pairs)} pairs")
+        if result.top is not None:
+            extra.append(f"{result.top} furthest toward each end" + (
+                f" of the {result.restrict:,} most frequent" if result.restrict else ""))
+        title.append(f"({', '.join(extra)})", style="dim")
+        yield title
+        table = self._table(bars=True)
+        wide = options.update_width(10_000)  # its natural width, not clamped to ours
+        if Measurement.get(console, wide, table).maximum > options.max_width:
+            table = self._table(bars=False)
+        yield table
+
+    def _table(self, bars: bool) -> Any:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        result = self.result
+        table = Table(box=box.SIMPLE_HEAD)
+        table.add_column("word", style="bold", no_wrap=True)
+        table.add_column("score", justify="right", no_wrap=True)
+        half = 10
+        if bars:
+            table.add_column(Text(_ends(result.start, result.end, 2 * half + 1)),
+                             no_wrap=True)
+        # the bars reach the ends at the largest score shown (cosines along an axis are
+        # small)
+        scale = max([0.05, *(abs(s.score) for s in result.words if math.isfinite(s.score))])
+        for s in result.words:
+            cells = [Text(s.word), Text(f"{s.score:+.4f}", style=_axis_style(s.score))]
+            if bars:
+                cells.append(Text(_axis_bar(s.score / scale, half), style=_axis_style(s.score)))
+            table.add_row(*cells)
+        return table
+
+
+def _ends(start: str, end: str, width: int) -> str:
+    """The bar column's header: the A end at its left, the B end at its right (the title
+    names ends too long to fit: "from" and "to" stand for them)."""
+    fits = max(len(start), len(end)) <= width // 2 - 1
+    a, b = (start, end) if fits else ("from", "to")
+    return a + " " * max(1, width - len(a) - len(b)) + b
+
+
+def _axis_style(score: float) -> str:
+    if not math.isfinite(score):
+        return "dim"
+    return "cyan" if score < 0 else "magenta"
+
+
+def _axis_bar(score: float, half: int) -> str:
+    """A bar from the middle (0): to the left toward the A end, to the right toward B."""
+    if not math.isfinite(score):
+        return ""
+    cells = round(min(1.0, abs(score)) * half)
+    if score < 0:
+        return " " * (half - cells) + "█" * cells + "│"
+    return " " * half + "│" + "█" * cells
 
 
 @to_renderable.register(Vocabulary)
