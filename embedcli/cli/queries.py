@@ -44,7 +44,7 @@ def analogy(
     format: FormatOpt = None,
     reading: Reading = AS_GIVEN,
 ) -> None:
-    """Solve an analogy: which word is to C as B is to A?
+    """Solve an analogy: which word is to C as A is to B?
 
     QUERY takes three forms, all the same query:
 

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from embedcli import __version__
 from embedcli.cli import io
-from embedcli.errors import EmbedcliError, ExitStatus, StreamError, shown
+from embedcli.errors import EmbedcliError, ExitStatus, StreamError, UsageError, shown
 
 
 class EmbedcliGroup(TyperGroup):
@@ -28,6 +28,7 @@ class EmbedcliGroup(TyperGroup):
              prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         io.interrupt_handled()  # a Ctrl-C of an earlier run in this process is history
+        _help_as_written(self)
         try:
             try:
                 status = super().main(args, prog_name or io.PROG, complete_var,
@@ -68,6 +69,100 @@ class EmbedcliGroup(TyperGroup):
                        "report this; EMBEDCLI_DEBUG=1 shows the traceback)")
                 status = ExitStatus.INTERNAL
         sys.exit(int(status))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and not ctx.resilient_parsing:
+            _glued_after_a_query(command, rest, f"{ctx.command_path} {name}")
+        return name, command, rest
+
+
+def _glued_after_a_query(command: Any, args: list[str], path: str) -> None:
+    """``embedcli analogy king -man +woman``: click reads ``-man`` as ``-m an`` (a model
+    named 'an'). A short option glued to letters, after a word of the query, is taken for
+    a word of the query: a usage error that says how to write it. Options whose value is
+    itself a word (``--expect``, ``-equeen``) are taken as written."""
+    short = {}
+    for param in command.params:
+        if getattr(param, "param_type_name", "") != "option" or param.is_flag or param.count:
+            continue
+        for opt in param.opts:
+            if len(opt) == 2 and opt[0] == "-" and opt[1] != "-" and param.metavar != "WORD":
+                short[opt] = param
+    if not short:
+        return
+    options = {opt for p in command.params if getattr(p, "param_type_name", "") == "option"
+               for opt in [*p.opts, *p.secondary_opts]}
+    takes_value = {opt for p in command.params if getattr(p, "param_type_name", "") == "option"
+                   and not (p.is_flag or p.count) for opt in p.opts}
+    after_word = False
+    words: list[str] = []
+    k = 0
+    while k < len(args):
+        arg = args[k]
+        k += 1
+        if arg == "--":
+            return
+        if not arg.startswith("-") or arg == "-" or any(c.isspace() for c in arg):
+            after_word = True
+            words.append(arg)
+            continue
+        param = short.get(arg[:2])
+        value = arg[2:]
+        if after_word and param is not None and value.isalpha() and \
+                value not in getattr(param.type, "choices", ()):
+            query = [*words, arg]
+            for more in args[k:]:  # the query's words up to the next option
+                if more.startswith("--") or more in options:
+                    break
+                query.append(more)
+            query_text = " ".join(query)
+            long = max(param.opts, key=len)
+            raise UsageError(
+                f"'{arg}' after the query is read as the option {arg[:2]} ({long}) with the "
+                f"value '{value}'; to write the query word '{arg[1:]}' with a minus, quote "
+                f"the query ({path} \"{query_text}\") or put it after '--' (options first: "
+                f"{path} [OPTIONS] -- {query_text})")
+        if arg in takes_value:
+            k += 1
+
+
+def _help_as_written(command: Any) -> None:
+    """Every help text of ``command`` and its subcommands shown as written: typer reads
+    help as rich markup, where ``man:king::woman:queen`` holds the emoji code ``:woman:``
+    and ``[x]`` is a tag. Each command's ``format_help`` (the only way typer reaches its
+    rich help) first makes typer build its texts as plain text; nothing is imported
+    unless help is shown."""
+    if getattr(command, "_help_as_written", False):
+        return
+    command._help_as_written = True
+    original = command.format_help
+
+    def format_help(ctx: Any, formatter: Any) -> Any:
+        from typer import rich_utils
+
+        if not getattr(rich_utils, "_embedcli_literal", False):
+            rich_utils._make_rich_text = _literal_text(rich_utils._make_rich_text)
+            rich_utils._embedcli_literal = True
+        return original(ctx, formatter)
+
+    command.format_help = format_help
+    for sub in getattr(command, "commands", {}).values():
+        _help_as_written(sub)
+
+
+def _literal_text(markup: Any) -> Any:
+    def as_written(*, text: str, style: str = "", markup_mode: Any) -> Any:
+        import inspect
+
+        from rich.text import Text
+        from typer.rich_utils import highlighter
+
+        if markup_mode == "markdown":
+            return markup(text=text, style=style, markup_mode=markup_mode)
+        return highlighter(Text(inspect.cleandoc(text), style=style))
+
+    return as_written
 
 
 def stopped() -> ExitStatus:
