@@ -143,7 +143,7 @@ def _help_as_written(command: Any) -> None:
 
         if not getattr(rich_utils, "_embedcli_literal", False):
             rich_utils._make_rich_text = _literal_text(rich_utils._make_rich_text)
-            rich_utils._embedcli_literal = True
+            setattr(rich_utils, "_embedcli_literal", True)  # noqa: B010 (once per process)
         return original(ctx, formatter)
 
     command.format_help = format_help
