@@ -162,7 +162,7 @@ class HeatLegend:
 
 # Every table a person reads is built here, as a ``Fitted``: it is drawn at the width of
 # the terminal, giving way in this order until it fits: bars are dropped, then scores
-# lose decimals (4 -> 2), then optional columns go and the padding at the edges, then
+# lose decimals (4 -> 2), then the padding at the table's edges goes, then
 # (for a matrix) the columns go into several tables, then text is abbreviated with '…'
 # (a path from its start, to no less than MIN_TEXT characters); and where even that does
 # not fit, each row is written as lines of ``header: value``. A number is never cut, and
@@ -217,7 +217,6 @@ class Col:
     style: str | None = None
     path: bool = False  # abbreviated from the start: '…/site-packages/kumo/data'
     key: bool = False  # repeated in each part when the columns are split
-    optional: bool = False  # dropped, after the bars and decimals, where space is short
 
 
 @dataclass
@@ -252,13 +251,11 @@ class Fitted:
         return Measurement.get(console, options, table)
 
     def _tables(self, console: Any, options: Any, width: int) -> Iterator[Any]:
-        every = range(len(self.columns))
-        kept = [k for k in every if not self.columns[k].optional]
+        every = kept = list(range(len(self.columns)))
         plans = [dict(shown=every, bars=True, short=False),
                  dict(shown=every, bars=False, short=False),
                  dict(shown=every, bars=False, short=True),
-                 dict(shown=kept, bars=False, short=True),
-                 dict(shown=kept, bars=False, short=True, compact=True)]
+                 dict(shown=every, bars=False, short=True, compact=True)]
         for plan in plans:
             table = self._table(**plan)  # type: ignore[arg-type]
             if _width(console, options, table) <= width:
@@ -311,13 +308,8 @@ class Fitted:
                       padding=(0, 1, 0, 0) if compact else (0, 1))
         for k in shown:
             c = self.columns[k]
-            header = c.header
-            if cap is not None and not c.key:
-                numbers = max((_cell_width(row[k], short) for row in self.rows), default=0)
-                header = _cut(header, max(cap, numbers) if _all_numbers(self.rows, k)
-                              else cap, False)
-            table.add_column(header, justify=c.justify, style=c.style,  # type: ignore[arg-type]
-                             no_wrap=True)
+            table.add_column(c.header, justify=c.justify, style=c.style,  # type: ignore[arg-type]
+                             no_wrap=True)  # (a header is never abbreviated)
         for r, row in enumerate(self.rows):
             table.add_row(*(_cell(row[k], short, cap, self.columns[k].path) for k in shown),
                           end_section=r in self.sections)
@@ -356,20 +348,12 @@ def _is_bar_column(rows: list[list[Any]], k: int) -> bool:
     return bool(rows) and all(isinstance(row[k], Bar) or row[k] == "" for row in rows)
 
 
-def _all_numbers(rows: list[list[Any]], k: int) -> bool:
-    return bool(rows) and all(isinstance(row[k], Num) or row[k] == "" for row in rows)
-
-
 def _text_width(cell: Any) -> int:
     if isinstance(cell, Parts):
         return max((_text_width(p) for p in cell.pieces), default=0)
     if isinstance(cell, (Num, Bar)):
         return 0
     return len(str(cell))
-
-
-def _cell_width(cell: Any, short: bool) -> int:
-    return len(cell.text(short)) if isinstance(cell, Num) else len(str(cell))
 
 
 def _cut(value: Any, cap: int | None, path: bool) -> Any:

@@ -137,7 +137,7 @@ def to_renderable(result: EvaluationResult) -> RenderableType:
                      rank(s.skipped) if s.skipped else ""])
     table = Fitted([Col("section"), Col("correct", "right"), Col("of", "right"),
                     Col("accuracy", "right"), Col(),
-                    Col("skipped", "right", "dim", optional=True)], rows,
+                    Col("skipped", "right", "dim")], rows,
                    title=title, sections={len(r.sections) - 1})
     t = r.total
     parts: list[RenderableType] = [table, Text(
