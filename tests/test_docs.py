@@ -6,6 +6,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from embedcli.errors import ExitStatus
 from embedcli.formats import Format
 
@@ -47,3 +49,115 @@ def test_the_readme_documents_every_format():
     section = README.split("## Output formats", 1)[1].split("\n## ", 1)[0]
     for fmt in Format:
         assert f"`{fmt.value}`" in section
+
+
+# --------------------------------------------------------------------------- console blocks
+
+# Every ```console block of the README is run, in a fresh directory, and its output
+# compared with the block: each "$ " line is a command for bash (pipes and files work; a
+# block may create the files it needs), run with stdout and stderr on one pseudo-terminal
+# as a reader sees them, 88 columns wide, without colour, on the bundled model. Lines are
+# compared without trailing spaces (rich pads table rows). A block that cannot be run so
+# is preceded by "<!-- console-not-run: REASON -->", and there are few of those.
+
+CONSOLE_COLUMNS = 88
+NOT_RUN = re.compile(r"<!-- console-not-run: (.+?) -->\s*$")
+
+
+def console_blocks(text: str = README) -> list[tuple[int, str | None, list[str]]]:
+    """(line number, the reason it is not run or None, the block's lines) of each block."""
+    lines = text.splitlines()
+    blocks = []
+    k = 0
+    while k < len(lines):
+        opening = re.match(r"^(\s*)```console\s*$", lines[k])
+        if not opening:
+            k += 1
+            continue
+        indent = len(opening.group(1))
+        before = next((lines[j] for j in range(k - 1, -1, -1) if lines[j].strip()), "")
+        reason = NOT_RUN.search(before)
+        end = next(j for j in range(k + 1, len(lines)) if lines[j].strip() == "```")
+        body = [line[indent:] if line[:indent].strip() == "" else line
+                for line in lines[k + 1:end]]
+        blocks.append((k + 1, reason.group(1) if reason else None, body))
+        k = end + 1
+    return blocks
+
+
+def commands_of(block: list[str]) -> list[tuple[str, list[str]]]:
+    """The block's commands, each with the output the README shows for it."""
+    out: list[tuple[str, list[str]]] = []
+    for line in block:
+        if line.startswith("$ "):
+            out.append((line[2:], []))
+        else:
+            assert out, f"a console block starts with output, not a command: {line!r}"
+            out[-1][1].append(line)
+    return out
+
+
+def on_a_terminal(command: str, cwd: Path, env: dict[str, str]) -> str:
+    """What a terminal shows for ``bash -c COMMAND`` (stdout and stderr both on it)."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, CONSOLE_COLUMNS, 0, 0))
+    proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env,
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = b""
+    try:
+        while True:
+            ready = select.select([master], [], [], 1.0)[0]
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif proc.poll() is not None:
+                break
+        proc.wait()
+    finally:
+        os.close(master)
+    return seen.decode("utf-8").replace("\r\n", "\n")
+
+
+def test_the_readme_has_console_blocks_and_few_are_not_run():
+    blocks = console_blocks()
+    assert len(blocks) >= 10
+    not_run = [(n, why) for n, why, _ in blocks if why]
+    assert len(not_run) <= 2, not_run
+    # and the finder finds what a reader sees: every "```console" line opens a block
+    assert len(blocks) == len(re.findall(r"^\s*```console\s*$", README, flags=re.M))
+
+
+def test_the_block_finder_reads_indented_blocks_and_markers():
+    text = ("x\n\n<!-- console-not-run: needs a person -->\n```console\n$ a\nb\n```\n"
+            "- item:\n\n  ```console\n  $ c\n  d\n  ```\n")
+    assert console_blocks(text) == [(4, "needs a person", ["$ a", "b"]), (10, None, ["$ c", "d"])]
+    assert commands_of(["$ a", "b", "$ c"]) == [("a", ["b"]), ("c", [])]
+
+
+@pytest.mark.parametrize("number, block", [(n, b) for n, why, b in console_blocks() if not why],
+                         ids=lambda x: f"line {x}" if isinstance(x, int) else "")
+def test_every_console_block_shows_what_the_tool_prints(number, block, tmp_path, bundled):
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "COLUMNS", "LINES")}
+    env |= {"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": str(CONSOLE_COLUMNS),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+    for command, expected in commands_of(block):
+        shown = on_a_terminal(command, tmp_path, env)
+        got = [line.rstrip() for line in shown.splitlines()]
+        assert got == [line.rstrip() for line in expected], \
+            f"README line {number}: $ {command}\n" + "\n".join(got)
