@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from embedcli.cli import complete
 from embedcli.cli.io import (
     console,
     emit,
@@ -94,8 +95,10 @@ def explain(
 @reads_model
 def interpolate(
     a: Annotated[str, typer.Argument(metavar="A", show_default=False,
+        autocompletion=complete.words,
                                      help="The start: a word or an expression.")],
     b: Annotated[str, typer.Argument(metavar="B", show_default=False,
+        autocompletion=complete.words,
                                      help="The end: a word or an expression.")],
     steps: Annotated[int, typer.Option(
         "--steps", "-s", min=2, help="Points on the line, both ends included (at most "
@@ -148,7 +151,8 @@ class Projection(str, Enum):
 @reads_model
 def plot(
     words: Annotated[list[str] | None, typer.Argument(
-        metavar="[WORDS]...", help="The words to draw.", show_default=False)] = None,
+        metavar="[WORDS]...", help="The words to draw.", show_default=False,
+        autocompletion=complete.words)] = None,
     out: Annotated[Path, typer.Option(
         "--out", "-o", metavar="FILE", show_default=False,
         help="The picture to write: .png, .svg or .pdf.")] = ...,  # type: ignore[assignment]

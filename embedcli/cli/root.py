@@ -48,6 +48,8 @@ class EmbedcliGroup(TyperGroup):
             else:
                 io.say("error", str(exc))
                 status = exc.status
+        except BrokenPipeError:  # the reader left while typer wrote (--show-completion | head)
+            status = io.the_reader_left()
         except SystemExit:
             # rich's and typer's own answer to a closed pipe while they print help: exit
             # 1 (rich points stdout at /dev/null first). Ours is 141, as for answers.
@@ -233,7 +235,6 @@ def build(areas: Sequence[str], command: str | None = None) -> typer.Typer:
         help="Word-embedding arithmetic at the command line: analogies, neighbours, "
              "similarity.",
         no_args_is_help=True,
-        add_completion=False,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
