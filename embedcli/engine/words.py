@@ -60,14 +60,17 @@ class Resolver:
     def _rare(self, index: int, word: str) -> None:
         """A typo can be a word too, a rare one (``wom``, #204,527): once per word, a note
         when a word ranks beyond RARE and a frequent word is one edit away."""
-        if index < RARE or word in self._rare_seen or len(word) > SUGGEST_MAX:
+        if index < RARE or not word.isalpha() or len(word) > SUGGEST_MAX or \
+                word in self._rare_seen:  # (numbers, urls and the like are no typos)
             return
         if len(self._rare_seen) >= 100_000:  # a long batch of rare words: memory stays bounded
             self._rare_seen.clear()
         self._rare_seen.add(word)
         if self._frequent is None:  # one set of the frequent words: a probe costs nothing
             self._frequent = frozenset(self.model.words(RARE))
-        close = sorted(one_edit(word.lower()) & self._frequent - {word},
+        edits = one_edit(word.lower())
+        edits.discard(word)
+        close = sorted(edits & self._frequent,
                        key=lambda w: self._index(w) or 0)[:3]
         if close:
             self.on_note(f"'{word}' is a rare word in {self.model.name} (#{index + 1:,} of "
