@@ -238,3 +238,19 @@ def test_the_note_on_every_entry_point(runner):
                      else "json", input=given)
         assert result.stderr.count("'wom' is a rare word") == 1, (args, result.stderr)
         assert "rare word" not in result.stdout
+
+
+@pytest.mark.parametrize("args, given", [
+    (["batch", "--format", "table"], "neighbors cat -n 3\nsimilarity cat dog car bus train\n"
+                                     "doesnt-match breakfast cereal dinner lunch\n"),
+    (["shell", "--format", "table"], "cat\ncat ~ dog ~ car ~ bus ~ train ~ plane\n"),
+])
+def test_the_tables_of_batch_and_shell_fit_too(runner, args, given):
+    app = __import__("embedcli.cli.app", fromlist=["app"]).app
+    for width in WIDTHS:
+        result = runner.invoke(app, args, input=given, env={"COLUMNS": str(width)})
+        assert result.exit_code == 0, result.stderr
+        for line in result.stdout.splitlines():
+            assert cell_len(line) <= width, (width, line)
+            assert not re.search(r"(^|\s)-?[\d.,]+…|…[\d.,]+(\s|$)", line), (width, line)
+        assert "0.92" in result.stdout  # cat ~ dog, whole at any width
