@@ -21,7 +21,7 @@ from tests.conftest import run
 from tests.test_app import COMMANDS, FORMATTED, _runnable_example
 
 WIDTHS = (40, 60, 80, 120)
-TABLED = [p for p in FORMATTED if p[0] not in ("batch", "shell")]  # (stdin readers)
+TABLED = [p for p in FORMATTED if p[0] not in ("batch", "shell", "quiz")]  # (stdin readers)
 NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?![\w])")
 
 

@@ -247,39 +247,51 @@ class Fitted:
     def __rich_measure__(self, console: Any, options: Any) -> Any:
         from rich.measure import Measurement
 
-        table = self._table(range(len(self.columns)), bars=True, short=False, cap=None)
+        table = self._table(range(len(self.columns)), bars=True, short=False, probe=True)
         return Measurement.get(console, options, table)
 
+    def _fits(self, console: Any, options: Any, width: int, shown: Iterable[int],
+              **plan: Any) -> bool:
+        # Cells never wrap, so a table is as wide as a table of its header and, in each
+        # column, the widest cell: that one row is measured, not the whole table.
+        table = self._table(shown, probe=True, **plan)
+        return _width(console, options, table) <= width
+
     def _tables(self, console: Any, options: Any, width: int) -> Iterator[Any]:
-        every = kept = list(range(len(self.columns)))
-        plans = [dict(shown=every, bars=True, short=False),
-                 dict(shown=every, bars=False, short=False),
-                 dict(shown=every, bars=False, short=True),
-                 dict(shown=every, bars=False, short=True, compact=True)]
+        every = list(range(len(self.columns)))
+        plans = [dict(bars=True, short=False), dict(bars=False, short=False),
+                 dict(bars=False, short=True), dict(bars=False, short=True, compact=True)]
         for plan in plans:
-            table = self._table(**plan)  # type: ignore[arg-type]
-            if _width(console, options, table) <= width:
-                yield table
+            if self._fits(console, options, width, every, **plan):
+                yield self._table(every, **plan)
                 return
         if self.split:
-            keys = [k for k in kept if self.columns[k].key]
-            rest = [k for k in kept if not self.columns[k].key]
+            keys = [k for k in every if self.columns[k].key]
+            rest = [k for k in every if not self.columns[k].key]
             for size in range(len(rest) - 1, 0, -1):
-                tables = [self._table([*keys, *rest[i:i + size]], bars=False, short=True,
-                                      compact=True) for i in range(0, len(rest), size)]
-                if all(_width(console, options, t) <= width for t in tables):
-                    for k, t in enumerate(tables):
+                parts = [[*keys, *rest[i:i + size]] for i in range(0, len(rest), size)]
+                if all(self._fits(console, options, width, part, bars=False, short=True,
+                                  compact=True) for part in parts):
+                    for k, part in enumerate(parts):
                         if k:
                             yield ""
-                        yield t
+                        yield self._table(part, bars=False, short=True, compact=True)
                     return
-        longest = max((_text_width(c) for row in self.rows for c in row), default=0)
-        for cap in range(longest - 1, MIN_TEXT - 1, -1):
-            table = self._table(kept, bars=False, short=True, compact=True, cap=cap)
-            if _width(console, options, table) <= width:
-                yield table
-                return
-        yield from self._stacked(kept, width)
+        # the longest cap of text that fits (the width only shrinks with the cap)
+        low, high = MIN_TEXT, max((_text_width(c) for row in self.rows for c in row),
+                                  default=0) - 1
+        best = None
+        while low <= high:
+            cap = (low + high) // 2
+            if self._fits(console, options, width, every, bars=False, short=True,
+                          compact=True, cap=cap):
+                best, low = cap, cap + 1
+            else:
+                high = cap - 1
+        if best is not None:
+            yield self._table(every, bars=False, short=True, compact=True, cap=best)
+            return
+        yield from self._stacked(every, width)
 
     def _stacked(self, shown: list[int], width: int) -> Iterator[Any]:
         """The last resort of a narrow terminal: each row as lines of ``header: value``
@@ -295,11 +307,11 @@ class Fitted:
                                self.columns[k].path)
 
     def _table(self, shown: Iterable[int], *, bars: bool, short: bool, compact: bool = False,
-               cap: int | None = None) -> Any:
+               cap: int | None = None, probe: bool = False) -> Any:
         from rich import box as boxes
         from rich.table import Table
 
-        shown = [k for k in shown if bars or not _is_bar_column(self.rows, k)]
+        shown = [k for k in shown if bars or not self._bars(k)]
         edges = self.pad_edge and not compact
         table = Table(box=getattr(boxes, self.box.upper()) if self.box else None,
                       show_header=self.show_header, pad_edge=edges,
@@ -310,10 +322,25 @@ class Fitted:
             c = self.columns[k]
             table.add_column(c.header, justify=c.justify, style=c.style,  # type: ignore[arg-type]
                              no_wrap=True)  # (a header is never abbreviated)
+        if probe:
+            widest = [max((_cell(row[k], short, cap, self.columns[k].path) for row in self.rows),
+                          key=cell_len_of, default="") for k in shown]
+            table.add_row(*widest)
+            return table
         for r, row in enumerate(self.rows):
             table.add_row(*(_cell(row[k], short, cap, self.columns[k].path) for k in shown),
                           end_section=r in self.sections)
         return table
+
+    def _bars(self, k: int) -> bool:
+        return bool(self.rows) and all(isinstance(row[k], Bar) or row[k] == ""
+                                       for row in self.rows)
+
+
+def cell_len_of(text: Any) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(str(text))
 
 
 def labelled(label: str, value: Any, width: int, path: bool = False) -> Any:
@@ -342,10 +369,6 @@ def _width(console: Any, options: Any, table: Any) -> int:
     from rich.measure import Measurement
 
     return int(Measurement.get(console, options.update(max_width=10_000), table).maximum)
-
-
-def _is_bar_column(rows: list[list[Any]], k: int) -> bool:
-    return bool(rows) and all(isinstance(row[k], Bar) or row[k] == "" for row in rows)
 
 
 def _text_width(cell: Any) -> int:
