@@ -93,3 +93,15 @@ def test_install_completion_writes_the_script_for_bash(tmp_path):
     assert "embedcli" in (tmp_path / ".bashrc").read_text()
     installed = list((tmp_path / ".bash_completions").glob("embedcli*"))
     assert installed and "_EMBEDCLI_COMPLETE=complete_bash" in installed[0].read_text()
+
+
+def test_a_registered_model_completes_its_name_and_its_own_words(runner, fresh_cache, tmp_path):
+    from tests.conftest import run, write_small_model
+
+    path = write_small_model(tmp_path / "tiny.txt", ["alpha", "alpine", "beta"],
+                             [[1, 0], [0, 1], [1, 1]])
+    assert run(runner, "models", "add", "tiny", str(path)).exit_code == 0
+    assert complete("embedcli neighbors -m ti", 3) == ["tiny"]
+    assert complete("embedcli neighbors -m tiny al", 4) == ["alpha", "alpine"]
+    assert run(runner, "models", "default", "tiny").exit_code == 0
+    assert complete("embedcli neighbors be", 2) == ["beta"]  # the default model's words
