@@ -346,17 +346,31 @@ def _label(query: Query, resolve: Resolver) -> str:
 # --------------------------------------------------------------------------- quiz
 
 
+# Sections of the Google set a quiz leaves out unless they are asked for by --section:
+# capital-world asks for the capitals of 116 countries (rabat : morocco :: roseau : ?), and
+# currency for names such as kwanza and lari: poor questions for a class.
+OBSCURE_SECTIONS = ("capital-world", "currency")
+
+
 def choose_questions(questions: Sequence[Question], resolve: Resolver, *, count: int,
-                     seed: int | None = None, section: str | None = None) -> list[Question]:
+                     seed: int | None = None, sections: Sequence[str] = (),
+                     restrict: int | None = None,
+                     skipped: Sequence[str] = ()) -> list[Question]:
     """``count`` questions in a random order (repeatable with ``seed``).
 
     Questions with a word the model does not have are left out, as gensim's
-    ``evaluate_word_analogies`` does; ``section`` keeps the sections whose name contains it.
-    Words are resolved (lower-cased where the model has only the lower-case form).
+    ``evaluate_word_analogies`` does, and with ``restrict`` those with a word outside the
+    ``restrict`` most frequent (as ``evaluate analogies --restrict`` skips them).
+    ``sections`` keeps the sections whose name contains one of them (any case); without
+    it, the sections named in ``skipped`` are left out. Words are resolved (lower-cased
+    where the model has only the lower-case form).
     """
-    pool = [q for q in questions if section is None or section.lower() in q.section.lower()]
+    wanted = [s.lower() for s in sections]
+    pool = [q for q in questions if any(w in q.section.lower() for w in wanted)
+            or not wanted and q.section.lower() not in skipped]
     if not pool:
-        raise UsageError(f"no section matches '{section}'")
+        raise UsageError(f"no section matches {', '.join(repr(s) for s in sections)}"
+                         if sections else "every section of the questions is left out")
     random.Random(seed).shuffle(pool)
     # Walk the shuffled questions and keep the first `count` the model can answer: only
     # their words are looked up (a vocabulary search each), not the whole file's.
@@ -364,7 +378,9 @@ def choose_questions(questions: Sequence[Question], resolve: Resolver, *, count:
 
     def word(w: str) -> str | None:
         if w not in known:
-            known[w] = resolve(w)[1] if resolve.is_word(w) else None
+            found = resolve(w) if resolve.is_word(w) else None
+            known[w] = found[1] if found and (restrict is None or found[0] < restrict) \
+                else None
         return known[w]
 
     chosen = []
@@ -375,7 +391,8 @@ def choose_questions(questions: Sequence[Question], resolve: Resolver, *, count:
             if len(chosen) == count:
                 break
     if not chosen:
-        raise QueryError(f"none of the {len(pool):,} questions has all its words in "
+        within = f" within the {restrict:,} most frequent words of" if restrict else " in"
+        raise QueryError(f"none of the {len(pool):,} questions has all its words{within} "
                          f"{resolve.model.name}")
     return chosen
 
@@ -388,6 +405,7 @@ class Graded:
     model_answer: str
     model_correct: bool
     placement: Placement | None  # the student's word among the model's answers
+    expected: Placement | None = None  # the expected word among them
 
 
 def grade(model: Model, resolve: Resolver, question: Question, answer: str | None,
@@ -400,10 +418,11 @@ def grade(model: Model, resolve: Resolver, question: Question, answer: str | Non
     ranking = rank_query(model, question.query, resolve, method="add", top=1,
                          restrict=restrict)
     model_answer = ranking.results[0].word if ranking.results else ""
-    place = (placements(model, question.query.terms, resolve, [word], restrict=restrict)[word]
-             if word else None)
+    found = placements(model, question.query.terms, resolve,
+                       [question.expected, *([word] if word else [])], restrict=restrict)
     return Graded(question, word, word == question.expected, model_answer,
-                  model_answer == question.expected, place)
+                  model_answer == question.expected, found[word] if word else None,
+                  found[question.expected])
 
 
 # --------------------------------------------------------------------------- pictures

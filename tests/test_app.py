@@ -137,11 +137,13 @@ def test_every_output_format_of_every_command(runner, path, fmt):
         del args[k:k + 2]
     if path == ("evaluate", "analogies"):
         args += ["--restrict", "3000"]  # the whole Google set in six formats is slow
-    line = "cat\n" if path == ("shell",) else "neighbors cat\n"  # a query for stdin readers
+    # a line for the commands that read stdin: a query (batch), a word (shell, quiz)
+    line = "cat\n" if path in (("shell",), ("quiz",)) else "neighbors cat\n"
     result = run(runner, *path, *args, "--format", fmt.value, input=line)
     choices = getattr(next(p for p in command.params if p.name == "format").type, "choices",
                       [f.value for f in Format])
-    allowed = {"batch": ("jsonl", "tsv", "table"), "shell": ("jsonl", "table")}.get(path[0])
+    allowed = {"batch": ("jsonl", "tsv", "table"), "shell": ("jsonl", "table"),
+               "quiz": ("jsonl", "table")}.get(path[0])
     if allowed is not None and fmt.value not in allowed:
         assert result.exit_code == ExitStatus.USAGE, result.stdout
         assert result.stderr.count("\n") == 1 and result.stdout == ""

@@ -45,12 +45,45 @@ def for_arguments(args: Sequence[str]) -> typer.Typer:
     first (its area alone imported); else the whole app."""
     from embedcli.cli.root import build
 
+    args = _completed() or args
     area = COMMANDS.get(args[0]) if args else None
     if area is not None:
         return build((area,), args[0])
     if list(args) in ([], ["--help"], ["-h"]):  # the list of commands: no parameters needed
         return build(AREAS, listing=True)
     return __getattr__("app")
+
+
+def _completion_as_typer_names_it() -> None:
+    """click 8 names the shell's request ``bash_complete``; typer, whose scripts
+    ``--show-completion`` writes, ``complete_bash``. Both are answered."""
+    value = os.environ.get("_EMBEDCLI_COMPLETE", "")
+    shell, _, action = value.partition("_")
+    if action in ("complete", "source"):
+        os.environ["_EMBEDCLI_COMPLETE"] = f"{action}_{shell}"
+
+
+def _completed() -> list[str]:
+    """While the shell asks for completions (``_EMBEDCLI_COMPLETE`` set by the script of
+    ``--show-completion``), the words typed after ``embedcli`` up to the one completed,
+    so that completing a command's arguments builds its area alone; [] otherwise. bash
+    gives the words in COMP_WORDS and COMP_CWORD, zsh, fish and PowerShell in
+    _TYPER_COMPLETE_ARGS."""
+    if not os.environ.get("_EMBEDCLI_COMPLETE"):
+        return []
+    import shlex
+
+    try:
+        if "COMP_WORDS" in os.environ:
+            words = shlex.split(os.environ["COMP_WORDS"])
+            typed = words[1:int(os.environ.get("COMP_CWORD", "0"))]
+        else:
+            text = os.environ.get("_TYPER_COMPLETE_ARGS", "")
+            words = shlex.split(text)
+            typed = words[1:] if text.endswith(" ") else words[1:-1]
+    except ValueError:  # an unclosed quote, a COMP_CWORD that is no number
+        return []
+    return typed if typed and typed[0] in COMMANDS else []
 
 
 def __getattr__(name: str) -> Any:
@@ -90,6 +123,7 @@ def _version() -> int:
 def main() -> None:
     """Console-script entry point (``embedcli``, ``python -m embedcli``)."""
     io.set_up_streams()
+    _completion_as_typer_names_it()
     _arguments_as_utf8()
     _width_from_the_environment()
     for signum in io.STOPPING:  # Ctrl-C, SIGTERM, SIGHUP

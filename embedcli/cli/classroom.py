@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from embedcli.cli import complete
 from embedcli.cli.io import (
     console,
     emit,
     interrupt_handled,
+    json_for_stdout,
     load_model,
     make_resolver,
     note_skipped,
@@ -27,6 +29,7 @@ from embedcli.cli.io import (
     run,
     say,
     too_long,
+    write,
     write_console,
 )
 from embedcli.cli.options import (
@@ -42,7 +45,7 @@ from embedcli.cli.options import (
     reads_model,
 )
 from embedcli.errors import ExitStatus, UsageError, safe
-from embedcli.formats import Method
+from embedcli.formats import Format, Method
 
 if TYPE_CHECKING:
     from embedcli.classroom import Graded
@@ -97,8 +100,10 @@ def explain(
 @reads_model
 def interpolate(
     a: Annotated[str, typer.Argument(metavar="A", show_default=False,
+        autocompletion=complete.words,
                                      help="The start: a word or an expression.")],
     b: Annotated[str, typer.Argument(metavar="B", show_default=False,
+        autocompletion=complete.words,
                                      help="The end: a word or an expression.")],
     steps: Annotated[int, typer.Option(
         "--steps", "-s", min=2, help="Points on the line, both ends included (at most "
@@ -171,7 +176,8 @@ class Projection(str, Enum):
 @reads_model
 def plot(
     words: Annotated[list[str] | None, typer.Argument(
-        metavar="[WORDS]...", help="The words to draw.", show_default=False)] = None,
+        metavar="[WORDS]...", help="The words to draw.", show_default=False,
+        autocompletion=complete.words)] = None,
     out: Annotated[Path, typer.Option(
         "--out", "-o", metavar="FILE", show_default=False,
         help="The picture to write: .png, .svg or .pdf.")] = ...,  # type: ignore[assignment]
@@ -352,10 +358,19 @@ def quiz(
                                            "same order.")] = None,
     count: Annotated[int, typer.Option("--count", "-c", min=1,
                                        help="How many questions.")] = 10,
-    section: Annotated[str | None, typer.Option(
+    section: Annotated[list[str] | None, typer.Option(
         "--section", metavar="TEXT", show_default=False,
-        help="Only sections whose name contains TEXT (capital, gram3, family...).")] = None,
-    restrict: RestrictOpt = None,
+        help="Only sections whose name contains TEXT (capital, gram3, family...); "
+             "repeatable. Without it, the Google set's capital-world and currency "
+             "sections are left out.")] = None,
+    restrict: Annotated[int | None, typer.Option(
+        "--restrict", metavar="N",
+        help="Only questions whose words are all among the N most frequent, and only "
+             "those words as the model's answers (as evaluate analogies --restrict).")] = None,
+    format: Annotated[Format | None, typer.Option(
+        "--format", "-f", case_sensitive=False,
+        help="table (the default) or jsonl: a JSON line a question on stdout, for a "
+             "teacher's script (the questions and feedback then go to stderr).")] = None,
     model_spec: ModelOpt = None,
     reading: Reading = AS_GIVEN,
 ) -> None:
@@ -363,18 +378,22 @@ def quiz(
 
     Example: embedcli quiz --seed 7 --count 5
 
+    embedcli quiz --section family --section gram3 --restrict 30000
+
     After each answer: right or wrong, the model's answer, the rank the model gives your
     word, and the running score (yours and the model's). An empty answer passes; Ctrl-D
     ends the quiz with the final score. Answers may come from a pipe, one a line:
 
     printf 'iraq\\nrome\\n' | embedcli quiz --seed 1 --count 2
     """
-    from embedcli.classroom import choose_questions
+    from embedcli.classroom import OBSCURE_SECTIONS, choose_questions
     from embedcli.engine.words import Resolver
     from embedcli.evaluate import ANALOGY_LINES, locate, read_analogies
     from embedcli.queries import at_least_one
 
     at_least_one("--restrict", restrict)
+    if format not in (None, Format.table, Format.jsonl):
+        raise UsageError(f"the quiz writes table or jsonl, not {format.value}")
     if not sys.stdin.isatty():
         require_stdin()  # answers come from stdin: a closed one is said before any work
     name, path = locate(os_path(file) if file else "google", "analogies")
@@ -383,17 +402,20 @@ def quiz(
     questions = [q for s in dataset.sections for q in s.questions]
     m = load_model(model_spec, reading)
     resolver = Resolver(m)  # quietly lower-cased: the Google set writes Athens, Greece
-    chosen = choose_questions(questions, resolver, count=count, seed=seed, section=section)
-    _Quiz(m, resolver, chosen, restrict,
-          "the Google analogy set" if file is None else name).run()
+    chosen = choose_questions(questions, resolver, count=count, seed=seed,
+                              sections=section or (), restrict=restrict,
+                              skipped=OBSCURE_SECTIONS if name == "google" else ())
+    _Quiz(m, resolver, chosen, restrict, "the Google analogy set" if file is None else name,
+          jsonl=format is Format.jsonl).run()
 
 
 class _Quiz:
     def __init__(self, model: Any, resolver: Any, questions: list, restrict: int | None,
-                 source: str):
+                 source: str, jsonl: bool = False):
         self.model, self.resolver, self.questions = model, resolver, questions
         self.restrict, self.source = restrict, source
-        self.console = console(highlight=False)
+        self.jsonl = jsonl  # a JSON line a question on stdout; the rest on stderr
+        self.console = console(highlight=False, stderr=jsonl)
         self.right = self.model_right = self.asked = 0
         self.terminal = sys.stdin.isatty()
         self.lines: Iterator[str | None] = iter(())
@@ -419,6 +441,8 @@ class _Quiz:
                 if graded is None:
                     break
                 self._feedback(graded)
+                if self.jsonl:
+                    self._record(k, graded)
         except KeyboardInterrupt:
             interrupt_handled()
             self._print("")
@@ -506,6 +530,23 @@ class _Quiz:
         self._print(line)
         self._print(f"  score {self.right}/{self.asked}   model {self.model_right}/"
                     f"{self.asked}", style="dim")
+
+    def _record(self, k: int, g: Graded) -> None:
+        """The question, the answer given, the model's answer and the ranks, as JSON."""
+        import json
+
+        from embedcli.render.common import num
+
+        def place(p: Any) -> dict[str, Any] | None:
+            return None if p is None else {"rank": p.rank, "score": num(p.score)}
+
+        q = g.question
+        record = {"n": k, "line": q.line, "section": q.section, "question": q.text,
+                  "words": list(q.words[:3]), "expected": q.expected, "answer": g.answer,
+                  "correct": g.correct, "model_answer": g.model_answer or None,
+                  "model_correct": g.model_correct, "answer_rank": place(g.placement),
+                  "expected_rank": place(g.expected), "restrict": self.restrict}
+        write(json_for_stdout()(json.dumps(record, ensure_ascii=False)) + "\n")
 
     def _final(self) -> None:
         self._print(f"final score: {self.right}/{self.asked}  (the model: "

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from embedcli.cli import complete
 from embedcli.cli.io import StderrReporter, emit_rows, load_model, os_path, read_options, say
 from embedcli.cli.options import AS_GIVEN, FormatOpt, Reading, reads_model
 from embedcli.errors import ModelError, UsageError
@@ -76,7 +77,8 @@ def _as_dict(row: ModelRow) -> dict[str, Any]:
 
 @models_app.command("info")
 def info(
-    name: Annotated[str, typer.Argument(help="A model name, file or gensim-data name.")],
+    name: Annotated[str, typer.Argument(
+        help="A model name, file or gensim-data name.", autocompletion=complete.models)],
     format: FormatOpt = None,
 ) -> None:
     """Show what a model holds: words, dimensions, source, cache, and notes from reading it.
@@ -123,7 +125,8 @@ def add(
 
 
 @models_app.command("remove")
-def remove(name: Annotated[str, typer.Argument(help="A registered name.")]) -> None:
+def remove(name: Annotated[str, typer.Argument(
+        help="A registered name.", autocompletion=complete.models)]) -> None:
     """Forget a registered model and delete its cache (never the source file).
 
     Example: embedcli models remove glove100
@@ -140,7 +143,8 @@ def remove(name: Annotated[str, typer.Argument(help="A registered name.")]) -> N
 
 
 @models_app.command("default")
-def default(name: Annotated[str, typer.Argument(help="A registered or bundled name.")]) -> None:
+def default(name: Annotated[str, typer.Argument(
+        help="A registered or bundled name.", autocompletion=complete.models)]) -> None:
     """Choose the model that commands use when --model is not given.
 
     $EMBEDCLI_MODEL still wins over this. Example: embedcli models default glove100
@@ -156,7 +160,8 @@ def default(name: Annotated[str, typer.Argument(help="A registered or bundled na
 @models_app.command("check")
 @reads_model
 def check(
-    name: Annotated[str, typer.Argument(help="A model name, file or gensim-data name.")],
+    name: Annotated[str, typer.Argument(
+        help="A model name, file or gensim-data name.", autocompletion=complete.models)],
     reading: Reading = AS_GIVEN,
 ) -> None:
     """Verify a model's cache in full: every file against the checksum stored when it was

@@ -1,6 +1,7 @@
 """The options the commands share, as Typer parameter types, and how a command reads its
 model (:class:`Reading`). A leaf of the CLI: it imports nothing of embedcli but the
-formats and ``reading``, so that every command module can use it and none imports another."""
+formats, ``reading`` and ``complete`` (shell completion), so that every command module
+can use it and none imports another."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
+from embedcli.cli import complete
 from embedcli.cli.reading import AS_GIVEN as AS_GIVEN  # (the commands import both from here)
 from embedcli.cli.reading import Reading as Reading
 from embedcli.formats import Format, Method
 
 ModelOpt = Annotated[str | None, typer.Option(
-    "--model", "-m", show_default=False,
+    "--model", "-m", show_default=False, autocompletion=complete.models,
     help="A registered name, the bundled glove-6b-50d (alias glove-wiki-gigaword-50), a "
          "vector file (GloVe, word2vec, fastText .vec, gensim save; .gz/.bz2; "
          "archive.zip:member) or a gensim-data name. Default: $EMBEDCLI_MODEL, else the "
@@ -52,7 +54,8 @@ MethodOpt = Annotated[Method, typer.Option(
     "--method", case_sensitive=False,
     help="add: 3CosAdd (gensim most_similar); mul: 3CosMul (gensim most_similar_cosmul).")]
 QueryArg = Annotated[list[str], typer.Argument(
-    metavar="QUERY...", help="The query, quoted or as separate words.", show_default=False)]
+    metavar="QUERY...", autocompletion=complete.words,
+    help="The query, quoted or as separate words.", show_default=False)]
 
 
 _READING_OPTIONS = [  # the options behind Reading, in its order, as Typer parameters

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from embedcli.cli import complete
 from embedcli.cli.io import emit, load_model, run
 from embedcli.cli.options import (
     AS_GIVEN,
@@ -45,7 +46,7 @@ def analogy(
     format: FormatOpt = None,
     reading: Reading = AS_GIVEN,
 ) -> None:
-    """Solve an analogy: which word is to C as B is to A?
+    """Solve an analogy: which word is to C as A is to B?
 
     QUERY takes three forms, all the same query:
 
@@ -91,7 +92,7 @@ def neighbors(
 @reads_model
 def similarity(
     sides: Annotated[list[str], typer.Argument(
-        metavar="A B [C...]", show_default=False,
+        metavar="A B [C...]", show_default=False, autocompletion=complete.words,
         help="Two words or expressions, or more for a matrix; or one text with '~' "
              "between them.")],
     model_spec: ModelOpt = None,
@@ -115,7 +116,8 @@ def similarity(
 
 
 WordsArg = Annotated[list[str], typer.Argument(
-    metavar="W1 W2 W3...", help="Three or more words.", show_default=False)]
+    metavar="W1 W2 W3...", help="Three or more words.", show_default=False,
+    autocompletion=complete.words)]
 
 
 @app.command("doesnt-match")
@@ -141,7 +143,7 @@ def doesnt_match(
 @reads_model
 def vector(
     word: Annotated[list[str], typer.Argument(metavar="WORD", help="The word.",
-                                              show_default=False)],
+                                              show_default=False, autocompletion=complete.words)],
     model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,
     format: FormatOpt = None,
@@ -165,7 +167,7 @@ def vector(
 @reads_model
 def rank(
     words: Annotated[list[str], typer.Argument(
-        metavar="A B", show_default=False,
+        metavar="A B", show_default=False, autocompletion=complete.words,
         help="A, the word whose neighbours count, and B, the word to place among them.")],
     model_spec: ModelOpt = None,
     case_sensitive: CaseOpt = False,

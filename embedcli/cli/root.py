@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 
 from embedcli import __version__
 from embedcli.cli import io
-from embedcli.errors import EmbedcliError, ExitStatus, StreamError, shown
+from embedcli.errors import EmbedcliError, ExitStatus, StreamError, UsageError, shown
 
 
 class EmbedcliGroup(TyperGroup):
@@ -50,6 +50,8 @@ class EmbedcliGroup(TyperGroup):
             else:
                 io.say("error", str(exc))
                 status = exc.status
+        except BrokenPipeError:  # the reader left while typer wrote (--show-completion | head)
+            status = io.the_reader_left()
         except SystemExit:
             # rich's and typer's own answer to a closed pipe while they print help: exit
             # 1 (rich points stdout at /dev/null first). Ours is 141, as for answers.
@@ -71,6 +73,62 @@ class EmbedcliGroup(TyperGroup):
                        "report this; EMBEDCLI_DEBUG=1 shows the traceback)")
                 status = ExitStatus.INTERNAL
         sys.exit(int(status))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and not ctx.resilient_parsing:
+            _glued_after_a_query(command, rest, f"{ctx.command_path} {name}")
+        return name, command, rest
+
+
+def _glued_after_a_query(command: Any, args: list[str], path: str) -> None:
+    """``embedcli analogy king -man +woman``: click reads ``-man`` as ``-m an`` (a model
+    named 'an'). A short option glued to letters, after a word of the query, is taken for
+    a word of the query: a usage error that says how to write it. Options whose value is
+    itself a word (``--expect``, ``-equeen``) are taken as written."""
+    short = {}
+    for param in command.params:
+        if getattr(param, "param_type_name", "") != "option" or param.is_flag or param.count:
+            continue
+        for opt in param.opts:
+            if len(opt) == 2 and opt[0] == "-" and opt[1] != "-" and param.metavar != "WORD":
+                short[opt] = param
+    if not short:
+        return
+    options = {opt for p in command.params if getattr(p, "param_type_name", "") == "option"
+               for opt in [*p.opts, *p.secondary_opts]}
+    takes_value = {opt for p in command.params if getattr(p, "param_type_name", "") == "option"
+                   and not (p.is_flag or p.count) for opt in p.opts}
+    after_word = False
+    words: list[str] = []
+    k = 0
+    while k < len(args):
+        arg = args[k]
+        k += 1
+        if arg == "--":
+            return
+        if not arg.startswith("-") or arg == "-" or any(c.isspace() for c in arg):
+            after_word = True
+            words.append(arg)
+            continue
+        param = short.get(arg[:2])
+        value = arg[2:]
+        if after_word and param is not None and value.isalpha() and \
+                value not in getattr(param.type, "choices", ()):
+            query = [*words, arg]
+            for more in args[k:]:  # the query's words up to the next option
+                if more.startswith("--") or more in options:
+                    break
+                query.append(more)
+            query_text = " ".join(query)
+            long = max(param.opts, key=len)
+            raise UsageError(
+                f"'{arg}' after the query is read as the option {arg[:2]} ({long}) with the "
+                f"value '{value}'; to write the query word '{arg[1:]}' with a minus, quote "
+                f"the query ({path} \"{query_text}\") or put it after '--' (options first: "
+                f"{path} [OPTIONS] -- {query_text})")
+        if arg in takes_value:
+            k += 1
 
 
 def stopped() -> ExitStatus:
@@ -144,8 +202,7 @@ def build(areas: Sequence[str], command: str | None = None, *,
         help="Word-embedding arithmetic at the command line: analogies, neighbours, "
              "similarity.",
         no_args_is_help=True,
-        add_completion=False,
-        rich_markup_mode=None,
+        rich_markup_mode=None,  # plain help: see _keep_examples
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )

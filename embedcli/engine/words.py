@@ -25,6 +25,8 @@ class Resolver:
     on_note: Callable[[str], None] = lambda _m: None
     memo: int = 0
     _noted: set[str] = field(default_factory=set)
+    _rare_seen: set[str] = field(default_factory=set)
+    _frequent: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         self._index: Callable[[str], int | None] = self.model.index
@@ -41,6 +43,7 @@ class Resolver:
     def __call__(self, word: str) -> tuple[int, str]:
         index = self._index(word)
         if index is not None:
+            self._rare(index, word)
             return index, word
         if not self.case_sensitive:
             lower = word.lower()
@@ -49,11 +52,46 @@ class Resolver:
                 if word not in self._noted:
                     self._noted.add(word)
                     self.on_note(f"'{word}' is not in {self.model.name}; using '{lower}'")
+                self._rare(index, lower)
                 return index, lower
         raise UnknownWordError(word, self.model.name, len(self.model), list(self._suggest(word)))
 
 
+    def _rare(self, index: int, word: str) -> None:
+        """A typo can be a word too, a rare one (``wom``, #204,527): once per word, a note
+        when a word ranks beyond RARE and a frequent word is one edit away."""
+        if index < RARE or not word.isalpha() or len(word) > SUGGEST_MAX or \
+                word in self._rare_seen:  # (numbers, urls and the like are no typos)
+            return
+        if len(self._rare_seen) >= 100_000:  # a long batch of rare words: memory stays bounded
+            self._rare_seen.clear()
+        self._rare_seen.add(word)
+        if self._frequent is None:  # one set of the frequent words: a probe costs nothing
+            self._frequent = frozenset(self.model.words(RARE))
+        edits = one_edit(word.lower())
+        edits.discard(word)
+        close = sorted(edits & self._frequent,
+                       key=lambda w: self._index(w) or 0)[:3]
+        if close:
+            self.on_note(f"'{word}' is a rare word in {self.model.name} (#{index + 1:,} of "
+                         f"{len(self.model):,} by frequency); did you mean "
+                         f"{', '.join(close)}? (check the spelling)")
+
+
+RARE = 100_000  # a query word ranked beyond this, close to a frequent word, gets a note
 SUGGEST_MAX = 64  # characters; longer unknown words get no spelling suggestions
+
+
+def one_edit(lower: str) -> set[str]:
+    """The strings one edit from ``lower``: a letter deleted, two swapped, one replaced
+    or inserted (Norvig's spelling corrector)."""
+    letters = set("abcdefghijklmnopqrstuvwxyz") | set(lower)
+    splits = [(lower[:i], lower[i:]) for i in range(len(lower) + 1)]
+    edits = {a + b[1:] for a, b in splits if b}
+    edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    edits |= {a + c + b[1:] for a, b in splits if b for c in letters}
+    edits |= {a + c + b for a, b in splits for c in letters}
+    return edits
 
 
 def suggest(model: Model, word: str, limit: int = 5) -> list[str]:
@@ -70,12 +108,7 @@ def suggest(model: Model, word: str, limit: int = 5) -> list[str]:
         found.append(lower)
     if len(word) > SUGGEST_MAX:
         return found
-    letters = set("abcdefghijklmnopqrstuvwxyz") | set(lower)
-    splits = [(lower[:i], lower[i:]) for i in range(len(lower) + 1)]
-    edits = {a + b[1:] for a, b in splits if b}
-    edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    edits |= {a + c + b[1:] for a, b in splits if b for c in letters}
-    edits |= {a + c + b for a, b in splits for c in letters}
+    edits = one_edit(lower)
     edits.discard(word)
     if len(edits) < 5000:
         ranked = sorted((i, w) for w in edits if w not in found and

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from embedcli.classroom import Dimensions, Explanation, Interpolation, OffsetCosine, Placement
 from embedcli.formats import Format
-from embedcli.render.common import bar as _bar
-from embedcli.render.common import machine_text
+from embedcli.render.common import Bar, Col, Fitted, Num, Parts, machine_text
 from embedcli.render.common import num as _num
 from embedcli.render.common import score_style as _score_style
 from embedcli.render.results import to_dict as _ranking_dict
@@ -130,37 +129,31 @@ def to_renderable(result: ClassroomResult) -> RenderableType:
 
 
 def _score(x: float) -> Any:
-    from rich.text import Text
-
-    return Text(f"{x:.4f}", style=_score_style(x))
+    return Num(x, style=_score_style(x))
 
 
 def _explanation(e: Explanation) -> RenderableType:
-    from rich import box
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     from embedcli.render.results import to_renderable as ranking_table
 
     parts: list[Any] = [ranking_table(e.ranking), Text()]
     answer = e.answer or "?"
-    terms = Table(title=f"each word of the query, and the answer '{answer}'",
-                  box=box.SIMPLE_HEAD, title_justify="left")
-    terms.add_column("term", style="bold")
-    terms.add_column("weight", justify="right")
-    terms.add_column(f"cosine to {answer}", justify="right")
-    terms.add_column("", no_wrap=True)
+    columns = [Col("term", style="bold"), Col("weight", "right"),
+               Col(f"cosine to {answer}", "right"), Col()]
     other = e.expected is not None and e.expected.word != answer
     if e.expected is not None and other:
-        terms.add_column(f"cosine to {e.expected.word}", justify="right")
+        columns.append(Col(f"cosine to {e.expected.word}", "right"))
+    rows = []
     for i in e.inputs:
         cells = [Text(i.word), f"{i.weight:+g}", _score(i.to_answer),
-                 Text(_bar(i.to_answer, 1.0, 12), style=_score_style(i.to_answer))]
-        if other and i.to_expected is not None:
-            cells.append(_score(i.to_expected))
-        terms.add_row(*cells)
-    parts.append(terms)
+                 Bar(i.to_answer, 1.0, _score_style(i.to_answer), 12)]
+        if other:
+            cells.append(_score(i.to_expected) if i.to_expected is not None else "")
+        rows.append(cells)
+    parts.append(Fitted(columns, rows,
+                        title=f"each word of the query, and the answer '{answer}'"))
     if e.expected is not None:
         x = e.expected
         line = Text("expected ")
@@ -230,46 +223,36 @@ def _neighbourhoods(e: Explanation) -> Any:
 
 
 def _interpolation_table(result: Interpolation) -> RenderableType:
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     width = max((len(s.results) for s in result.steps), default=0)
     title = Text(f"{result.a} to {result.b}  ")
     title.append(f"({result.model}" + (", the two ends left out)" if result.ends_excluded
                                        else ")"), style="dim")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
-    table.add_column("t", justify="right", style="dim", no_wrap=True)
-    for k in range(1, width + 1):
-        table.add_column(f"#{k}", no_wrap=True, overflow="ellipsis")
+    rows = []
     for step in result.steps:
-        cells = []
+        cells: list[Any] = [Num(step.t, 2, "dim", fixed=True)]
         for h in step.results:
             style = "bold" if h.word in (result.a, result.b) else ""
-            cell = Text(h.word, style=style)
-            cell.append(f" {h.score:.2f}", style="dim")
-            cells.append(cell)
-        table.add_row(f"{step.t:.2f}", *cells)
-    return Group(title, table)
+            cells.append(Parts((Text(h.word, style=style), " ",
+                                Num(h.score, 2, "dim", fixed=True))))
+        rows.append(cells + [""] * (width + 1 - len(cells)))
+    return Fitted([Col("t", "right", "dim"), *(Col(f"#{k}") for k in range(1, width + 1))],
+                  rows, title=title, pad_edge=False, collapse_padding=True)
 
 
 def _dimensions_table(d: Dimensions) -> RenderableType:
-    from rich import box
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     title = Text(f"variance of the first {d.top} principal components  ")
     title.append(f"({d.model}, the {d.sample:,} most frequent words)", style="dim")
-    table = Table(box=box.SIMPLE_HEAD)
-    table.add_column("component", justify="right")
-    table.add_column("variance", justify="right")
-    table.add_column("cumulative", justify="right")
-    table.add_column("", no_wrap=True)
     top = max(d.shares) if d.shares else 1.0
-    for k, x, total in _components(d):
-        table.add_row(str(k), f"{x:.1%}", f"{total:.1%}", _bar(x, top, 16))
+    rows = [[str(k), Num(100 * x, 1, suffix="%", fixed=True),
+             Num(100 * total, 1, suffix="%", fixed=True), Bar(x, top, width=16)]
+            for k, x, total in _components(d)]
+    table = Fitted([Col("component", "right"), Col("variance", "right"),
+                    Col("cumulative", "right"), Col("")], rows, title=title)
     note = Text(f"{d.holding(0.5)} of the {d.dim} components hold half the variance, "
                 f"{d.holding(0.9)} hold 90%")
-    return Group(title, table, note)
+    return Group(table, note)

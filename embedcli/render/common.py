@@ -17,6 +17,7 @@ import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from embedcli.errors import safe
@@ -155,3 +156,254 @@ class HeatLegend:
         for x in (-1.0, -0.5, 0.0, 0.5, 1.0):
             legend.append(f" {x:g} ", style=heat(x))
         yield legend
+
+
+# --------------------------------------------------------------------------- tables that fit
+
+# Every table a person reads is built here, as a ``Fitted``: it is drawn at the width of
+# the terminal, giving way in this order until it fits: bars are dropped, then scores
+# lose decimals (4 -> 2), then the padding at the table's edges goes, then
+# (for a matrix) the columns go into several tables, then text is abbreviated with '…'
+# (a path from its start, to no less than MIN_TEXT characters); and where even that does
+# not fit, each row is written as lines of ``header: value``. A number is never cut, and
+# a cell never wraps; titles and notes are drawn apart from the table, wrapped between
+# words.
+
+SHORT_PLACES = 2
+MIN_TEXT = 6  # an abbreviated text keeps at least this many characters, '…' included
+
+
+@dataclass(frozen=True)
+class Num:
+    """A number in a table, with ``places`` decimals (fewer when space is short; a
+    ``fixed`` one keeps them), a style and what goes around it (``#``, ``(%)``)."""
+
+    value: float
+    places: int = 4
+    style: str = ""
+    prefix: str = ""
+    suffix: str = ""
+    fixed: bool = False
+
+    def text(self, short: bool) -> str:
+        if not math.isfinite(self.value):
+            return self.prefix + "-" + self.suffix
+        places = self.places if self.fixed or not short else min(self.places, SHORT_PLACES)
+        return f"{self.prefix}{self.value:,.{places}f}{self.suffix}"
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A score's bar: dropped first when a table does not fit."""
+
+    score: float
+    top: float = 1.0
+    style: str = ""
+    width: int = 20
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A cell of several pieces: text (which may be abbreviated) and numbers (never cut),
+    such as ``spring 0.86``."""
+
+    pieces: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Col:
+    header: Any = ""
+    justify: str = "left"
+    style: str | None = None
+    path: bool = False  # abbreviated from the start: '…/site-packages/kumo/data'
+    key: bool = False  # repeated in each part when the columns are split
+
+
+@dataclass
+class Fitted:
+    """A table that fits the console it is drawn on (see above). ``rows`` hold str, rich
+    Text, ``Num``, ``Bar`` or ``Parts`` cells; ``sections`` the rows after which a line is
+    drawn; ``split``: columns may go into several tables (a matrix)."""
+
+    columns: list[Col]
+    rows: list[list[Any]]
+    title: Any = None
+    sections: set[int] = field(default_factory=set)
+    split: bool = False
+    show_header: bool = True
+    box: Any = "simple_head"
+    pad_edge: bool = True
+    collapse_padding: bool = False
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.text import Text
+
+        width = options.max_width
+        if self.title is not None:
+            title = self.title if isinstance(self.title, Text) else Text(str(self.title))
+            yield _no_trailing_space(title)
+        yield from self._tables(console, options, width)
+
+    def __rich_measure__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        table = self._table(range(len(self.columns)), bars=True, short=False, probe=True)
+        return Measurement.get(console, options, table)
+
+    def _fits(self, console: Any, options: Any, width: int, shown: Iterable[int],
+              **plan: Any) -> bool:
+        # Cells never wrap, so a table is as wide as a table of its header and, in each
+        # column, the widest cell: that one row is measured, not the whole table.
+        table = self._table(shown, probe=True, **plan)
+        return _width(console, options, table) <= width
+
+    def _tables(self, console: Any, options: Any, width: int) -> Iterator[Any]:
+        every = list(range(len(self.columns)))
+        plans = [dict(bars=True, short=False), dict(bars=False, short=False),
+                 dict(bars=False, short=True), dict(bars=False, short=True, compact=True)]
+        for plan in plans:
+            if self._fits(console, options, width, every, **plan):
+                yield self._table(every, **plan)
+                return
+        if self.split:
+            keys = [k for k in every if self.columns[k].key]
+            rest = [k for k in every if not self.columns[k].key]
+            for size in range(len(rest) - 1, 0, -1):
+                parts = [[*keys, *rest[i:i + size]] for i in range(0, len(rest), size)]
+                if all(self._fits(console, options, width, part, bars=False, short=True,
+                                  compact=True) for part in parts):
+                    for k, part in enumerate(parts):
+                        if k:
+                            yield ""
+                        yield self._table(part, bars=False, short=True, compact=True)
+                    return
+        # the longest cap of text that fits (the width only shrinks with the cap)
+        low, high = MIN_TEXT, max((_text_width(c) for row in self.rows for c in row),
+                                  default=0) - 1
+        best = None
+        while low <= high:
+            cap = (low + high) // 2
+            if self._fits(console, options, width, every, bars=False, short=True,
+                          compact=True, cap=cap):
+                best, low = cap, cap + 1
+            else:
+                high = cap - 1
+        if best is not None:
+            yield self._table(every, bars=False, short=True, compact=True, cap=best)
+            return
+        yield from self._stacked(every, width)
+
+    def _stacked(self, shown: list[int], width: int) -> Iterator[Any]:
+        """The last resort of a narrow terminal: each row as lines of ``header: value``
+        (a value wraps between words, as text does)."""
+        from rich.text import Text
+
+        for r, row in enumerate(self.rows):
+            if r:
+                yield Text("")
+            for k in shown:
+                header = self.columns[k].header
+                yield labelled(f"{header}: " if str(header) else "", row[k], width,
+                               self.columns[k].path)
+
+    def _table(self, shown: Iterable[int], *, bars: bool, short: bool, compact: bool = False,
+               cap: int | None = None, probe: bool = False) -> Any:
+        from rich import box as boxes
+        from rich.table import Table
+
+        shown = [k for k in shown if bars or not self._bars(k)]
+        edges = self.pad_edge and not compact
+        table = Table(box=getattr(boxes, self.box.upper()) if self.box else None,
+                      show_header=self.show_header, pad_edge=edges,
+                      collapse_padding=self.collapse_padding,
+                      show_edge=self.box is not None and edges,
+                      padding=(0, 1, 0, 0) if compact else (0, 1))
+        for k in shown:
+            c = self.columns[k]
+            table.add_column(c.header, justify=c.justify, style=c.style,  # type: ignore[arg-type]
+                             no_wrap=True)  # (a header is never abbreviated)
+        if probe:
+            widest = [max((_cell(row[k], short, cap, self.columns[k].path) for row in self.rows),
+                          key=cell_len_of, default="") for k in shown]
+            table.add_row(*widest)
+            return table
+        for r, row in enumerate(self.rows):
+            table.add_row(*(_cell(row[k], short, cap, self.columns[k].path) for k in shown),
+                          end_section=r in self.sections)
+        return table
+
+    def _bars(self, k: int) -> bool:
+        return bool(self.rows) and all(isinstance(row[k], Bar) or row[k] == ""
+                                       for row in self.rows)
+
+
+def cell_len_of(text: Any) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(str(text))
+
+
+def labelled(label: str, value: Any, width: int, path: bool = False) -> Any:
+    """``label: value`` as one text that wraps between words; a path too long for the line
+    is abbreviated from its start."""
+    from rich.text import Text
+
+    line = Text(label, style="dim")
+    cap = max(MIN_TEXT, width - len(label)) if path else None
+    line.append_text(_cell(value, True, cap, path))
+    return line
+
+
+def rank(n: int | None) -> Any:
+    """A rank or a count in a table: a whole number, never cut."""
+    return "-" if n is None else Num(n, 0, fixed=True)
+
+
+def _no_trailing_space(text: Any) -> Any:
+    text = text.copy()
+    text.rstrip()
+    return text
+
+
+def _width(console: Any, options: Any, table: Any) -> int:
+    from rich.measure import Measurement
+
+    return int(Measurement.get(console, options.update(max_width=10_000), table).maximum)
+
+
+def _text_width(cell: Any) -> int:
+    if isinstance(cell, Parts):
+        return max((_text_width(p) for p in cell.pieces), default=0)
+    if isinstance(cell, (Num, Bar)):
+        return 0
+    return len(str(cell))
+
+
+def _cut(value: Any, cap: int | None, path: bool) -> Any:
+    """``value`` (str or Text) abbreviated to ``cap`` characters with '…'."""
+    from rich.text import Text
+
+    text = value.copy() if isinstance(value, Text) else Text(str(value))
+    if cap is None or len(text) <= cap:
+        return text
+    if path:
+        cut = Text("…")
+        cut.append_text(text[len(text) - cap + 1:])
+        return cut
+    text.truncate(cap, overflow="ellipsis")
+    return text
+
+
+def _cell(cell: Any, short: bool, cap: int | None, path: bool) -> Any:
+    from rich.text import Text
+
+    if isinstance(cell, Num):
+        return Text(cell.text(short), style=cell.style)
+    if isinstance(cell, Bar):
+        return Text(bar(cell.score, cell.top, cell.width), style=cell.style)
+    if isinstance(cell, Parts):
+        out = Text()
+        for piece in cell.pieces:
+            out.append_text(_cell(piece, short, cap, path))
+        return out
+    return _cut(cell, cap, path)

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from embedcli.evaluate import AnalogyReport, PairsReport, SectionScore
 from embedcli.formats import Format
-from embedcli.render.common import bar as _bar
+from embedcli.render.common import Bar, Col, Fitted, Num, Parts, iter_rows, rank
 from embedcli.render.common import cell as _cell
-from embedcli.render.common import iter_rows
 from embedcli.render.common import num as _num
 from embedcli.render.common import score_style as _score_style
 
@@ -103,65 +102,57 @@ def _figure(x: float | None) -> Any:
 
     if x is None or _num(x) is None:
         return Text("-", style="dim")
-    return Text(f"{x:.4f}", style=_score_style(x))
+    return Num(x, style=_score_style(x))
 
 
 def to_renderable(result: EvaluationResult) -> RenderableType:
-    from rich import box
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     if isinstance(result, PairsReport):
         title = Text(f"word-pair similarity on {result.model}  ")
         title.append(f"({_settings(result.restrict, result.words, result.case_insensitive)})",
                      style="dim")
-        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-        for name in ("dataset", "pairs", "used", "unknown", "pearson", "spearman"):
-            table.add_column(name, justify="left" if name == "dataset" else "right",
-                             style="bold" if name == "dataset" else None)
-        for p in result.results:
-            table.add_row(Text(p.dataset), f"{p.pairs:,}", f"{p.used:,}",
-                          f"{p.oov:,} ({p.oov_percent:.1f}%)", _figure(p.pearson),
-                          _figure(p.spearman))
-        return table
+        columns = [Col("dataset", style="bold"), *(Col(name, "right") for name in
+                                                   ("pairs", "used", "unknown", "pearson",
+                                                    "spearman"))]
+        return Fitted(columns, [[Text(p.dataset), rank(p.pairs), rank(p.used),
+                                 Parts((rank(p.oov), " (", Num(p.oov_percent, 1, fixed=True,
+                                                               suffix="%)"))),
+                                 _figure(p.pearson), _figure(p.spearman)]
+                                for p in result.results], title=title)
 
     r = result
     title = Text(f"{r.dataset} analogies on {r.model}  ")
     title.append(f"({r.method}, {_settings(r.restrict, r.words, r.case_insensitive)})",
                  style="dim")
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("section")
-    table.add_column("correct", justify="right")
-    table.add_column("of", justify="right")
-    table.add_column("accuracy", justify="right")
-    table.add_column("", no_wrap=True)
-    table.add_column("skipped", justify="right", style="dim")
     summaries = [r.semantic, r.syntactic, r.total]
-    for k, s in enumerate([*r.sections, *summaries]):
+    rows = []
+    for s in [*r.sections, *summaries]:
         bold = s.kind == "summary"
         style = _score_style(s.accuracy) if s.accuracy is not None else "dim"
-        table.add_row(Text(s.name, style="bold" if bold else ""), f"{s.correct:,}",
-                      f"{s.evaluated:,}", _figure(s.accuracy),
-                      Text(_bar(s.accuracy, 1.0) if s.accuracy is not None else "",
-                           style=style),
-                      f"{s.skipped:,}" if s.skipped else "",
-                      end_section=k == len(r.sections) - 1)
+        rows.append([Text(s.name, style="bold" if bold else ""), rank(s.correct),
+                     rank(s.evaluated), _figure(s.accuracy),
+                     Bar(s.accuracy, 1.0, style) if s.accuracy is not None else "",
+                     rank(s.skipped) if s.skipped else ""])
+    table = Fitted([Col("section"), Col("correct", "right"), Col("of", "right"),
+                    Col("accuracy", "right"), Col(),
+                    Col("skipped", "right", "dim")], rows,
+                   title=title, sections={len(r.sections) - 1})
     t = r.total
     parts: list[RenderableType] = [table, Text(
         f"coverage: {t.evaluated:,} of {t.questions:,} questions ({100 * r.coverage:.2f}%); "
         f"{t.skipped:,} skipped for a word outside the first {r.words:,} words", style="dim")]
     if r.errors:
-        wrong = Table(title=f"{len(r.errors)} of {t.incorrect:,} wrong answers",
-                      box=box.SIMPLE_HEAD, title_justify="left")
-        for name in ("line", "question", "expected", "answer", "expected's rank"):
-            wrong.add_column(name, justify="right" if name in ("line", "expected's rank")
-                             else "left")
+        wrong = []
         for e in r.errors:
             a, b, c = e.question
-            rank = f"#{e.expected_rank:,}" if e.expected_rank is not None else "an input"
-            wrong.add_row(str(e.line), Text(f"{a} : {b} :: {c} : ?"),
-                          Text(e.expected, style="green"),
-                          Text(e.predicted or "-", style="red"), rank)
-        parts.append(wrong)
+            wrong.append([rank(e.line), Text(f"{a} : {b} :: {c} : ?"),
+                          Text(e.expected, style="green"), Text(e.predicted or "-", style="red"),
+                          Num(e.expected_rank, 0, fixed=True, prefix="#")
+                          if e.expected_rank is not None else "an input"])
+        parts.append(Text())
+        parts.append(Fitted([Col("line", "right"), Col("question"), Col("expected"),
+                             Col("answer"), Col("expected's rank", "right")], wrong,
+                            title=f"{len(r.errors)} of {t.incorrect:,} wrong answers"))
     return Group(*parts)

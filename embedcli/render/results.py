@@ -19,7 +19,20 @@ from embedcli.engine.results import (
     WordVector,
 )
 from embedcli.formats import Format
-from embedcli.render.common import HeatLegend, bar, cell, heat, iter_rows, machine_text, num
+from embedcli.render.common import (
+    Bar,
+    Col,
+    Fitted,
+    HeatLegend,
+    Num,
+    bar,
+    cell,
+    heat,
+    iter_rows,
+    machine_text,
+    num,
+    rank,
+)
 from embedcli.render.common import score_style as style_of
 
 if TYPE_CHECKING:
@@ -277,25 +290,19 @@ def to_renderable(result: Any) -> RenderableType:
 
 @to_renderable.register(Ranking)
 def _(result: Ranking) -> RenderableType:
-    from rich import box
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     title = Text(f"{result.query}  ")
     title.append(f"({result.model}, {result.method}" + (
         f", restrict {result.restrict:,})" if result.restrict else ")"), style="dim")
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("word", style="bold")
-    table.add_column("score", justify="right")
-    table.add_column("", no_wrap=True)
     finite = [h.score for h in result.results if math.isfinite(h.score)]
     top = max([1.0, *finite])
-    for hit in result.results:
-        style = style_of(hit.score)
-        table.add_row(str(hit.rank), Text(hit.word), Text(f"{hit.score:.4f}", style=style),
-                      Text(bar(hit.score, top), style=style))
+    table = Fitted(
+        [Col("#", "right", "dim"), Col("word", style="bold"), Col("score", "right"), Col()],
+        [[rank(hit.rank), Text(hit.word), Num(hit.score, style=style_of(hit.score)),
+          Bar(hit.score, top, style_of(hit.score))] for hit in result.results],
+        title=title)
     if not result.excluded:
         return table
     note = Text("left out (the query's own words), with the rank each would have: ",
@@ -319,42 +326,32 @@ def _(result: Similarity) -> RenderableType:
 
 @to_renderable.register(SimilarityMatrix)
 def _(result: SimilarityMatrix) -> RenderableType:
-    from rich import box
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=box.SIMPLE_HEAD, title="cosine similarity", title_justify="left")
-    table.add_column("")
-    for w in result.words:
-        table.add_column(Text(w), justify="right")
-    for w, row in zip(result.words, result.matrix):
-        table.add_row(Text(w, style="bold"),
-                      *(Text(f"{x:.4f}", style=heat(x)) for x in row))
+    table = Fitted([Col("", key=True), *(Col(Text(w), "right") for w in result.words)],
+                   [[Text(w, style="bold"), *(Num(x, style=heat(x)) for x in row)]
+                    for w, row in zip(result.words, result.matrix)],
+                   title="cosine similarity", split=True)
     return Group(table, HeatLegend())
 
 
 @to_renderable.register(OddOneOut)
 def _(result: OddOneOut) -> RenderableType:
-    from rich import box
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     words = " ".join(c.word for c in sorted(result.words, key=lambda c: c.word))
     title = Text(f"doesnt-match: {words}  ")
     title.append(f"({result.model})", style="dim")
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("word", style="bold")
-    table.add_column("distance to the mean", justify="right")
-    table.add_column("", no_wrap=True)
     top = max([1.0, *(c.distance for c in result.words if math.isfinite(c.distance))])
+    rows = []
     for c in result.words:
         style = "bold red" if c.rank == 1 else "green"
-        table.add_row(str(c.rank), Text(c.word, style=style if c.rank == 1 else ""),
-                      Text(f"{c.distance:.4f}", style=style),
-                      Text(bar(c.distance, top), style=style))
+        rows.append([rank(c.rank), Text(c.word, style=style if c.rank == 1 else ""),
+                     Num(c.distance, style=style), Bar(c.distance, top, style)])
+    table = Fitted([Col("#", "right", "dim"), Col("word", style="bold"),
+                    Col("distance to the mean", "right"), Col()], rows, title=title)
     return Group(table, Text(f"odd one out: {result.odd}", style="bold"))
 
 
@@ -372,20 +369,35 @@ def _(result: WordRank) -> RenderableType:
 
 @to_renderable.register(WordVector)
 def _(result: WordVector) -> RenderableType:
-    from rich.table import Table
-    from rich.text import Text
+    return _VectorRows(result)
 
-    per_row = 5  # fits a narrow terminal
-    title = Text(f"{result.word}  ")
-    title.append(f"({len(result.values)} dimensions)", style="dim")
-    table = Table(title=title, box=None, title_justify="left", show_header=False)
-    table.add_column(justify="right", style="dim", no_wrap=True, min_width=7)
-    for _ in range(min(per_row, len(result.values))):
-        table.add_column(justify="right", no_wrap=True, min_width=7)
-    for start in range(0, len(result.values), per_row):
-        chunk = result.values[start:start + per_row]
-        table.add_row(f"{start + 1}-{start + len(chunk)}", *(f"{x:.4f}" for x in chunk))
-    return table
+
+class _VectorRows:
+    """A vector as rows of values, as many to a row (at most 5) as the width holds."""
+
+    def __init__(self, result: WordVector):
+        self.result = result
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.table import Table
+        from rich.text import Text
+
+        values = self.result.values
+        shown = [f"{x:.4f}" if math.isfinite(x) else "-" for x in values]
+        cell = max([7, *(len(v) for v in shown)])
+        label = len(f"{len(values)}-{len(values)}")
+        per_row = max(1, min(5, len(values), (options.max_width - label) // (cell + 2)))
+        title = Text(f"{self.result.word}  ")
+        title.append(f"({len(values)} dimensions)", style="dim")
+        yield title
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column(justify="right", style="dim", no_wrap=True)
+        for _ in range(per_row):
+            table.add_column(justify="right", no_wrap=True, min_width=cell)
+        for start in range(0, len(values), per_row):
+            chunk = shown[start:start + per_row]
+            table.add_row(f"{start + 1}-{start + len(chunk)}", *chunk)
+        yield table
 
 
 @to_renderable.register(Axis)
@@ -470,15 +482,8 @@ def _axis_bar(score: float, half: int) -> str:
 
 @to_renderable.register(Vocabulary)
 def _(result: Vocabulary) -> RenderableType:
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
-    title = f"vocabulary of {result.model}"
-    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left",
-                  min_width=len(title) + 2)
-    table.add_column("rank", justify="right", style="dim")
-    table.add_column("word", style="bold")
-    for e in result.entries:
-        table.add_row(f"{e.rank:,}", Text(e.word))
-    return table
+    return Fitted([Col("rank", "right", "dim"), Col("word", style="bold")],
+                  [[Num(e.rank, 0, fixed=True), Text(e.word)] for e in result.entries],
+                  title=Text(f"vocabulary of {result.model}"))
