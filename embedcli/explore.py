@@ -12,6 +12,7 @@ neighbors WORD`` (the same plans, answered together by ``rank_many``).
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -323,8 +324,10 @@ def umap(rows: np.ndarray, seed: int = 0, dims: int = 2) -> np.ndarray:
     if n < 4:
         raise UsageError("--method umap needs at least four words")
     reducer = umap_learn.UMAP(n_components=dims, n_neighbors=min(15, n - 1), random_state=seed,
-                              init="spectral" if n > dims + 1 else "random")
-    return np.asarray(reducer.fit_transform(np.asarray(rows, dtype=np.float64)))
+                              n_jobs=1, init="spectral" if n > dims + 1 else "random")
+    with warnings.catch_warnings():  # its notes on parallelism and on spectral init
+        warnings.simplefilter("ignore")
+        return np.asarray(reducer.fit_transform(np.asarray(rows, dtype=np.float64)))
 
 
 def project(rows: np.ndarray, method: str, dims: int, seed: int = 0
