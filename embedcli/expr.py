@@ -387,3 +387,130 @@ def _parse_proportion(tokens: list[_Token], text: str, answer: bool = False) -> 
              Term(c.text, 1.0, c.position))
     query = Query(terms, "proportion", text)
     return (query, given) if answer else query
+
+
+# --------------------------------------------------------------------------- directions
+
+ARROW = "->"
+_DIRECTION_USAGE = "a direction reads 'A -> B' (from A to B: 'man -> woman', 'small -> big')"
+_END_USAGE = ("each end of a direction is a word or an expression joined by + and - "
+              "('man -> woman', 'king - man -> queen - woman')")
+
+
+@dataclass(frozen=True)
+class Direction:
+    """A direction ``A -> B`` in the space: from the end ``start`` to the end ``end``, each a
+    word or an expression (its vector is what ``ranking.query_vector`` makes of it)."""
+
+    start: Query
+    end: Query
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.start} {ARROW} {self.end}"
+
+
+def parse_direction(text: str, is_word: Callable[[str], bool] = _never) -> Direction:
+    """``A -> B`` (``man -> woman``, ``king - man -> queen``): the two ends, each read by
+    :func:`parse` as an expression.
+
+    Raises
+    ------
+    ExpressionError
+        With a caret under the place in ``text``: no arrow, a second arrow, an empty end,
+        an end that is a proportion or three bare words, or any error inside an end.
+    """
+    arrows = [m.start() for m in re.finditer(re.escape(ARROW), text)]
+    if not arrows:
+        raise ExpressionError(_DIRECTION_USAGE, text, len(text))
+    if len(arrows) > 1:
+        raise ExpressionError("a direction has one '->' (from A to B)", text, arrows[1])
+    arrow = arrows[0]
+    start = _direction_end(text, 0, arrow, is_word, arrow)
+    end = _direction_end(text, arrow + len(ARROW), len(text), is_word, len(text))
+    return Direction(start, end, text)
+
+
+def _direction_end(text: str, begin: int, stop: int, is_word: Callable[[str], bool],
+                   empty_at: int) -> Query:
+    piece = text[begin:stop]
+    if not piece.strip():
+        raise ExpressionError(f"expected a word or an expression on each side of "
+                              f"'{ARROW}' ('man -> woman')", text, empty_at)
+    offset = begin + len(piece) - len(piece.lstrip())
+    piece = piece.strip()
+    try:
+        query = parse(piece, is_word)
+    except ExpressionError as exc:
+        raise ExpressionError(exc.message, text, offset + exc.position) from None
+    if query.form != "expression":
+        raise ExpressionError(_END_USAGE, text, offset)
+    terms = tuple(Term(t.word, t.weight, t.position + offset) for t in query.terms)
+    return Query(terms, "expression", piece)
+
+
+def parse_pair(text: str, is_word: Callable[[str], bool] = _never) -> Direction:
+    """A pair of words ``a:b`` (``man:woman``), the direction from a to b; ``a -> b`` is
+    read by :func:`parse_direction`, so an end may also be an expression there."""
+    if ARROW in text:
+        return parse_direction(text, is_word)
+    if is_word(text):
+        raise ExpressionError("a pair reads 'a:b' (man:woman), not one word", text, len(text))
+    colons = [m.start() for m in re.finditer(":", text)]
+    if len(colons) != 1:
+        raise ExpressionError("a pair reads 'a:b' (man:woman), two words and one ':'",
+                              text, colons[1] if len(colons) > 1 else len(text))
+    colon = colons[0]
+    a, b = text[:colon], text[colon + 1:]
+    for piece, where in ((a, 0), (b, colon + 1)):
+        if not piece.strip() or len(piece.split()) != 1:
+            raise ExpressionError("a pair reads 'a:b' (man:woman), a word on each side of "
+                                  "':'", text, where)
+    a_at, b_at = len(a) - len(a.lstrip()), colon + 1 + len(b) - len(b.lstrip())
+    return Direction(Query((Term(a.strip(), 1.0, a_at),), "expression", a.strip()),
+                     Query((Term(b.strip(), 1.0, b_at),), "expression", b.strip()), text)
+
+
+# --------------------------------------------------------------------------- groups
+
+_GROUP_USAGE = "a group reads 'NAME: word word ...' ('fruit: apple banana cherry')"
+
+
+@dataclass(frozen=True)
+class Group:
+    """A named group of words (``fruit: apple banana cherry``), drawn in one colour."""
+
+    name: str
+    words: tuple[str, ...]
+
+
+def parse_group(text: str) -> Group:
+    """``NAME: word word ...``: the name before the first ``:``, the words after it
+    separated by white space, each once, at most ``MAX_WORDS``.
+
+    Raises
+    ------
+    ExpressionError
+        With a caret: no ``:``, an empty name, no words, a word given twice, too many.
+    """
+    colon = text.find(":")
+    if colon < 0:
+        raise ExpressionError(_GROUP_USAGE, text, len(text))
+    name = text[:colon].strip()
+    if not name:
+        raise ExpressionError(f"the group has no name before ':' ({_GROUP_USAGE})",
+                              text, colon)
+    found = list(re.finditer(r"\S+", text[colon + 1:]))
+    if not found:
+        raise ExpressionError(f"the group has no words after ':' ({_GROUP_USAGE})",
+                              text, len(text))
+    seen: set[str] = set()
+    for m in found:
+        if m.group() in seen:
+            raise ExpressionError(f"'{m.group()}' is twice in the group", text,
+                                  colon + 1 + m.start())
+        seen.add(m.group())
+        if len(seen) > MAX_WORDS:
+            raise ExpressionError(f"a group takes at most {MAX_WORDS:,} words", text,
+                                  colon + 1 + m.start())
+    return Group(name, tuple(m.group() for m in found))

@@ -96,3 +96,27 @@ class Vocabulary:
     model: str
     entries: Iterable[VocabEntry]
 
+
+
+@dataclass(frozen=True)
+class AxisScore:
+    word: str
+    score: float  # cos(unit(word), the axis): -1 at the `start` end, +1 at the `end` end
+
+
+@dataclass(frozen=True)
+class Axis:
+    """Words placed along a direction, sorted from its ``start`` end to its ``end`` end.
+
+    ``start`` and ``end`` are the ends as one label each; for a direction of several pairs,
+    each is the pairs' ends joined by ", " (``pairs`` holds them one by one). ``top`` is set
+    when the words are the vocabulary's (or ``restrict``'s) furthest toward each end.
+    """
+
+    start: str
+    end: str
+    model: str
+    words: list[AxisScore]
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    top: int | None = None
+    restrict: int | None = None
