@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embedcli.classroom import parse_analogy, pca, tsne
+from embedcli.engine.directions import along, direction_vector
 from embedcli.engine.ranking import make_plan, query_vector, rank_many, rank_query
 from embedcli.engine.results import Hit
 from embedcli.engine.words import Resolver
 from embedcli.errors import EmbedcliError, QueryError, UnknownWordError, UsageError, shown
-from embedcli.expr import Query, Term, parse
+from embedcli.expr import Group, Query, Term, parse_direction
 from embedcli.models import Model
 from embedcli.queries import Spec, passes, words_only
 
@@ -43,60 +44,23 @@ ROLES = ("given", "analogy", "axis", "listed", "group", "neighbor", "frequent")
 # --------------------------------------------------------------------------- reading options
 
 
-def parse_group(text: str) -> tuple[str, list[str]]:
-    """``fruit: apple banana cherry`` (commas allowed between words): its name and words."""
-    name, colon, rest = text.partition(":")
-    words = rest.replace(",", " ").split()
-    if not colon or not name.strip() or not words:
-        raise UsageError(f"--group takes \"NAME: WORD WORD ...\" (such as \"fruit: apple "
-                         f"banana\"), not '{shown(text, 80)}'")
-    return name.strip(), words
+def check_direction(text: str) -> None:
+    """An ``--x-axis`` text that is no direction fails before the model is loaded (it is
+    read again against the model's words, which decide whether ``e-mail`` is one)."""
+    parse_direction(text)
 
 
-AXIS_ARROW = "->"
-
-
-def parse_axis(text: str, option: str = "--x-axis") -> tuple[str, str]:
-    """``man -> woman``: the two ends of a direction (each a word or an expression)."""
-    a, arrow, b = text.partition(AXIS_ARROW)
-    if not arrow or not a.strip() or not b.strip() or AXIS_ARROW in b:
-        raise UsageError(f"{option} takes \"A -> B\", the direction from A to B (such as "
-                         f"\"man -> woman\"), not '{shown(text, 80)}'")
-    return a.strip(), b.strip()
-
-
-def direction(model: Model, a: str | Query, b: str | Query, resolve: Resolver
-              ) -> tuple[str, str, np.ndarray]:
-    """The unit direction from A to B, ``unit(unit(B) - unit(A))`` (float64), with the two
-    ends' labels. A and B are words or expressions (an expression stands for its query
-    vector, as in ``similarity``). A word's place along it is the cosine of its unit vector
-    with this direction: the definition ``embedcli axis`` uses."""
-    ends = []
-    for side in (a, b):
-        if isinstance(side, str):
-            side = parse(side, resolve.is_word)
-        label, vector = query_vector(model, side, resolve)
-        vector = np.asarray(vector, dtype=np.float64)
-        size = float(np.linalg.norm(vector))
-        if not np.isfinite(size) or size == 0:
-            raise QueryError(f"'{label}' has no usable vector in this model, so it gives no "
-                             "direction")
-        ends.append((label, vector / size))
-    (la, va), (lb, vb) = ends
-    towards = vb - va
-    length = float(np.linalg.norm(towards))
-    if length < 1e-9:
-        raise QueryError(f"'{la}' and '{lb}' have the same direction, so there is no axis "
-                         "from one to the other")
-    return la, lb, towards / length
-
-
-def along(rows: np.ndarray, unit_direction: np.ndarray) -> np.ndarray:
-    """Each row's cosine with a unit direction (a zero row: 0)."""
-    x = np.asarray(rows, dtype=np.float64)
-    lengths = np.linalg.norm(x, axis=1)
-    lengths[lengths == 0] = 1.0
-    return (x @ unit_direction) / lengths
+def axis_direction(model: Model, text: str, resolve: Resolver) -> tuple[Axis, np.ndarray]:
+    """An axis of a map on directions: ``A -> B`` (each end a word or an expression) and
+    its unit vector, ``unit(unit(B) - unit(A))``, from the engine's ``direction_vector``,
+    as ``embedcli axis`` and ``plot --x-axis`` compute it. A word's coordinate on it is the
+    cosine of its unit vector with that vector (``directions.along``)."""
+    found = parse_direction(text, resolve.is_word)
+    unit = direction_vector(model, [found], resolve)
+    start, end = (query_vector(model, q, resolve)[0] for q in (found.start, found.end))
+    words = [q.terms[0].word for q in (found.start, found.end)
+             if len(q.terms) == 1 and q.terms[0].weight > 0]
+    return Axis(start, end, tuple(resolve(w)[1] for w in words)), unit
 
 
 def read_words_file(path: str) -> list[tuple[int, str]]:
@@ -161,10 +125,12 @@ class Offset:
 
 @dataclass(frozen=True)
 class Axis:
-    """A direction of the space that a map's axis shows: from ``start`` to ``end``."""
+    """A direction of the space that a map's axis shows: from ``start`` to ``end`` (each
+    a word, or an expression as written); ``words``: the ends that are words."""
 
     start: str
     end: str
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -225,7 +191,7 @@ def _words_only(what: str, words: Sequence[str], resolve: Resolver) -> None:
 def choose(model: Model, resolve: Resolver, words: Sequence[str] = (), *,
            neighbors: int = DEFAULT_NEIGHBORS, frequent: int = DEFAULT_FREQUENT,
            listed: Sequence[tuple[int, str]] = (), listed_from: str = "",
-           groups: Sequence[tuple[str, Sequence[str]]] = (), analogies: Sequence[str] = (),
+           groups: Sequence[Group] = (), analogies: Sequence[str] = (),
            axis_words: Sequence[str] = ()) -> tuple[_Chosen, list[tuple[str, tuple[int, ...]]]]:
     """The words of a map, in order: the words given, the analogies' words, the axes' end
     words, a words file's, the groups', the ``neighbors`` nearest of each word given, then
@@ -253,8 +219,8 @@ def choose(model: Model, resolve: Resolver, words: Sequence[str] = (), *,
                 raise QueryError(f"{exc} ({shown(listed_from)}, line {line})") from None
     if len(chosen.words) > MAX_MAP:
         raise UsageError(f"a map takes at most {MAX_MAP:,} words, not {len(chosen.words):,}")
-    for g, (_name, members) in enumerate(groups):
-        for word in members:
+    for g, group in enumerate(groups):
+        for word in group.words:
             chosen.add(word, "group", g)
     if neighbors and given:
         around = nearest(model, [chosen.words[k] for k in given], neighbors, resolve)
@@ -345,14 +311,14 @@ def project(rows: np.ndarray, method: str, dims: int, seed: int = 0
 def build(model: Model, resolve: Resolver, words: Sequence[str] = (), *,
           neighbors: int = DEFAULT_NEIGHBORS, frequent: int = DEFAULT_FREQUENT,
           listed: Sequence[tuple[int, str]] = (), listed_from: str = "",
-          groups: Sequence[tuple[str, Sequence[str]]] = (), analogies: Sequence[str] = (),
-          method: str = "pca", axes: Sequence[tuple[str, str]] = (), dims: int = 2,
+          groups: Sequence[Group] = (), analogies: Sequence[str] = (),
+          method: str = "pca", axes: Sequence[str] = (), dims: int = 2,
           top: int = DEFAULT_TOP, seed: int = 0) -> Map:
     """The map: its words (see :func:`choose`), their places, their neighbours.
 
     Vectors are the unit-normalised ones, so the map shows cosine geometry, the geometry
-    every other command answers in. With ``axes`` (one (A, B) pair a dimension) each
-    coordinate is a word's cosine with the direction from A to B (:func:`direction`);
+    every other command answers in. With ``axes`` (one ``A -> B`` a dimension) each
+    coordinate is a word's cosine with the direction from A to B (:func:`axis_direction`);
     otherwise ``method`` projects them, fitted on all the map's words (the frequent ones
     too, so that a handful of words is not spread over the whole picture).
     """
@@ -364,8 +330,8 @@ def build(model: Model, resolve: Resolver, words: Sequence[str] = (), *,
                          "a 3-D map on directions needs --x-axis, --y-axis and --z-axis")
     if not axes:
         check_method(method)
-    directions = [direction(model, a, b, resolve) for a, b in axes]
-    axis_words = [w for a, b in axes for w in (a, b) if resolve.is_word(w)]
+    directions = [axis_direction(model, text, resolve) for text in axes]
+    axis_words = [w for axis, _ in directions for w in axis.words]
     chosen, fours = choose(model, resolve, words, neighbors=neighbors, frequent=frequent,
                            listed=listed, listed_from=listed_from, groups=groups,
                            analogies=analogies, axis_words=axis_words)
@@ -376,7 +342,7 @@ def build(model: Model, resolve: Resolver, words: Sequence[str] = (), *,
     rows = np.asarray(model.vectors[chosen.rows], dtype=np.float64)
     explained = None
     if directions:
-        coords = np.stack([along(rows, d) for _, _, d in directions], axis=1)
+        coords = np.stack([along(model, unit, chosen.rows) for _, unit in directions], axis=1)
         how = "axes"
     else:
         coords, explained = project(rows, method, dims, seed)
@@ -388,6 +354,6 @@ def build(model: Model, resolve: Resolver, words: Sequence[str] = (), *,
         cosine = float(first @ second / lengths) if lengths > 0 else 0.0
         offsets.append(Offset(text, a, b, c, d, cosine))
     return Map(model.name, len(model), model.dim, chosen.words, chosen.roles,
-               [name for name, _ in groups], chosen.group_of, np.asarray(coords, np.float64),
+               [g.name for g in groups], chosen.group_of, np.asarray(coords, np.float64),
                how, top, nearest(model, chosen.words, top, resolve), explained,
-               [Axis(a, b) for a, b, _ in directions], offsets, seed)
+               [axis for axis, _ in directions], offsets, seed)

@@ -85,6 +85,9 @@ def page(m: Map, *, title: str | None = None) -> str:
     data = {
         "model": m.model, "vocabulary": m.vocabulary, "dim": m.dim, "dims": m.dims,
         "top": m.top, "n": len(words), "words": [*words, *extra],
+        # the words whose own trace labels them: lit up, they need no second label
+        "labelled": [k for k, r in enumerate(m.roles)
+                     if r != "frequent" or m.group_of[k] is not None],
         "coords": [[_round(v) for v in row] for row in m.coords.tolist()],
         "neighbours": near_rows, "cosines": near_cos,
         "analogies": [{"text": o.text, "a": o.a, "b": o.b, "c": o.c, "d": o.d,
@@ -215,15 +218,15 @@ def figure(m: Map) -> dict[str, Any]:
         traces.append(trace)
     traces += _offset_traces(m) if three else []
     lit = {"type": kind, "name": "nearest neighbours (in the full space)", "mode":
-           "markers+text", "x": [], "y": [], "text": [], "customdata": [],
-           "textposition": "top center", "hovertemplate": "%{text}<extra></extra>",
+           "markers+text", "x": [], "y": [], "text": [], "hovertext": [], "customdata": [],
+           "textposition": "top center", "hovertemplate": "%{hovertext}<extra></extra>",
            # the size of a labelled word's marker, so that the labels fall on theirs
            "marker": {"size": 5 if three else 9, "color": INK["lit"],
                       "line": {"width": 2, "color": INK["lit"]}},
            "textfont": {"size": 13, "color": INK["lit"]}, "showlegend": False}
     chosen = {"type": kind, "name": "the word clicked or found", "mode": "markers+text",
-              "x": [], "y": [], "text": [], "customdata": [], "textposition": "top center",
-              "hovertemplate": "%{text}<extra></extra>",
+              "x": [], "y": [], "text": [], "hovertext": [], "customdata": [],
+              "textposition": "top center", "hovertemplate": "%{hovertext}<extra></extra>",
               "marker": {"size": 5 if three else 9, "color": INK["selected"],
                          "line": {"width": 4, "color": INK["selected"]}},
               "textfont": {"size": 15, "color": INK["selected"]}, "showlegend": False}
@@ -239,6 +242,7 @@ def figure(m: Map) -> dict[str, Any]:
         "margin": {"l": 60, "r": 20, "t": 40, "b": 60},
         "font": {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"},
         "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+        "modebar": {"orientation": "v"},  # at the right edge, clear of the legend
     }
     if three:
         layout["scene"] = {f"{a}axis": {"title": {"text": t}} for a, t in zip("xyz", titles,
@@ -431,6 +435,8 @@ _SCRIPT = r"""
   var fig = D.figure;
   var traces = fig.data.length, LIT = traces - 2, CHOSEN = traces - 1;
   var three = D.dims === 3;
+  var labelled = {};
+  D.labelled.forEach(function (k) { labelled[k] = true; });
   var lower = {};
   for (var k = D.n - 1; k >= 0; k--) { lower[D.words[k].toLowerCase()] = k; }
   var exact = {};
@@ -442,12 +448,13 @@ _SCRIPT = r"""
     rows.forEach(function (r) {
       out.x.push(D.coords[r][0]); out.y.push(D.coords[r][1]);
       if (three) out.z.push(D.coords[r][2]);
-      out.text.push(esc(D.words[r])); out.customdata.push(r);
+      out.text.push(labelled[r] ? "" : esc(D.words[r])); out.customdata.push(r);
     });
     return out;
   }
   function restyle(trace, rows) {
     var s = spread(rows), update = {};
+    s.hovertext = rows.map(function (r) { return esc(D.words[r]); });
     Object.keys(s).forEach(function (key) { update[key] = [s[key]]; });
     return Plotly.restyle(gd, update, [trace]);
   }

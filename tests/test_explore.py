@@ -15,18 +15,8 @@ import pytest
 from embedcli.engine.ranking import rank_query
 from embedcli.engine.words import Resolver
 from embedcli.errors import ExitStatus, QueryError, UnknownWordError, UsageError
-from embedcli.explore import (
-    MAX_MAP,
-    along,
-    build,
-    choose,
-    direction,
-    most_frequent,
-    nearest,
-    parse_axis,
-    parse_group,
-)
-from embedcli.expr import parse
+from embedcli.explore import MAX_MAP, axis_direction, build, choose, most_frequent, nearest
+from embedcli.expr import Group, parse
 from tests.conftest import run, write_small_model
 
 pytest.importorskip("plotly")
@@ -45,7 +35,7 @@ def test_the_words_come_in_order_each_with_why_it_is_there(bundled):
     resolver = Resolver(bundled)
     chosen, fours = choose(bundled, resolver, ["frog", "King"], neighbors=3, frequent=50,
                            listed=[(1, "banana"), (2, "cherry plum")],
-                           groups=[("tools", ["hammer", "saw"])],
+                           groups=[Group("tools", ("hammer", "saw"))],
                            analogies=["man:king::woman:?"])
     words, roles = chosen.words, chosen.roles
     assert words[:2] == ["frog", "king"]  # King -> king, as every command resolves it
@@ -119,46 +109,38 @@ def test_the_neighbours_listed_by_the_page_match_the_command(runner, tmp_path):
 # --------------------------------------------------------------------------- directions
 
 
-def test_parse_axis_and_group():
-    assert parse_axis("man -> woman") == ("man", "woman")
-    assert parse_axis("king - man->queen") == ("king - man", "queen")
-    assert parse_group("fruit: apple banana, cherry") == ("fruit", ["apple", "banana", "cherry"])
-    for bad in ["man woman", "-> woman", "man ->", "a -> b -> c"]:
-        with pytest.raises(UsageError, match="takes \"A -> B\""):
-            parse_axis(bad)
-    for bad in ["fruit apple", ": apple", "fruit:"]:
-        with pytest.raises(UsageError, match="--group takes"):
-            parse_group(bad)
-
-
 def test_a_coordinate_is_the_cosine_with_the_unit_difference_of_the_unit_ends(bundled):
     resolver = Resolver(bundled)
-    a, b, unit = direction(bundled, "man", "woman", resolver)
-    assert (a, b) == ("man", "woman")
+    axis, unit = axis_direction(bundled, "man -> woman", resolver)
+    assert (axis.start, axis.end, axis.words) == ("man", "woman", ("man", "woman"))
     vectors = {w: np.asarray(bundled.vectors[bundled.index(w)], np.float64)
                for w in ("man", "woman", "nurse", "engineer")}
     vectors = {w: v / np.linalg.norm(v) for w, v in vectors.items()}
     towards = vectors["woman"] - vectors["man"]
     towards /= np.linalg.norm(towards)
-    np.testing.assert_allclose(unit, towards, atol=1e-12)
-    rows = np.stack([vectors["nurse"], vectors["engineer"]]) * 3.0  # any length: a cosine
-    np.testing.assert_allclose(along(rows, unit), [vectors["nurse"] @ towards,
-                                                   vectors["engineer"] @ towards], atol=1e-12)
-    assert along(rows, unit)[0] > along(rows, unit)[1]  # nurse lies toward woman
-    with pytest.raises(QueryError, match="same direction"):
-        direction(bundled, "man", "man", resolver)
+    np.testing.assert_allclose(unit, towards, atol=1e-6)
+    m = build(bundled, resolver, ["nurse", "engineer"], neighbors=0, frequent=0,
+              axes=["man -> woman", "small -> big"])
+    for word in ("nurse", "engineer"):
+        assert m.coords[m.words.index(word), 0] == pytest.approx(vectors[word] @ towards,
+                                                                 abs=1e-6)
+    assert m.coords[m.words.index("nurse"), 0] > m.coords[m.words.index("engineer"), 0]
+    axis, _ = axis_direction(bundled, "king - man -> queen", resolver)
+    assert (axis.start, axis.words) == ("king - man", ("queen",))
+    with pytest.raises(QueryError, match="same point"):
+        axis_direction(bundled, "man -> man", resolver)
 
 
 def test_a_map_on_two_directions(bundled):
     m = build(bundled, Resolver(bundled), ["nurse", "engineer"], neighbors=0, frequent=30,
-              axes=[("man", "woman"), ("small", "big")])
+              axes=["man -> woman", "small -> big"])
     assert m.method == "axes" and m.explained is None
     assert [(x.start, x.end) for x in m.axes] == [("man", "woman"), ("small", "big")]
     assert {"man", "woman", "small", "big"} <= set(m.words)  # the ends are on the map
-    _, _, unit = direction(bundled, "small", "big", Resolver(bundled))
+    _, unit = axis_direction(bundled, "small -> big", Resolver(bundled))
     k = m.words.index("nurse")
     row = np.asarray(bundled.vectors[bundled.index("nurse")], np.float64)
-    assert m.coords[k, 1] == pytest.approx(row @ unit / np.linalg.norm(row), abs=1e-12)
+    assert m.coords[k, 1] == pytest.approx(row @ unit / np.linalg.norm(row), abs=1e-7)
 
 
 # --------------------------------------------------------------------------- the map
@@ -269,7 +251,8 @@ def test_the_figure_is_valid_plotly(bundled):
 
     for dims in (2, 3):
         m = build(bundled, Resolver(bundled), ["frog"], frequent=40, dims=dims,
-                  groups=[("fruit", ["apple", "banana"])], analogies=["man:king::woman:?"])
+                  groups=[Group("fruit", ("apple", "banana"))],
+                  analogies=["man:king::woman:?"])
         go.Figure(figure(m))  # raises on any property plotly does not know
 
 
@@ -366,12 +349,10 @@ def test_a_method_whose_library_is_missing_says_so(runner, tmp_path, monkeypatch
 
 @pytest.mark.parametrize("args,message,status", [
     (["king - man"], "explore takes words, not expressions", 2),
-    (["--group", "fruit apple"], "--group takes", 2),
-    (["--x-axis", "man woman", "--y-axis", "a -> b"], "--x-axis takes", 2),
     (["--x-axis", "man -> woman"], "takes --x-axis and --y-axis", 2),
     (["--x-axis", "man -> woman", "--y-axis", "small -> big", "--method", "tsne"],
      "use one or the other", 2),
-    (["--x-axis", "man -> man", "--y-axis", "small -> big"], "same direction", 1),
+    (["--x-axis", "man -> man", "--y-axis", "small -> big"], "same point", 1),
     (["--frequent", "10001"], "--frequent takes at most 10,000", 2),
     (["--frequent", "-1"], "--frequent", 2),
     (["--top", "0"], "--top", 2),
@@ -391,12 +372,22 @@ def test_bad_input_gets_one_line(runner, tmp_path, args, message, status):
     assert not (tmp_path / "m.html").exists()
 
 
-def test_a_malformed_analogy_gets_its_caret(runner, tmp_path):
-    result = run(runner, "explore", "--analogy", "man:king", "--out", str(tmp_path / "m.html"))
-    assert result.exit_code == ExitStatus.USAGE
-    assert result.stderr.splitlines() == [
+@pytest.mark.parametrize("args,lines", [
+    (["--analogy", "man:king"], [
         "embedcli: error: a proportion reads 'a : b :: c : ?' (a is to b as c is to ?) (at "
-        "column 9)", "  man:king", "          ^"]
+        "column 9)", "  man:king", "          ^"]),
+    (["--x-axis", "man woman", "--y-axis", "small -> big"], [
+        "embedcli: error: a direction reads 'A -> B' (from A to B: 'man -> woman', 'small -> "
+        "big') (at column 10)", "  man woman", "           ^"]),
+    (["--group", "fruit apple"], [
+        "embedcli: error: a group reads 'NAME: word word ...' ('fruit: apple banana cherry') "
+        "(at column 12)", "  fruit apple", "             ^"]),
+])
+def test_a_malformed_analogy_direction_or_group_gets_its_caret(runner, tmp_path, args, lines):
+    result = run(runner, "explore", *args, "--out", str(tmp_path / "m.html"))
+    assert result.exit_code == ExitStatus.USAGE
+    assert result.stderr.splitlines() == lines
+    assert not (tmp_path / "m.html").exists()
 
 
 def test_a_words_file_that_is_not_utf8(runner, tmp_path):

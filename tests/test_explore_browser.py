@@ -254,7 +254,8 @@ def test_clicking_a_word_lists_its_neighbours_as_embedcli_neighbors_does(browser
     data = page_data(browser)
     near = [data["words"][r] for r in data["neighbours"][data["words"].index(word)]]
     lit = browser.execute_script(
-        "var g = document.getElementById('embedcli-map'); return g.data[g.data.length - 2].text")
+        "var g = document.getElementById('embedcli-map');"
+        "return g.data[g.data.length - 2].hovertext")
     assert [html.unescape(w) for w in lit] == [w for w in near if w in data["words"][:data["n"]]]
 
 

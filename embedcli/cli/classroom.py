@@ -286,12 +286,12 @@ def explore(
     from embedcli.explore import (
         MAX_MAP,
         build,
+        check_direction,
         check_method,
         check_sizes,
-        parse_axis,
-        parse_group,
         read_words_file,
     )
+    from embedcli.expr import parse_group
     from embedcli.page import check_out, write
 
     check_sizes(frequent=frequent, neighbors=neighbors, top=top)
@@ -300,7 +300,9 @@ def explore(
     groups = [parse_group(text) for text in group or []]
     given = [(name, text) for name, text in (("--x-axis", x_axis), ("--y-axis", y_axis),
                                              ("--z-axis", z_axis)) if text is not None]
-    axes = [parse_axis(text, name) for name, text in given]
+    for _, text in given:
+        check_direction(text)  # read again against the model's words once it is loaded
+    axes = [text for _, text in given]
     if given:
         names = [name for name, _ in given]
         wanted = ["--x-axis", "--y-axis", "--z-axis"][:3 if three_d else 2]
