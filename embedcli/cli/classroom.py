@@ -41,7 +41,7 @@ from embedcli.cli.options import (
     RestrictOpt,
     reads_model,
 )
-from embedcli.errors import ExitStatus, UsageError, safe
+from embedcli.errors import DamagedCache, ExitStatus, UsageError, safe
 
 if TYPE_CHECKING:
     from embedcli.classroom import Graded
@@ -270,8 +270,8 @@ def explore(
 
     embedcli explore king queen frog --out map.html
 
-    embedcli explore --group "fruit: apple banana cherry" --group "tools: hammer saw"
-    --analogy "man:king::woman:queen" --out lesson.html
+    embedcli explore --analogy "man : king :: woman : queen" --group "fruit: apple banana"
+    --out lesson.html
 
     embedcli explore doctor nurse engineer --x-axis "man -> woman" --y-axis "small -> big"
     --out directions.html
@@ -317,12 +317,17 @@ def explore(
     listed = read_words_file(os_path(words_file)) if words_file else []
     out = Path(os_path(str(out)))
     check_out(out)
-    m = load_model(model_spec, reading)
-    resolver = make_resolver(m, case_sensitive)
-    page_map = build(m, resolver, words or [], neighbors=neighbors, frequent=frequent,
-                     listed=listed, listed_from=words_file or "", groups=groups,
-                     analogies=analogy or [], method=method.value, axes=axes,
+    def draw_map(m: Any) -> Any:
+        return build(m, make_resolver(m, case_sensitive), words or [], neighbors=neighbors,
+                     frequent=frequent, listed=listed, listed_from=words_file or "",
+                     groups=groups, analogies=analogy or [], method=method.value, axes=axes,
                      dims=3 if three_d else 2, top=top, seed=seed)
+
+    try:
+        page_map = draw_map(load_model(model_spec, reading))
+    except DamagedCache as exc:  # found while answering: the entry is gone, so build it anew
+        say("note", str(exc))
+        page_map = draw_map(load_model(model_spec, reading))
     size = write(page_map, out, title=title)
     how = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "axes": "on directions"}
     detail = ""
