@@ -35,8 +35,8 @@ def _rank_by_gensim(kv, positive, negative, word):
     return 1 + sum(1 for i in np.flatnonzero(scores > mine) if i not in own)
 
 
-def test_the_classroom_is_the_shell_and_four_commands():
-    assert sorted(CLASSROOM) == ["explain", "interpolate", "plot", "quiz", "shell"]
+def test_the_classroom_is_the_shell_and_five_commands():
+    assert sorted(CLASSROOM) == ["explain", "explore", "interpolate", "plot", "quiz", "shell"]
 
 
 # --------------------------------------------------------------------------- explain
