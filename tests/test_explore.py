@@ -248,6 +248,24 @@ def test_the_page_is_one_file_that_fetches_nothing(lesson):
     assert f"{size / 1e6:.1f} MB" in line
 
 
+def test_the_readmes_example_writes_what_the_readme_says(runner, tmp_path):
+    import shlex
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    section = readme.split("### `embedcli explore", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    args = shlex.split(block)
+    assert args[:2] == ["embedcli", "explore"] and args[-2] == "--out"
+    said = re.search(r"`(embedcli: wrote lesson\.html \(.*?); ([\d.]+) MB\)`",
+                     section.replace("\n", " ")).group(1)
+    out = tmp_path / "lesson.html"
+    result = run(runner, *args[1:-1], str(out))
+    assert result.exit_code == 0, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line == f"{said.replace('lesson.html', str(out))}; " \
+                   f"{out.stat().st_size / 1e6:.1f} MB)"
+
+
 def test_the_figure_is_valid_plotly(bundled):
     import plotly.graph_objects as go
 
@@ -343,8 +361,10 @@ def test_a_method_whose_library_is_missing_says_so(runner, tmp_path, monkeypatch
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name in ("umap", "sklearn") else real(name, *a))
+    if real({"umap": "umap", "tsne": "sklearn"}[method]) is not None:  # installed here
+        monkeypatch.setattr(importlib.util, "find_spec",
+                            lambda name, *a: None if name in ("umap", "sklearn") else
+                            real(name, *a))
     line = _one_error(run(runner, "explore", "cat", "--method", method, "--out",
                           str(tmp_path / "m.html")), ExitStatus.USAGE)
     assert line == (f"embedcli: error: --method {method} needs {package}, which is not "
