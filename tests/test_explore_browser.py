@@ -54,6 +54,15 @@ def embedcli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
                           text=True, env=env, timeout=300)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _matplotlib_config(tmp_path_factory):
+    # the screenshots are read with matplotlib, which makes its folders on import
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MPLCONFIGDIR", str(tmp_path_factory.mktemp("mpl")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="module")
 def env(bundled, session_cache, tmp_path_factory) -> dict[str, str]:
     return {**os.environ, "EMBEDCLI_CACHE_DIR": str(session_cache),
@@ -83,7 +92,11 @@ def browser():
     for flag in [*FLAGS, f"--user-data-dir={profile}"]:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    # the browser's own files (crash reports, dconf) in the profile, not in the home
+    home = {"HOME": profile, "XDG_CONFIG_HOME": os.path.join(profile, "config"),
+            "XDG_CACHE_HOME": os.path.join(profile, "cache")}
+    driver = webdriver.Chrome(service=Service(DRIVER, env={**os.environ, **home}),
+                              options=options)
     driver.set_page_load_timeout(60)
     try:
         # block the network for the page too, on top of the dead proxy
