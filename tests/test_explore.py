@@ -420,3 +420,20 @@ def test_a_words_file_that_is_not_utf8(runner, tmp_path):
     line = _one_error(run(runner, "explore", "--words-file", str(bad), "--out",
                           str(tmp_path / "m.html")), ExitStatus.USAGE)
     assert "not UTF-8" in line
+
+
+def test_a_3d_map_on_three_directions(runner, tmp_path, bundled):
+    m = build(bundled, Resolver(bundled), ["nurse"], neighbors=0, frequent=20, dims=3,
+              axes=["man -> woman", "small -> big", "bad -> good"])
+    assert m.coords.shape == (len(m.words), 3) and len(m.axes) == 3
+    _, unit = axis_direction(bundled, "bad -> good", Resolver(bundled))
+    row = np.asarray(bundled.vectors[bundled.index("nurse")], np.float64)
+    assert m.coords[m.words.index("nurse"), 2] == pytest.approx(row @ unit, abs=1e-7)
+    line = _one_error(run(runner, "explore", "--3d", "--x-axis", "man -> woman", "--y-axis",
+                          "small -> big", "--out", str(tmp_path / "m.html")), ExitStatus.USAGE)
+    assert "--z-axis with --3d" in line
+    result = run(runner, "explore", "--3d", "--x-axis", "man -> woman", "--y-axis",
+                 "small -> big", "--z-axis", "bad -> good", "--frequent", "20", "--out",
+                 str(tmp_path / "m.html"))
+    assert result.exit_code == 0, result.stderr
+    assert "on directions in 3-D" in result.stderr
