@@ -430,12 +430,12 @@ def grade(model: Model, resolve: Resolver, question: Question, answer: str | Non
 
 @dataclass(frozen=True)
 class Projection:
-    """Words placed in 2-D. For PCA, ``components`` and ``center`` map any vector."""
+    """Words placed in 2-D (or 3-D). For PCA, ``components`` and ``center`` map any vector."""
 
     method: str  # "pca" or "tsne"
-    coords: np.ndarray  # (n, 2)
-    explained: tuple[float, float] | None = None  # PCA: the share of variance per axis
-    components: np.ndarray | None = None  # (2, d)
+    coords: np.ndarray  # (n, 2), or (n, 3) for a 3-D map
+    explained: tuple[float, ...] | None = None  # PCA: the share of variance per axis
+    components: np.ndarray | None = None  # (2, d) or (3, d)
     center: np.ndarray | None = None  # (d,)
 
     def place(self, vector: np.ndarray) -> np.ndarray:
@@ -444,8 +444,8 @@ class Projection:
         return (np.asarray(vector, dtype=np.float64) - self.center) @ self.components.T
 
 
-def pca(rows: np.ndarray) -> Projection:
-    """Principal component analysis to two dimensions, through numpy's SVD.
+def pca(rows: np.ndarray, dims: int = 2) -> Projection:
+    """Principal component analysis to ``dims`` (2 or 3) dimensions, through numpy's SVD.
 
     Each axis's sign is fixed (its largest loading is positive, as scikit-learn does) so
     that the same words always give the same picture.
@@ -454,19 +454,20 @@ def pca(rows: np.ndarray) -> Projection:
     center = x.mean(axis=0)
     centred = x - center
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    components = np.zeros((2, x.shape[1]))
-    k = min(2, vt.shape[0])
+    components = np.zeros((dims, x.shape[1]))
+    k = min(dims, vt.shape[0])
     components[:k] = vt[:k]
     for i in range(k):
         if components[i, np.argmax(np.abs(components[i]))] < 0:
             components[i] = -components[i]
     total = float((s ** 2).sum())
-    share = [float(s[i] ** 2 / total) if total > 0 and i < len(s) else 0.0 for i in range(2)]
-    return Projection("pca", centred @ components.T, (share[0], share[1]), components, center)
+    share = tuple(float(s[i] ** 2 / total) if total > 0 and i < len(s) else 0.0
+                  for i in range(dims))
+    return Projection("pca", centred @ components.T, share, components, center)
 
 
-def tsne(rows: np.ndarray, seed: int = 0) -> Projection:
-    """t-SNE to two dimensions (scikit-learn), with a fixed seed."""
+def tsne(rows: np.ndarray, seed: int = 0, dims: int = 2) -> Projection:
+    """t-SNE to ``dims`` (2 or 3) dimensions (scikit-learn), with a fixed seed."""
     try:
         from sklearn.manifold import TSNE
     except ImportError:
@@ -478,7 +479,7 @@ def tsne(rows: np.ndarray, seed: int = 0) -> Projection:
     perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
     # Euclidean distance between unit vectors orders pairs as cosine does; the exact
     # method is quick for the few dozen words of a picture (Barnes-Hut is not, here).
-    model = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+    model = TSNE(n_components=dims, perplexity=perplexity, init="pca", random_state=seed,
                  metric="euclidean", method="exact" if n <= 1000 else "barnes_hut",
                  max_iter=1000)
     return Projection("tsne", np.asarray(model.fit_transform(np.asarray(rows, np.float64))))

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from embedcli.classroom import Picture
 from embedcli.errors import UsageError
@@ -106,18 +107,28 @@ def figure(picture: Picture, dpi: int = DPI) -> Any:
 
 
 def _save(fig: Any, out: Path, fmt: str) -> None:
-    """Write through a temporary file in the same folder, so a failed write leaves nothing."""
+    write_atomically(out, lambda handle: fig.savefig(handle, format=fmt, dpi=fig.dpi,
+                                                     metadata=_METADATA[fmt]))
+
+
+def write_atomically(out: Path, write: Callable[[BinaryIO], object], *,
+                     keep: bool = True) -> None:
+    """Write ``out`` through a temporary file in the same folder, renamed into place, so a
+    failed write leaves nothing (``explore``'s pages are written this way too). With
+    ``keep=False`` the file is only tried, and removed: whether the folder can be written,
+    said before any work."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format=fmt, dpi=fig.dpi, metadata=_METADATA[fmt])
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file (mkstemp's is private)
-        os.replace(tmp, out)
+            write(handle)
+        if keep:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file (mkstemp's is private)
+            os.replace(tmp, out)
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror}") from None
     finally:

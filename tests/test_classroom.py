@@ -36,7 +36,8 @@ def _rank_by_gensim(kv, positive, negative, word):
 
 
 def test_the_classroom_is_the_shell_and_five_commands():
-    assert sorted(CLASSROOM) == ["dims", "explain", "interpolate", "plot", "quiz", "shell"]
+    assert sorted(CLASSROOM) == ["dims", "explain", "explore", "interpolate", "plot", "quiz",
+                                 "shell"]
 
 
 # --------------------------------------------------------------------------- explain

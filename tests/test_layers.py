@@ -14,8 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ["embedcli.queries", "embedcli.engine", "embedcli.engine.ranking", "embedcli.models",
         "embedcli.readers", "embedcli.classroom", "embedcli.evaluate", "embedcli.render",
-        "embedcli.lines"]
-HEAVY = ["numpy", "gensim", "scipy", "pyarrow", "matplotlib", "rich"]
+        "embedcli.lines", "embedcli.explore", "embedcli.page"]
+HEAVY = ["numpy", "gensim", "scipy", "pyarrow", "matplotlib", "rich", "plotly"]
 
 
 def _tool(name: str) -> str:
@@ -73,7 +73,8 @@ def test_a_query_imports_only_what_it_uses(bundled, session_cache):
     env = {**os.environ, "EMBEDCLI_CACHE_DIR": str(session_cache)}
     modules = _imports("analogy", "king - man + woman", "--format", "json", env=env)
     assert {"numpy", "embedcli.engine.ranking", "embedcli.render.results"} <= modules
-    unused = ["embedcli.classroom", "embedcli.evaluate", "embedcli.plot",
+    unused = ["embedcli.classroom", "embedcli.evaluate", "embedcli.plot", "embedcli.explore",
+              "embedcli.page", "plotly",
               "embedcli.render.classroom", "embedcli.render.evaluate", "readline",
               "matplotlib", "gensim", "scipy", "pyarrow"]
     assert [m for m in unused if m in modules] == []

@@ -32,8 +32,8 @@ COMMANDS = {
                      "axis", "vocab"), "embedcli.cli.queries"),
     "batch": "embedcli.cli.batch",
     "shell": "embedcli.cli.shell",
-    **dict.fromkeys(("explain", "interpolate", "plot", "dims", "quiz"),
-                   "embedcli.cli.classroom"),
+    **dict.fromkeys(("explain", "interpolate", "plot", "explore", "dims", "quiz"),
+                    "embedcli.cli.classroom"),
     "evaluate": "embedcli.cli.evaluate",  # evaluate analogies|similarity
     "models": "embedcli.cli.models",  # models list|info|add|remove|default|check
 }

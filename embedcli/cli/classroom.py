@@ -1,7 +1,8 @@
-"""Classroom commands: explain, interpolate, plot, dims, quiz.
+"""Classroom commands: explain, interpolate, plot, explore, dims, quiz.
 
-The logic is in ``embedcli.classroom`` (pure), the drawing in ``embedcli.plot`` (the
-only matplotlib user); explain is answered on the one query path (``embedcli.queries``).
+The logic is in ``embedcli.classroom`` and ``embedcli.explore`` (pure), the drawing in
+``embedcli.plot`` (the only matplotlib user) and ``embedcli.page`` (the only plotly user);
+explain is answered on the one query path (``embedcli.queries``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from embedcli.cli.options import (
     RestrictOpt,
     reads_model,
 )
-from embedcli.errors import ExitStatus, UsageError, safe
+from embedcli.errors import DamagedCache, ExitStatus, UsageError, safe
 from embedcli.formats import Format, Method
 
 if TYPE_CHECKING:
@@ -340,6 +341,140 @@ def dims(
         raise UsageError("--sample must be at least 2 words")
     m = load_model(model_spec, reading)
     emit(dimensions(m, sample=sample, top=top), format)
+
+
+# --------------------------------------------------------------------------- explore
+
+
+class MapMethod(str, Enum):
+    pca = "pca"
+    tsne = "tsne"
+    umap = "umap"
+
+
+@app.command()
+@reads_model
+def explore(
+    words: Annotated[list[str] | None, typer.Argument(
+        metavar="[WORD]...", show_default=False,
+        help="Words to put on the map, each with its --neighbors nearest.")] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="FILE.html", show_default=False,
+        help="The page to write: one HTML file that works offline.")] = ...,  # type: ignore[assignment]
+    neighbors: Annotated[int, typer.Option(
+        "--neighbors", "-k", metavar="K",
+        help="Put each WORD's K nearest neighbours on the map too.")] = 5,
+    frequent: Annotated[int, typer.Option(
+        "--frequent", metavar="N",
+        help="Put the N most frequent words on the map, for context (0: none).")] = 2000,
+    words_file: Annotated[str | None, typer.Option(
+        "--words-file", metavar="FILE", show_default=False,
+        help="Words to put on the map, one a line ('#' starts a comment).")] = None,
+    group: Annotated[list[str] | None, typer.Option(
+        "--group", metavar='"NAME: WORD..."', show_default=False,
+        help='Words drawn in a colour of their own, with a legend entry: "fruit: apple '
+             'banana" (repeat for more groups).')] = None,
+    method: Annotated[MapMethod, typer.Option(
+        "--method", case_sensitive=False,
+        help="pca (numpy); tsne (needs scikit-learn); umap (needs umap-learn).")
+    ] = MapMethod.pca,
+    x_axis: Annotated[str | None, typer.Option(
+        "--x-axis", metavar='"A -> B"', show_default=False,
+        help="A map on directions: x is each word's cosine with the direction from A to B "
+             "(with --y-axis).")] = None,
+    y_axis: Annotated[str | None, typer.Option(
+        "--y-axis", metavar='"A -> B"', show_default=False,
+        help="The direction of the y axis (with --x-axis).")] = None,
+    z_axis: Annotated[str | None, typer.Option(
+        "--z-axis", metavar='"A -> B"', show_default=False,
+        help="The direction of the z axis (with --3d, --x-axis and --y-axis).")] = None,
+    three_d: Annotated[bool, typer.Option(
+        "--3d", help="A 3-D map, turned with the mouse.")] = False,
+    analogy: Annotated[list[str] | None, typer.Option(
+        "--analogy", metavar="A:B::C:D", show_default=False,
+        help="Draw the offsets A->B and C->D as arrows, with their cosine (D may be ?: the "
+             "model's answer; repeat for more).")] = None,
+    top: Annotated[int, typer.Option(
+        "--top", "-n", help="How many neighbours a click lists (as embedcli neighbors "
+                            "--top).")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="The seed of t-SNE and UMAP.")] = 0,
+    title: Annotated[str | None, typer.Option("--title", show_default=False,
+                                              help="The page's title.")] = None,
+    model_spec: ModelOpt = None,
+    case_sensitive: CaseOpt = False,
+    reading: Reading = AS_GIVEN,
+) -> None:
+    """Write an interactive map of the space as one HTML page that works offline.
+
+    Examples:
+
+    embedcli explore king queen frog --out map.html
+
+    embedcli explore --analogy "man : king :: woman : queen" --group "fruit: apple banana"
+    --out lesson.html
+
+    embedcli explore doctor nurse engineer --x-axis "man -> woman" --y-axis "small -> big"
+    --out directions.html
+
+    The map shows the WORDs, their --neighbors nearest, a --words-file's words, the --group
+    words and the --frequent most frequent words, placed by PCA (the variance each axis
+    keeps is shown), t-SNE, UMAP, or on two directions. In the page: hover a point for its
+    word, find a word with the search box, click a word to light up its --top nearest
+    neighbours (looked up in the full space, as embedcli neighbors does), scroll to zoom,
+    drag to pan. The same command writes the same file, byte for byte.
+    """
+    from embedcli.explore import (
+        MAX_MAP,
+        build,
+        check_direction,
+        check_method,
+        check_sizes,
+        read_words_file,
+    )
+    from embedcli.expr import parse_group
+    from embedcli.page import check_out, write
+
+    check_sizes(frequent=frequent, neighbors=neighbors, top=top)
+    if len(words or []) > MAX_MAP:
+        raise UsageError(f"a map takes at most {MAX_MAP:,} words, not {len(words or []):,}")
+    groups = [parse_group(text) for text in group or []]
+    given = [(name, text) for name, text in (("--x-axis", x_axis), ("--y-axis", y_axis),
+                                             ("--z-axis", z_axis)) if text is not None]
+    for _, text in given:
+        check_direction(text)  # read again against the model's words once it is loaded
+    axes = [text for _, text in given]
+    if given:
+        names = [name for name, _ in given]
+        wanted = ["--x-axis", "--y-axis", "--z-axis"][:3 if three_d else 2]
+        if names != wanted:
+            raise UsageError("a map on directions takes --x-axis and --y-axis (and --z-axis "
+                             "with --3d)")
+        if method is not MapMethod.pca:
+            raise UsageError("--method places words by a projection; --x-axis and --y-axis "
+                             "place them on directions: use one or the other")
+    else:
+        check_method(method.value)  # a missing library is said before any work
+    listed = read_words_file(os_path(words_file)) if words_file else []
+    out = Path(os_path(str(out)))
+    check_out(out)
+    def draw_map(m: Any) -> Any:
+        return build(m, make_resolver(m, case_sensitive), words or [], neighbors=neighbors,
+                     frequent=frequent, listed=listed, listed_from=words_file or "",
+                     groups=groups, analogies=analogy or [], method=method.value, axes=axes,
+                     dims=3 if three_d else 2, top=top, seed=seed)
+
+    try:
+        page_map = draw_map(load_model(model_spec, reading))
+    except DamagedCache as exc:  # found while answering: the entry is gone, so build it anew
+        say("note", str(exc))
+        page_map = draw_map(load_model(model_spec, reading))
+    size = write(page_map, out, title=title)
+    how = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "axes": "on directions"}
+    detail = ""
+    if page_map.explained:
+        detail = f", keeping {sum(page_map.explained):.0%} of their variance"
+    say("", f"wrote {out} ({len(page_map.words):,} words, {how[page_map.method]}"
+            f"{' in 3-D' if three_d else ''}{detail}; {size / 1e6:.1f} MB)")
 
 
 # --------------------------------------------------------------------------- quiz
