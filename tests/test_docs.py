@@ -174,9 +174,16 @@ PICTURES = re.findall(r"```sh\n(embedcli plot [^\n]*--out (docs/\S+\.png))\n```\
                       r"!\[[^\]]*\]\((\S+)\)", README)
 
 
+# a screenshot of a page explore wrote, which this script makes (in headless Chromium)
+SCREENSHOTS = {"docs/explore-map.png": "scripts/explore_screenshot.py"}
+
+
 def test_every_picture_of_the_readme_follows_the_command_that_made_it():
     shown = set(re.findall(r"!\[[^\]]*\]\((docs/\S+\.png)\)", README))
-    assert shown == {out for _, out, _ in PICTURES}
+    for picture, script in SCREENSHOTS.items():
+        assert f"python {script}" in README and (ROOT / script).is_file()
+        assert (ROOT / picture).stat().st_size < 300_000, picture
+    assert shown == {out for _, out, _ in PICTURES} | set(SCREENSHOTS)
     assert all(out == link for _, out, link in PICTURES)
     for _, out, _ in PICTURES:
         assert (ROOT / out).stat().st_size < 120_000, out  # pictures stay small
