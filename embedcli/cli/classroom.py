@@ -127,7 +127,7 @@ def interpolate(
     at_least_one("-n/--top", top)
     check_walk(steps)  # before loading: --steps 99999999999999999999 is no walk
     m = load_model(model_spec, reading)
-    resolver = make_resolver(m, case_sensitive)
+    resolver = make_resolver(m, case_sensitive, reading=reading)
     ends = [parse(text, resolver.is_word) for text in (a, b)]
     emit(walk(m, ends[0], ends[1], resolver, steps=steps, top=top, exclude_ends=exclude_ends),
          format)
@@ -189,7 +189,7 @@ def plot(
                   heatmap)
     out = Path(os_path(str(out)))
     m = load_model(model_spec, reading)
-    resolver = make_resolver(m, case_sensitive)
+    resolver = make_resolver(m, case_sensitive, reading=reading)
     pic = picture(m, resolver, words or [], analogy=analogy, neighbors=neighbors, top=top,
                   method=method.value, heatmap=heatmap, title=title)
     for note in draw(pic, out):
