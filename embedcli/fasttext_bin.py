@@ -61,21 +61,27 @@ class _Reader:
 
     def __init__(self, stream: IO[bytes], name: str, advance: Callable[[int], None]):
         self.stream, self.name, self.advance = stream, name, advance
-        self.offset = 0
+        self.offset = 0  # of the next byte to hand out, in the file
         self.buffer = b""
+        self.at = 0  # of the next byte to hand out, in the buffer
 
     def cut(self, what: str) -> ModelError:
         return ModelError(f"{self.name} is cut off: it ends at byte {self.offset:,}, inside "
                           f"{what} (an interrupted download?)")
 
+    def _more(self, what: str) -> None:
+        chunk = self.stream.read(1 << 20)
+        if not chunk:
+            self.offset += len(self.buffer) - self.at
+            raise self.cut(what)
+        self.buffer = self.buffer[self.at:] + chunk
+        self.at = 0
+
     def take(self, size: int, what: str) -> bytes:
-        while len(self.buffer) < size:
-            chunk = self.stream.read(max(size - len(self.buffer), 1 << 20))
-            if not chunk:
-                self.offset += len(self.buffer)
-                raise self.cut(what)
-            self.buffer += chunk
-        out, self.buffer = self.buffer[:size], self.buffer[size:]
+        while len(self.buffer) - self.at < size:
+            self._more(what)
+        out = self.buffer[self.at:self.at + size]
+        self.at += size
         self.offset += size
         self.advance(size)
         return out
@@ -83,24 +89,20 @@ class _Reader:
     def word(self, number: int) -> bytes:
         """One NUL-terminated word (its bytes)."""
         while True:
-            end = self.buffer.find(b"\0")
+            end = self.buffer.find(b"\0", self.at)
             if end >= 0:
-                return self.take(end + 1, f"word {number + 1:,} of the dictionary")[:-1]
-            if len(self.buffer) > _MAX_WORD:
+                return self.take(end + 1 - self.at, f"word {number + 1:,}")[:-1]
+            if len(self.buffer) - self.at > _MAX_WORD:
                 raise ModelError(f"{self.name}: word {number + 1:,} of the dictionary is longer "
                                  f"than {_MAX_WORD:,} bytes: the file is damaged")
-            chunk = self.stream.read(1 << 20)
-            if not chunk:
-                self.offset += len(self.buffer)
-                raise self.cut(f"word {number + 1:,} of the dictionary")
-            self.buffer += chunk
+            self._more(f"word {number + 1:,} of the dictionary")
 
     def into(self, array: Any, what: str) -> None:
         """Fill ``array`` (C-contiguous) from the stream."""
         view = memoryview(array).cast("B")
-        done = min(len(self.buffer), len(view))
-        view[:done] = self.buffer[:done]
-        self.buffer = self.buffer[done:]
+        done = min(len(self.buffer) - self.at, len(view))
+        view[:done] = self.buffer[self.at:self.at + done]
+        self.at += done
         self.advance(done)
         while done < len(view):
             got = self.stream.readinto(view[done:done + (1 << 24)])  # type: ignore[attr-defined]
@@ -113,8 +115,8 @@ class _Reader:
 
     def rest(self) -> int:
         """Bytes left after what was read."""
-        left = len(self.buffer)
-        self.buffer = b""
+        left = len(self.buffer) - self.at
+        self.buffer, self.at = b"", 0
         while True:
             chunk = self.stream.read(1 << 20)
             if not chunk:
@@ -156,9 +158,15 @@ def read(stream: IO[bytes], name: str, *, limit: int | None = None,
     if pruneidx > 0:
         raise ModelError(f"{name} is a quantised fastText model (.ftz), which embedcli does "
                          "not read; use the full .bin")
-    raw_words: list[bytes] = []
+    words: list[str] = []
     for i in range(size):
-        raw_words.append(r.word(i))
+        raw = r.word(i)
+        try:
+            words.append(raw.decode("utf-8", unicode_errors))
+        except UnicodeDecodeError as exc:
+            raise ModelError(f"{name}: word {i + 1:,} of the dictionary is not UTF-8 (byte "
+                             f"{exc.start} of {raw!r}); --unicode-errors replace reads on"
+                             ) from None
         r.take(_ENTRY_TAIL, f"entry {i + 1:,} of the dictionary")
     quantised, rows, cols = _MATRIX.unpack(r.take(_MATRIX.size, "the input matrix's header"))
     if quantised:
@@ -183,15 +191,6 @@ def read(stream: IO[bytes], name: str, *, limit: int | None = None,
     notes = []
     if left > wanted:
         notes.append(f"{left - wanted:,} bytes after the model's end are ignored")
-    words: list[str] = []
-    for i, raw in enumerate(raw_words):
-        try:
-            words.append(raw.decode("utf-8", unicode_errors))
-        except UnicodeDecodeError as exc:
-            raise ModelError(f"{name}: word {i + 1:,} of the dictionary is not UTF-8 (byte "
-                             f"{exc.start} of {raw!r}); --unicode-errors replace reads on"
-                             ) from None
-    del raw_words
     settings = Settings(minn, maxn, bucket)
     vectors, ngrams = matrix[:nwords], matrix[nwords:]
     if limit:
@@ -216,11 +215,16 @@ def add_ngrams(vectors: Any, ngrams: Any, words: list[str], settings: Settings,
         block = words[start:start + _BLOCK_WORDS]
         found = [hashes(w, settings.minn, settings.maxn, settings.bucket) for w in block]
         counts = np.fromiter((len(h) for h in found), dtype=np.intp, count=len(found))
-        if counts.sum():
-            rows = np.fromiter((x for h in found for x in h), dtype=np.intp,
-                               count=int(counts.sum()))
-            has = np.flatnonzero(counts)
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[has]
-            sums = np.add.reduceat(ngrams[rows], starts, axis=0)
-            target = vectors[start:start + len(block)]
-            target[has] = (target[has] + sums) / (counts[has, None] + 1).astype(np.float32)
+        width = int(counts.max()) if len(counts) else 0
+        if not width:
+            continue
+        table = np.full((len(block), width), -1, dtype=np.intp)  # row k: word k's n-grams
+        table[np.arange(width) < counts[:, None]] = np.fromiter(
+            (x for h in found for x in h), dtype=np.intp, count=int(counts.sum()))
+        # float32 sums in gensim's order: the word's row, then each n-gram's in turn
+        sums = np.array(vectors[start:start + len(block)], dtype=np.float32)
+        for k in range(width):
+            has = np.flatnonzero(table[:, k] >= 0)
+            sums[has] += ngrams[table[has, k]]
+        sums /= (counts + 1).astype(np.float32)[:, None]
+        vectors[start:start + len(block)] = sums

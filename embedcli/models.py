@@ -94,6 +94,7 @@ GENSIM_DATA_MODELS = (
 )
 DTYPES = ("float32", "float16")
 _BLOCK_ROWS = 1 << 16
+_BLOCK_VALUES = 1 << 22  # a conversion's block: 16 MB of float32 (each temporary the same)
 _SPOT_CHECKS = 64  # words a model checks one by one before it checks its whole vocabulary
 _SUBWORD_MEMO = 1 << 16  # vectors of words outside the vocabulary a model keeps at once
 
@@ -1030,11 +1031,16 @@ def _checksums(path: Path) -> tuple[int, int, int]:
     size = path.stat().st_size
     if size == 0:
         return 0, zlib.crc32(b""), zlib.crc32(b"")
-    mm = _map(path)
-    try:
-        return size, zlib.crc32(mm), _sampled_crc(mm)
-    finally:
-        mm.close()
+    # read, not mapped: a mapped file's pages would count against the memory of a
+    # conversion that still holds the matrices it wrote (gigabytes for cc.en.300)
+    crc, sampled = zlib.crc32(b""), zlib.crc32(b"")
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            crc = zlib.crc32(chunk, crc)
+        for start, end in sampled_ranges(size):
+            fh.seek(start)
+            sampled = zlib.crc32(fh.read(end - start), sampled)
+    return size, crc, sampled
 
 
 def _npy(mm: mmap.mmap, name: str) -> np.ndarray:
@@ -1370,8 +1376,9 @@ def _normalised_blocks(vs: VectorSet, norms: np.ndarray, dtype: str,
                        fix: _RawFixBuilder | None) -> Iterator[np.ndarray]:
     """Unit rows as gensim makes them (``vectors / norms``), a block at a time."""
     src = vs.vectors
-    for start in range(0, src.shape[0], _BLOCK_ROWS):
-        block = np.asarray(src[start:start + _BLOCK_ROWS], dtype=np.float32)
+    step = _block_rows(src.shape[1])
+    for start in range(0, src.shape[0], step):
+        block = np.asarray(src[start:start + step], dtype=np.float32)
         with np.errstate(over="ignore"):  # gensim's length too is inf past float32's range
             lengths = np.linalg.norm(block, axis=1)
         norms[start:start + len(block)] = lengths
@@ -1441,6 +1448,12 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
 
 
+def _block_rows(dim: int) -> int:
+    """Rows of a conversion's block: _BLOCK_ROWS, fewer for wide vectors (the normalising
+    pass holds several temporaries of a block: 65,536 x 300 would be 78 MB each)."""
+    return max(1024, min(_BLOCK_ROWS, _BLOCK_VALUES // max(dim, 1)))
+
+
 def _write_ngrams(ngrams: np.ndarray, dtype: str, path: Path, reporter: Reporter) -> None:
     """The n-gram buckets, a block at a time through the file (as vectors.npy)."""
     rows = ngrams.shape[0]
@@ -1448,8 +1461,9 @@ def _write_ngrams(ngrams: np.ndarray, dtype: str, path: Path, reporter: Reporter
         header = {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": ngrams.shape}
         np.lib.format.write_array_header_1_0(fh, header)
         with reporter.progress(f"writing {rows:,} n-gram vectors", rows) as advance:
-            for start in range(0, rows, _BLOCK_ROWS):
-                block = np.asarray(ngrams[start:start + _BLOCK_ROWS], dtype=np.float32)
+            step = _block_rows(ngrams.shape[1])
+            for start in range(0, rows, step):
+                block = np.asarray(ngrams[start:start + step], dtype=np.float32)
                 if dtype == "float16":  # a value past float16's range is its largest, not inf
                     block = np.clip(block, -65504, 65504)
                 fh.write(block.astype(dtype, copy=False).tobytes())
