@@ -131,8 +131,10 @@ def looks_like(head: bytes) -> bool:
 
 def read(stream: IO[bytes], name: str, *, limit: int | None = None,
          unicode_errors: str = "strict", advance: Callable[[int], None] = lambda _n: None,
-         hashes: Hasher = ngram_hashes) -> FastTextFile:
-    """Read a fastText binary from ``stream`` (see the module's docstring)."""
+         hashes: Hasher = ngram_hashes, words_only: bool = False) -> FastTextFile:
+    """Read a fastText binary from ``stream`` (see the module's docstring). With
+    ``words_only`` the word rows are left as the file has them (the caller then calls
+    :func:`add_ngrams`, with progress of its own)."""
     import numpy as np
 
     r = _Reader(stream, name, advance)
@@ -195,7 +197,7 @@ def read(stream: IO[bytes], name: str, *, limit: int | None = None,
     vectors, ngrams = matrix[:nwords], matrix[nwords:]
     if limit:
         words, vectors = words[:limit], vectors[:limit]
-    if bucket:
+    if bucket and not words_only:
         add_ngrams(vectors, ngrams, words, settings, hashes)
     return FastTextFile(words, vectors, ngrams, settings, notes)
 
@@ -204,7 +206,8 @@ Hasher = Callable[[str, int, int, int], list[int]]
 
 
 def add_ngrams(vectors: Any, ngrams: Any, words: list[str], settings: Settings,
-               hashes: Hasher = ngram_hashes) -> None:
+               hashes: Hasher = ngram_hashes,
+               advance: Callable[[int], None] = lambda _n: None) -> None:
     """Turn each word row into the word's vector, in place, a block of words at a time:
     (its row + its n-grams' rows) / (number of n-grams + 1), gensim's ``adjust_vectors``.
     ``hashes``: a word's n-gram rows (readers.py passes gensim's compiled
@@ -217,6 +220,7 @@ def add_ngrams(vectors: Any, ngrams: Any, words: list[str], settings: Settings,
         counts = np.fromiter((len(h) for h in found), dtype=np.intp, count=len(found))
         width = int(counts.max()) if len(counts) else 0
         if not width:
+            advance(len(block))
             continue
         table = np.full((len(block), width), -1, dtype=np.intp)  # row k: word k's n-grams
         table[np.arange(width) < counts[:, None]] = np.fromiter(
@@ -228,3 +232,4 @@ def add_ngrams(vectors: Any, ngrams: Any, words: list[str], settings: Settings,
             sums[has] += ngrams[table[has, k]]
         sums /= (counts + 1).astype(np.float32)[:, None]
         vectors[start:start + len(block)] = sums
+        advance(len(block))

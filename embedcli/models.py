@@ -153,6 +153,7 @@ class Model:
     # number of its n-grams); such a row is len(self) or more, its raw vector in _extra
     _oov: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
     _extra: dict[int, tuple[str, np.ndarray]] = field(default_factory=dict, repr=False)
+    _given: int = field(default=0, repr=False)  # subword rows handed out so far
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
@@ -312,7 +313,8 @@ class Model:
         if len(self._oov) >= _SUBWORD_MEMO:  # forget the oldest
             old, (row, _) = next(iter(self._oov.items()))
             del self._oov[old], self._extra[row]
-        row = len(self) + (max(self._extra) + 1 - len(self) if self._extra else 0)
+        row = len(self) + self._given  # never handed out before, even if forgotten since
+        self._given += 1
         self._oov[word] = (row, count)
         self._extra[row] = (word, vector)
         return row, count

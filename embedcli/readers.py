@@ -737,7 +737,12 @@ def _read_fasttext_binary(location: Location, options: ReadOptions, reporter: An
         with open_stream(location) as stream:
             found = fasttext_bin.read(stream, str(location), limit=options.limit,
                                       unicode_errors=options.unicode_errors, advance=adv,
-                                      hashes=ft_ngram_hashes)
+                                      words_only=True)
+    if found.settings.bucket > 0:
+        with reporter.progress(f"adding the n-grams of {len(found.words):,} words",
+                               len(found.words)) as adv:
+            fasttext_bin.add_ngrams(found.vectors, found.ngrams, found.words, found.settings,
+                                    ft_ngram_hashes, adv)
     vs = _finish(found.words, found.vectors, found.notes, str(location))
     if found.settings.bucket > 0 and found.settings.maxn > 0:
         _with_subwords(vs, found.settings, found.ngrams)

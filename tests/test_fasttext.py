@@ -155,6 +155,21 @@ def test_a_subword_vector_is_gensims_get_vector(trained, reference):
             np.testing.assert_allclose(model.raw(row), reference[kind][word], atol=F32)
 
 
+def test_subword_rows_are_never_reused_when_the_model_forgets_old_ones(trained, reference,
+                                                                      monkeypatch):
+    import embedcli.models
+    from embedcli.models import load
+
+    monkeypatch.setattr(embedcli.models, "_SUBWORD_MEMO", 2)
+    model = load(str(trained["bin"]))
+    rows = [model.subword_row(w)[0] for w in OOV[:3]]
+    assert len(set(rows)) == 3 and OOV[0] not in model._oov  # the oldest is forgotten
+    again = model.subword_row(OOV[0])[0]
+    assert again not in rows
+    np.testing.assert_allclose(model.raw(again), reference["bin"][OOV[0]], atol=F32)
+    assert model.word(rows[2]) == OOV[2]
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -180,6 +195,14 @@ def test_analogies_with_words_outside_the_vocabulary_equal_gensims(runner, ft, p
     _same_ranking(ours, kv.most_similar(positive=positive, negative=negative, topn=6), tol)
     assert {e["word"] for e in ours["excluded"]} == \
         {w for w in positive + negative if w in kv.key_to_index}
+
+
+def test_3cosmul_with_a_word_outside_the_vocabulary_equals_gensims(runner, ft):
+    options, kv, tol = ft
+    ours = run_json(runner, "analogy", "kingg - man + woman", "--method", "mul", "-n", "5",
+                    *options)
+    theirs = kv.most_similar_cosmul(positive=["kingg", "woman"], negative=["man"], topn=5)
+    _same_ranking(ours, theirs, tol)
 
 
 @pytest.mark.parametrize(("a", "b"), [("kingg", "king"), ("walkings", "walking"),
@@ -335,6 +358,9 @@ def test_models_add_registers_a_fasttext_binary(runner, trained):
     result = run(runner, "similarity", "kingg", "king", "-m", "tiny")
     assert result.exit_code == 0
     assert "'kingg' is not in the vocabulary of tiny; its vector comes from 14" in result.stderr
+    info = run_json(runner, "models", "info", "tiny")
+    assert info["subwords"] == {"minn": 3, "maxn": 6, "bucket": 4000}
+    assert run_json(runner, "models", "info", "glove-6b-50d")["subwords"] is None
 
 
 # --------------------------------------------------------------------------- faults

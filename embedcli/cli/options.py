@@ -20,7 +20,7 @@ from embedcli.formats import Format, Method
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", "-m", show_default=False,
     help="A registered name, the bundled glove-6b-50d (alias glove-wiki-gigaword-50), a "
-         "vector file (GloVe, word2vec, fastText .vec, gensim save; .gz/.bz2; "
+         "vector file (GloVe, word2vec, fastText .vec or .bin, gensim save; .gz/.bz2; "
          "archive.zip:member) or a gensim-data name. Default: $EMBEDCLI_MODEL, else the "
          "registered default, else glove-6b-50d.")]
 _LOADING = "Model loading (first use)"
