@@ -1392,28 +1392,27 @@ def _normalised_blocks(vs: VectorSet, norms: np.ndarray, dtype: str,
 
 
 class _RawFixBuilder:
-    """Collects a RawFix block by block while a float32 cache is written."""
+    """Collects a RawFix block by block while a float32 cache is written (the planes
+    filled in place: gathering blocks and joining them would hold them twice)."""
 
-    def __init__(self) -> None:
-        self.planes: list[np.ndarray] = []
+    def __init__(self, n: int, d: int) -> None:
+        self.planes = np.zeros((2, n, (d + 7) // 8), np.uint8)
         self.fixes: list[np.ndarray] = []
 
     def add(self, raw: np.ndarray, unit: np.ndarray, norms: np.ndarray, first_row: int) -> None:
         planes, fixes = RawFix.for_block(raw, unit, norms, first_row)
-        self.planes.append(planes)
+        self.planes[:, first_row:first_row + planes.shape[1]] = planes
         self.fixes.append(fixes)
 
     def build(self, n: int, d: int) -> RawFix:
-        planes = (np.concatenate(self.planes, axis=1) if self.planes
-                  else np.zeros((2, n, (d + 7) // 8), np.uint8))
         fixes = np.concatenate(self.fixes) if self.fixes else np.zeros((0, 2), np.int64)
-        return RawFix(planes, fixes)
+        return RawFix(self.planes, fixes)
 
 
 def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -> None:
     n, d = vs.vectors.shape
     norms = np.empty(n, dtype=np.float32)
-    fix = _RawFixBuilder() if source.dtype == "float32" else None
+    fix = _RawFixBuilder(n, d) if source.dtype == "float32" else None
     # written block by block through the file, not a memory map, so that the pages of
     # the new matrix do not count against the process's memory while converting
     with open(tmp / "vectors.npy", "wb") as fh:
@@ -1498,7 +1497,7 @@ def _in_memory(vs: VectorSet, source: Source, reporter: Reporter, exc: OSError) 
                   "again")
     n, d = vs.vectors.shape
     norms = np.empty(n, dtype=np.float32)
-    fix = _RawFixBuilder() if source.dtype == "float32" else None
+    fix = _RawFixBuilder(n, d) if source.dtype == "float32" else None
     blocks = list(_normalised_blocks(vs, norms, source.dtype, fix))
     vectors = np.concatenate(blocks) if blocks else np.zeros((0, d), source.dtype)
     vocab, offsets = _vocab_bytes(vs.words)

