@@ -399,3 +399,19 @@ def test_other_fasttext_files_are_one_clear_error(runner, trained, tmp_path):
     fake.write_bytes(data[:8] + w2v.read_bytes())
     error = _one_error(run(runner, "neighbors", "a", "-m", str(fake)))
     assert str(fake) in error
+
+
+def test_a_conversion_shows_its_progress_on_a_terminal(trained, tmp_path):
+    import os
+
+    from tests.conftest import run_with_stderr_on_a_terminal
+
+    env = {k: v for k, v in os.environ.items() if k != "EMBEDCLI_MODEL"}
+    env["EMBEDCLI_CACHE_DIR"] = str(tmp_path / "cache")
+    status, stdout, seen = run_with_stderr_on_a_terminal(
+        ["similarity", "kingg", "king", "-m", str(trained["bin"]), "-f", "plain"], env)
+    assert status == 0 and float(stdout) > 0
+    assert b"converting" in seen and b"\x1b[" in seen  # drawn with terminal control codes
+    # rich's live progress lines of the fastText stages: reading, adding n-grams, writing
+    # (each drawn at least once, even for a file this small)
+    assert b"(fastText)" in seen and b"adding the n-grams" in seen and b"n-gram vectors" in seen
