@@ -54,16 +54,36 @@ def placements(model: Model, terms: Sequence[Term], resolve: Resolver,
     query = Query(tuple(terms) + tuple(Term(w, 0.0) for w in probe), "expression", "")
     ranking = rank_query(model, query, resolve, method="add", top=1, restrict=restrict)
     where = {e.word: e for e in ranking.excluded}
-    own_ranks = [where[w].rank for w in own if where[w].rank is not None]
+    own_ranks = [where[w].rank for w in own if w in where and where[w].rank is not None]
     out: dict[str, Placement] = {}
     for w in wanted:
-        e = where[w]
-        if w in own or e.rank is None:
+        e = where.get(w)
+        if e is None:  # outside the vocabulary (a fastText subword vector): no candidate
+            out[w] = _outside(model, terms, resolve, w, own, restrict)
+        elif w in own or e.rank is None:
             out[w] = Placement(w, None, e.score)
         else:  # among all candidates -> among the answers: drop the own words above it
             out[w] = Placement(w, e.rank - sum(r is not None and r < e.rank for r in own_ranks),
                                e.score)
     return out
+
+
+def _outside(model: Model, terms: Sequence[Term], resolve: Resolver, word: str,
+             own: set[str], restrict: int | None) -> Placement:
+    """Where a word outside the vocabulary (its subword vector) would stand among the
+    answers: 1 plus the candidates, the query's own words left out, that score above it
+    (float32 scores: such a word is never itself a candidate, so no exact order is owed).
+    One of the query's own words has no rank, as in the vocabulary."""
+    _, mean = query_vector(model, Query(tuple(terms), "expression", ""), resolve)
+    score = float(mean @ model.rows([resolve(word)[0]])[0])
+    if word in own:
+        return Placement(word, None, score)
+    clip = len(model) if restrict is None else min(restrict, len(model))
+    scores = model.dot(mean, clip)
+    above = int(np.count_nonzero(scores > np.float32(score)))
+    rows = [i for i in dict.fromkeys(resolve(w)[0] for w in own) if i < clip]
+    above -= int(np.count_nonzero(scores[rows] > np.float32(score))) if rows else 0
+    return Placement(word, above + 1, score)
 
 
 # --------------------------------------------------------------------------- explain
@@ -122,7 +142,7 @@ def offset_cosine(model: Model, a: str, b: str, c: str, d: str,
                   resolve: Resolver) -> OffsetCosine:
     """``cos(unit(b) - unit(a), unit(d) - unit(c))`` in float64 (0 where an offset is
     zero: a word compared with itself has no direction)."""
-    rows = {w: np.asarray(model.vectors[resolve(w)[0]], dtype=np.float64) for w in (a, b, c, d)}
+    rows = {w: model.rows([resolve(w)[0]])[0].astype(np.float64) for w in (a, b, c, d)}
     one, two = rows[b] - rows[a], rows[d] - rows[c]
     norms = float(np.linalg.norm(one)) * float(np.linalg.norm(two))
     cosine = float(one @ two) / norms if norms > 0 and np.isfinite(norms) else 0.0
@@ -675,7 +695,7 @@ def picture(model: Model, resolve: Resolver, words: Sequence[str], *,
     target_points = []
     for query in targets:
         idx = [resolve(t.word)[0] for t in query.terms]
-        vec = np.asarray(model.vectors[idx], dtype=np.float64)
+        vec = model.rows(idx).astype(np.float64)
         point = np.array([t.weight for t in query.terms]) @ vec
         target_points.append(point / (np.linalg.norm(point) or 1.0))
     background = None

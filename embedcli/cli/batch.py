@@ -202,7 +202,8 @@ def batch(
     stream = _open_input(file)
     try:
         m = load_model(model_spec, reading)
-        resolver = make_resolver(m, case_sensitive, memo=1 << 14)  # a batch repeats words
+        # a batch repeats words: remember them
+        resolver = make_resolver(m, case_sensitive, memo=1 << 14, reading=reading)
         answered, failed = _run(m, resolver, defaults, stream, fmt,
                                 "standard input" if file == "-" else file)
     finally:

@@ -149,7 +149,7 @@ def interpolate(
 
         output_format(out)
     m = load_model(model_spec, reading)
-    resolver = make_resolver(m, case_sensitive)
+    resolver = make_resolver(m, case_sensitive, reading=reading)
     ends = [parse(text, resolver.is_word) for text in (a, b)]
     emit(walk(m, ends[0], ends[1], resolver, steps=steps, top=top, exclude_ends=exclude_ends),
          format)
@@ -279,7 +279,7 @@ def plot(
         raise UsageError("--sample must be at least 2 words")
     out = Path(os_path(str(out)))
     m = load_model(model_spec, reading)
-    resolver = make_resolver(m, case_sensitive)
+    resolver = make_resolver(m, case_sensitive, reading=reading)
     if variance:
         pic = variance_picture(m, sample=sample, title=title)
     else:

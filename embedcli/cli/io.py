@@ -495,12 +495,14 @@ def load_model(model_spec: str | None, reading: Reading = AS_GIVEN) -> Model:
                 options=None if as_given else options, dtype=reading.dtype)
 
 
-def make_resolver(model: Model, case_sensitive: bool, memo: int = 0) -> Resolver:
-    """Words -> rows, with the lower-case fallback's note on stderr."""
+def make_resolver(model: Model, case_sensitive: bool, memo: int = 0,
+                  reading: Reading = AS_GIVEN) -> Resolver:
+    """Words -> rows, with the notes of the lower-case fallback and of subword vectors on
+    stderr (``reading.no_subwords``: a word outside the vocabulary is unknown)."""
     from embedcli.engine.words import Resolver
 
     return Resolver(model, case_sensitive=case_sensitive, on_note=lambda m: say("note", m),
-                    memo=memo)
+                    memo=memo, subwords=not reading.no_subwords)
 
 
 def run(command: str, args: list[str], model_spec: str | None, reading: Reading,
@@ -514,11 +516,11 @@ def run(command: str, args: list[str], model_spec: str | None, reading: Reading,
     check(spec)  # a usage error comes before any loading
     model = load_model(model_spec, reading)
     try:
-        result = answer(model, spec, make_resolver(model, case_sensitive))
+        result = answer(model, spec, make_resolver(model, case_sensitive, reading=reading))
     except DamagedCache as exc:  # found while answering: the entry is gone, so build it anew
         say("note", str(exc))
         model = load_model(model_spec, reading)
-        result = answer(model, spec, make_resolver(model, case_sensitive))
+        result = answer(model, spec, make_resolver(model, case_sensitive, reading=reading))
     emit(result, format)
     return result
 

@@ -100,6 +100,8 @@ def info(
         "cache": str(entry) if entry.exists() else None,
         "cache_bytes": cache_size(entry), "notes": model.meta.get("notes", []),
         "most_frequent": first,
+        # a fastText model's n-gram settings (minn, maxn, bucket), or null
+        "subwords": model.subwords.to_json() if model.subwords is not None else None,
     }
     emit_rows("model", [details], format, single=True)
 

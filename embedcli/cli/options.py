@@ -22,7 +22,7 @@ from embedcli.formats import Format, Method
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", "-m", show_default=False, autocompletion=complete.models,
     help="A registered name, the bundled glove-6b-50d (alias glove-wiki-gigaword-50), a "
-         "vector file (GloVe, word2vec, fastText .vec, gensim save; .gz/.bz2; "
+         "vector file (GloVe, word2vec, fastText .vec or .bin, gensim save; .gz/.bz2; "
          "archive.zip:member) or a gensim-data name. Default: $EMBEDCLI_MODEL, else the "
          "registered default, else glove-6b-50d.")]
 _LOADING = "Model loading (first use)"
@@ -38,6 +38,10 @@ UnicodeOpt = Annotated[str, typer.Option(
 DtypeOpt = Annotated[str | None, typer.Option(
     "--dtype", metavar="float32|float16", rich_help_panel=_LOADING, show_default=False,
     help="How the cache stores vectors; float16 halves its size (scores stay float32).")]
+NoSubwordsOpt = Annotated[bool, typer.Option(
+    "--no-subwords",
+    help="A fastText model with subwords gives a word outside its vocabulary the vector of "
+         "its character n-grams; with this, such a word is unknown (with suggestions).")]
 # --top and --restrict are checked by embedcli.queries.check, as on every entry point
 TopOpt = Annotated[int, typer.Option("--top", "-n", help="How many answers.")]
 RestrictOpt = Annotated[int | None, typer.Option(
@@ -61,14 +65,15 @@ QueryArg = Annotated[list[str], typer.Argument(
 _READING_OPTIONS = [  # the options behind Reading, in its order, as Typer parameters
     inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default,
                       annotation=annotation)
-    for f, annotation in zip(fields(Reading), [LimitOpt, TrustOpt, UnicodeOpt, DtypeOpt],
+    for f, annotation in zip(fields(Reading),
+                             [LimitOpt, TrustOpt, UnicodeOpt, DtypeOpt, NoSubwordsOpt],
                              strict=True)]
 
 
 def reads_model(command: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command the options that say how to read its model, after its own, and hand
     them to it as one ``reading: Reading`` argument (Typer has no groups of options, and
-    most commands take these four)."""
+    most commands take these)."""
     own = inspect.signature(command, eval_str=True)
     params = [p for p in own.parameters.values() if p.name != "reading"]
 

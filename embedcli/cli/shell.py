@@ -90,12 +90,13 @@ class Session:
     """
 
     def __init__(self, load: Callable[[str | None], Model], model_spec: str | None,
-                 defaults: Spec, case_sensitive: bool):
+                 defaults: Spec, case_sensitive: bool, reading: Reading = AS_GIVEN):
         self._load = load
         self.defaults = defaults
         self.case_sensitive = case_sensitive
+        self.reading = reading  # (its no_subwords: how words are resolved)
         self.model = load(model_spec)
-        self.resolver = make_resolver(self.model, case_sensitive)
+        self.resolver = make_resolver(self.model, case_sensitive, reading=reading)
 
     def describe(self) -> str:
         s = self.defaults
@@ -142,7 +143,7 @@ class Session:
         if name == "model":
             model = self._load(value)  # an error leaves the current model in place
             self.model = model
-            self.resolver = make_resolver(model, self.case_sensitive)
+            self.resolver = make_resolver(model, self.case_sensitive, reading=self.reading)
             return f"model {model.name} ({len(model):,} words, {model.dim} dimensions)"
         raise UsageError(f"':{name}' changes no setting")
 
@@ -296,7 +297,8 @@ def shell(
     defaults = Spec("", (), top, method.value, restrict)
     check_options(defaults)
     require_stdin()  # a closed stdin is said before the model loads
-    session = Session(lambda spec: load_model(spec, reading), model_spec, defaults, case_sensitive)
+    session = Session(lambda spec: load_model(spec, reading), model_spec, defaults, case_sensitive,
+                      reading)
     fmt = format or (Format.table if is_terminal(sys.stdout) else Format.jsonl)
     carry = json_for_stdout()
 

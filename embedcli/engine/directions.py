@@ -51,7 +51,7 @@ def direction_vector(model: Model, directions: Sequence[Direction],
 def along(model: Model, direction: np.ndarray, rows: Sequence[int] | np.ndarray) -> np.ndarray:
     """The scores (float64) of ``rows`` along the unit ``direction``: each row's cosine
     with it (rows are unit vectors; a row with no usable vector scores 0)."""
-    vectors = np.asarray(model.vectors[np.asarray(rows, dtype=np.intp)], dtype=np.float64)
+    vectors = model.rows([int(r) for r in rows]).astype(np.float64)
     # summed row by row, not by BLAS: the same bits whatever the threads (a batch runs
     # with one BLAS thread per worker, a command with all of them)
     return np.asarray(np.add.reduce(vectors * direction, axis=1), dtype=np.float64)

@@ -82,13 +82,13 @@ def _mean_and_length(model: Model,
     if scale == 0:
         raise QueryError("every term has weight 0, so the query has no direction")
     weights = weights / scale  # the result is normalised: scaling only avoids overflow
-    rows = np.asarray(model.vectors[[i for i, _, _ in terms]], dtype=np.float64)
+    rows = model.rows([i for i, _, _ in terms]).astype(np.float64)
     mean = weights @ rows / np.abs(weights).sum()
     length = np.linalg.norm(mean)
     if not np.isfinite(length) or length < 1e-9:
         weighted = [(i, w) for i, w, x in terms if x != 0]
         empty = [w for i, w in weighted
-                 if float(model.norms[i]) == 0 or not math.isfinite(float(model.norms[i]))]
+                 if model.norm(i) == 0 or not math.isfinite(model.norm(i))]
         if len(empty) == len(weighted):
             raise QueryError(f"{', '.join(repr(w) for w in dict.fromkeys(empty))} "
                              f"{'has' if len(set(empty)) == 1 else 'have'} no usable vector "
@@ -107,7 +107,7 @@ def _scores_mul(model: Model, terms: list[tuple[int, str, float]], clip: int) ->
     pos = [i for i, _, w in terms if w > 0]
     neg = [i for i, _, w in terms if w < 0]
     # one matrix product for all terms, then gensim's formula
-    cos = model.dot(np.asarray(model.vectors[pos + neg], dtype=np.float32).T, clip)
+    cos = model.dot(model.rows(pos + neg).T, clip)
     shifted = (1 + cos) / 2
     numerator = np.prod(shifted[:, : len(pos)], axis=1)
     denominator = np.prod(shifted[:, len(pos):], axis=1) + np.float32(0.000001)
@@ -134,11 +134,14 @@ class Plan:
     clip: int
     include_inputs: bool
     mean: np.ndarray | None = None  # 3CosAdd's query vector
+    vocabulary: int = 2**62  # the model's rows: a row past them is a subword vector's
 
     @property
     def inputs(self) -> list[int]:
-        """The query's own rows, first occurrence first."""
-        return list(dict.fromkeys(i for i, _, _ in self.terms))
+        """The query's own rows, first occurrence first: the vocabulary's, since a word
+        outside it (a fastText subword vector) is no candidate, so there is nothing to
+        leave out (as in gensim's ``most_similar``)."""
+        return list(dict.fromkeys(i for i, _, _ in self.terms if i < self.vocabulary))
 
     @property
     def vector(self) -> np.ndarray:
@@ -158,7 +161,7 @@ def make_plan(model: Model, query: Query, resolve: Resolver, method: str, top: i
     terms = _resolve_terms(query, resolve)
     clip = len(model) if restrict is None else min(restrict, len(model))
     plan = Plan(terms, method, label or method, min(top, len(model)), restrict, clip,
-                include_inputs)
+                include_inputs, vocabulary=len(model))
     if method == "add":
         plan.mean = _mean_vector(model, terms)
     elif method == "mul":
@@ -342,7 +345,7 @@ def query_vector(model: Model, side: Side, resolve: Resolver) -> tuple[str, np.n
         side = side.terms[0].word
     if isinstance(side, str):
         i, word = resolve(side)
-        return word, np.asarray(model.vectors[i], dtype=np.float32)
+        return word, model.rows([i])[0]
     terms = _resolve_terms(side, resolve)
     return format_terms([Term(w, x) for _, w, x in terms]), _mean_vector(model, terms)
 
@@ -364,7 +367,7 @@ def similarity_matrix(model: Model, sides: Sequence[Side], resolve: Resolver) ->
 
 def _cosine(model: Model, i: int, j: int) -> float:
     """The float32 cosine of two rows (a float16 cache is widened first)."""
-    a, b = (np.asarray(model.vectors[k], dtype=np.float32) for k in (i, j))
+    a, b = model.rows([i, j])
     return float(a @ b)
 
 
@@ -379,7 +382,7 @@ def doesnt_match(model: Model, words: Sequence[str], resolve: Resolver) -> OddOn
     if len(words) < 3:
         raise UsageError("doesnt-match needs at least three words")
     resolved = [resolve(w) for w in words]
-    rows = np.asarray(model.vectors[[i for i, _ in resolved]], dtype=np.float32)
+    rows = model.rows([i for i, _ in resolved])
     mean = np.zeros(model.dim, dtype=np.float32)
     for row in rows:  # gensim's get_mean_vector adds the rows one at a time, in float32
         mean += row
@@ -402,17 +405,22 @@ def word_rank(model: Model, a: str, b: str, resolve: Resolver) -> WordRank:
     float32 rounding of ``b``'s the two can differ by such words.
     """
     (i, wa), (j, wb) = resolve(a), resolve(b)
-    query = np.asarray(model.vectors[i], dtype=np.float32)
+    n = len(model)
+    query = model.rows([i])[0]
     scores = model.dot(query)
 
     def exact(rows: np.ndarray) -> np.ndarray:
         return exact_add(model.vectors, rows, query)
 
     margin = margin_for(model.dim)
-    own, target = exact(np.array([i, j]))
-    count = count_above(scores, scores[j], float(target), exact, margin)
-    if i != j and own > target:  # a itself is not among its neighbours
-        count -= 1
+    if j < n:
+        target, t32 = float(exact(np.array([j]))[0]), scores[j]
+    else:  # b is outside the vocabulary (a subword vector): where it would stand
+        b_row = model.rows([j])
+        target, t32 = float(exact_add(b_row, [0], query)[0]), np.float32(b_row[0] @ query)
+    count = count_above(scores, t32, target, exact, margin)
+    if i < n and i != j and float(exact(np.array([i]))[0]) > target:  # a itself is not
+        count -= 1  # among its neighbours
     return WordRank(wa, wb, count + 1, _cosine(model, i, j))
 
 

@@ -1,4 +1,5 @@
-"""Words a user typed -> rows of the model: the lower-case fallback and spelling suggestions."""
+"""Words a user typed -> rows of the model: the lower-case fallback, fastText's subword
+vectors for words outside the vocabulary, and spelling suggestions."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ from embedcli.models import Model
 class Resolver:
     """Maps the words a user typed to rows, with the lower-case fallback.
 
-    ``on_note`` is told once per word when a lower-cased form is used instead.
+    ``on_note`` is told once per word when a lower-cased form is used instead, and when a
+    word outside the vocabulary of a fastText model with subwords gets the vector of its
+    character n-grams (as gensim's ``get_vector`` gives it; ``subwords=False`` makes such
+    a word unknown, as in any other model). The vocabulary comes first: a word, then its
+    lower-case form, then its n-grams. ``is_word`` is vocabulary membership alone (the
+    query language splits tokens that are not words; ``vocab --has`` reports it).
     ``memo`` > 0 remembers that many words' answers (lookups and suggestions), for a
     batch that asks about the same words again and again.
     """
@@ -24,6 +30,7 @@ class Resolver:
     case_sensitive: bool = False
     on_note: Callable[[str], None] = lambda _m: None
     memo: int = 0
+    subwords: bool = True
     _noted: set[str] = field(default_factory=set)
     _rare_seen: set[str] = field(default_factory=set)
     _frequent: frozenset[str] | None = None
@@ -54,6 +61,15 @@ class Resolver:
                     self.on_note(f"'{word}' is not in {self.model.name}; using '{lower}'")
                 self._rare(index, lower)
                 return index, lower
+        found = self.model.subword_row(word) if self.subwords else None
+        if found is not None:
+            row, count = found
+            if word not in self._noted:
+                self._noted.add(word)
+                grams = f"{count} character n-gram{'' if count == 1 else 's'}"
+                self.on_note(f"'{word}' is not in the vocabulary of {self.model.name}; its "
+                             f"vector comes from {grams}")
+            return row, word
         raise UnknownWordError(word, self.model.name, len(self.model), list(self._suggest(word)))
 
 

@@ -30,6 +30,9 @@ def num(x: float) -> float | None:
 
 
 def flat(x: Any) -> Any:
+    """A value as one cell: a list's items joined by ', ', an object's as key=value."""
+    if isinstance(x, dict):
+        return ", ".join(f"{k}={v}" for k, v in x.items())
     return ", ".join(map(str, x)) if isinstance(x, list) else x
 
 
