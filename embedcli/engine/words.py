@@ -3,7 +3,6 @@ vectors for words outside the vocabulary, and spelling suggestions."""
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,6 +133,8 @@ def suggest(model: Model, word: str, limit: int = 5) -> list[str]:
         pool_size = min(len(model), 50_000)
         words = model.words(pool_size)
         pool = [w for w in words if abs(len(w) - len(lower)) <= 2 and w not in found]
+        import difflib  # only for a word not found: not on every run
+
         found += difflib.get_close_matches(lower, pool, n=limit - len(found), cutoff=0.75)
     return found[:limit]
 

@@ -10,7 +10,6 @@ tsv, csv and plain in ``cell`` and ``machine_text``, tables by ``for_people`` (w
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import itertools
@@ -88,6 +87,8 @@ def iter_rows(header: list[str], rows: Iterable[list[Any]], fmt: Format) -> Iter
         for line in itertools.chain([header], rows):
             yield "\t".join(cell(x) for x in line) + "\n"
     elif fmt is Format.csv:
+        import csv  # (csv only: not imported on every run)
+
         for line in itertools.chain([header], rows):
             buf = io.StringIO()
             csv.writer(buf, lineterminator="\n").writerow([cell(x) for x in line])
