@@ -42,8 +42,8 @@ def test_tokens_with_spaces_keep_the_last_dim_fields_as_the_vector(runner, tmp_p
     path = model_file(tmp_path, GOOD + ". . . 0 1 0.01\n")
     out = neighbours(runner, path, "cat", "-n", "1")
     assert out["results"][0]["word"] == ". . ."
-    assert ("gensim cannot read v.txt as it is (words with spaces, as on line 4); reading it "
-            "with embedcli's own reader") in out["stderr"]
+    assert ("gensim would misread v.txt (words with spaces, as on line 4); embedcli reads it "
+            "as it is") in out["stderr"]
     # and such a word can be asked about, alone or in an expression
     assert neighbours(runner, path, ". . .", "-n", "1")["excluded"][0]["word"] == ". . ."
     assert neighbours(runner, path, "cat + . . .", "-n", "1")["query"] == "cat + . . ."
