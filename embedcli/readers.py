@@ -855,7 +855,7 @@ class TextReader:
         self.careful_lines = 0
         self._block_words: list[str] = []
         self._block_values: list[bytes] = []
-        self._block_first_line = 1
+        self._block_lines: list[int] = []  # the line of each word in the block
 
     def read(self, stream: IO[bytes]) -> VectorSet:
         lines = _Lines(stream, self._name, chunk=FAST_BLOCK if self._fast_allowed else _CHUNK)
@@ -865,7 +865,7 @@ class TextReader:
                 self._careful([data if cut < 0 else data[:cut]])
                 data = b"" if cut < 0 else data[cut + 1:]
                 count -= 1
-            if data and not self.done and not self._fast(data, count):
+            if count and not self.done and not (data and self._fast(data, count)):
                 self._careful(data.split(b"\n"))
             if self.done:
                 break
@@ -929,8 +929,7 @@ class TextReader:
                 raise ModelError(
                     f"invalid UTF-8 at byte {start + exc.start:,} (line {line_no}) of {name}; "
                     "use --unicode-errors replace to read on") from None
-            if not self._block_words:
-                self._block_first_line = line_no
+            self._block_lines.append(line_no)
             self._block_words.append(word)
             self._block_values.extend(parts[1:])
             if limit and len(self.words) + len(self._block_words) >= limit:
@@ -946,11 +945,10 @@ class TextReader:
             with np.errstate(over="ignore"):  # 1e39: infinite in float32, zeroed by _finish
                 values = np.array(self._block_values, dtype=np.float32)
         except ValueError:
-            _raise_bad_number(self._block_values, self._block_first_line, self.dim,
-                              self._name)
+            _raise_bad_number(self._block_values, self._block_lines, self.dim, self._name)
         self._rows.add(values.reshape(len(self._block_words), self.dim))
         self.words.extend(self._block_words)
-        self._block_words, self._block_values = [], []
+        self._block_words, self._block_values, self._block_lines = [], [], []
 
     # ---------------------------------------------------------------- a block at a time
 
@@ -990,9 +988,9 @@ class TextReader:
             words = pc.cast(table.column(0), pa.string()).to_pylist()  # checks the UTF-8
         except pa.ArrowInvalid:  # a line pyarrow cannot take: the careful reader names it
             return False
+        self._flush()  # the careful reader's lines before, in file order
         limit = self._options.limit or 0
         take = min(count, limit - len(self.words)) if limit else count
-        self._flush()  # the careful reader's lines before, in file order
         room = self._rows.room(dim, take)
         with np.errstate(over="ignore"):  # 1e39: infinite in float32, zeroed by _finish
             for j in range(dim):
@@ -1012,15 +1010,15 @@ def read_text(stream: IO[bytes], name: str, detected: Detected, options: ReadOpt
     return TextReader(name, detected, options, rows=rows, fast=fast).read(stream)
 
 
-def _raise_bad_number(values: list[bytes], first_line: int, dim: int, name: str) -> None:
+def _raise_bad_number(values: list[bytes], lines: list[int], dim: int, name: str) -> None:
     for k, value in enumerate(values):
         try:
             float(value)
         except ValueError:
-            line = first_line + k // dim
             text = value.decode("utf-8", "replace")
-            raise ModelError(f"line {line} of {name}: '{text}' is not a number") from None
-    raise ModelError(f"{name}: a number near line {first_line} cannot be read")
+            raise ModelError(f"line {lines[k // dim]} of {name}: '{text}' is not a "
+                             "number") from None
+    raise ModelError(f"{name}: a number near line {lines[0]} cannot be read")
 
 
 # --------------------------------------------------------------------------- progress
