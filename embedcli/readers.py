@@ -309,6 +309,37 @@ def _read(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
             return own(stream, str(location), detected, options, rows=scanned.records)
 
 
+class _Rows:
+    """The float32 matrix a reader fills in file order: allocated once, for the records the
+    checking pass counted (grown, by a copy, only if the file grew since)."""
+
+    def __init__(self, expected: int | None):
+        self._expected = expected or 0
+        self._array: np.ndarray | None = None
+        self.count = 0
+
+    def room(self, dim: int, rows: int) -> np.ndarray:
+        """The next ``rows`` rows, to be filled by the caller; counted as filled."""
+        need = self.count + rows
+        if self._array is None:
+            self._array = np.empty((max(self._expected, need), dim), dtype=np.float32)
+        elif need > len(self._array):
+            grown = np.empty((max(need, len(self._array) * 2), dim), dtype=np.float32)
+            grown[: self.count] = self._array[: self.count]
+            self._array = grown
+        start, self.count = self.count, need
+        return self._array[start:need]
+
+    def add(self, values: np.ndarray) -> None:
+        with np.errstate(over="ignore"):  # 1e39: infinite in float32, zeroed by _finish
+            self.room(values.shape[1], len(values))[...] = values
+
+    def result(self, dim: int) -> np.ndarray:
+        if self._array is None:
+            return np.zeros((0, dim), dtype=np.float32)
+        return self._array[: self.count]
+
+
 class _Lines:
     """The lines of a text stream (without their newline), a block at a time, in time
     linear in the stream: a line that spans chunks is gathered once, not copied again
@@ -367,6 +398,7 @@ class _Lines:
             else:
                 self.count += self._walk(data)
             rest = chunk[last + 1:]
+            chunk = b""  # not held while the block is read
             parts, size = ([rest], len(rest)) if rest else ([], 0)
             yield data, lines
         self.tail = b"".join(parts)
@@ -533,8 +565,9 @@ def _dimension_disagrees(name: str, line_no: int, fields: int, dim: int, dim_lin
 class _Records:
     """The records of a word2vec binary stream, walked as gensim walks them: a header
     line, then for each word its bytes up to a space (a newline before it, as the C tool
-    writes, is dropped) and DIM float32 values. Yields blocks of (words, vectors); the
-    vectors only when ``keep``.
+    writes, is dropped) and DIM float32 values. Yields blocks of words; when ``rows`` is
+    given, their vectors are copied into it, record by record, straight from the bytes
+    read.
 
     A record that does not end before the stream does (the file is cut off, or its
     header's dimension is wrong), a word longer than MAX_LINE and invalid UTF-8 in strict
@@ -543,16 +576,16 @@ class _Records:
     """
 
     def __init__(self, stream: IO[bytes], name: str, detected: Detected,
-                 options: ReadOptions, keep: bool):
+                 options: ReadOptions, rows: _Rows | None = None):
         self._stream = stream
         self._name = name
         self._dim = self.dim = detected.header[1] if detected.header else 0
         self._options = options
-        self._keep = keep
+        self._rows = rows
         self.count = 0
         self.bom = False
 
-    def __iter__(self) -> Iterator[tuple[list[str], np.ndarray | None]]:
+    def __iter__(self) -> Iterator[list[str]]:
         name, dim = self._name, self._dim
         limit = self._options.limit or 0
         size = dim * 4
@@ -584,13 +617,10 @@ class _Records:
                 raise ModelError(f"cannot read {name} as a word2vec binary file: the word at "
                                  f"byte {base + pos:,} is longer than {MAX_LINE >> 20} MiB")
             decoded = self._decode(words, starts, base)
-            vectors = None
-            if self._keep and words:
-                data = b"".join(buf[s + len(w) + 1: s + len(w) + 1 + size]
-                                for s, w in zip(starts, words))
-                vectors = np.frombuffer(data, dtype=np.float32).reshape(len(words), dim)
+            if self._rows is not None and words:
+                self._copy(buf, words, starts, size)
             self.count += len(words)
-            yield decoded, vectors
+            yield decoded
             if stop:
                 return
             chunk = self._stream.read(_CHUNK)
@@ -604,6 +634,16 @@ class _Records:
                 f"cannot read {name} as a word2vec binary file: it ends in the middle of "
                 f"record {self.count + 1:,} (byte {base + pos:,}): it looks truncated, or its "
                 f"header's dimension ({dim:,}) is wrong")
+
+    def _copy(self, buf: bytes, words: list[bytes], starts: list[int], size: int) -> None:
+        assert self._rows is not None
+        room = self._rows.room(self._dim, len(words))
+        with room.reshape(-1).view(np.uint8).data as target, memoryview(buf) as source:
+            at = 0
+            for start, word in zip(starts, words):
+                begin = start + len(word) + 1
+                target[at:at + size] = source[begin:begin + size]
+                at += size
 
     def _decode(self, words: list[bytes], starts: list[int], base: int) -> list[str]:
         errors = self._options.unicode_errors
@@ -629,7 +669,7 @@ def scan_binary(stream: IO[bytes], name: str, detected: Detected,
     """Walk a word2vec binary file's records (as gensim would) before reading them: errors
     as _Records says; returns the records and why gensim would misread the file (a header
     that over- or under-counts: gensim keeps only the counted words, or fails), if so."""
-    records = _Records(stream, name, detected, options, keep=False)
+    records = _Records(stream, name, detected, options)
     for _ in records:
         pass
     reasons = ["a byte-order mark before the header"] if records.bom else []
@@ -646,13 +686,11 @@ def read_binary(stream: IO[bytes], name: str, detected: Detected, options: ReadO
                 rows: int | None = None) -> VectorSet:
     """Read every complete record of a word2vec binary file, whatever its header's count,
     into one matrix (of ``rows``, the records the checking pass counted)."""
-    records = _Records(stream, name, detected, options, keep=True)
-    words: list[str] = []
     matrix = _Rows(rows)
-    for block_words, vectors in records:
+    records = _Records(stream, name, detected, options, matrix)
+    words: list[str] = []
+    for block_words in records:
         words += block_words
-        if vectors is not None:
-            matrix.add(vectors)
     if not words:
         raise ModelError(f"{name} holds no vectors")
     count = detected.header[0] if detected.header else 0
@@ -769,44 +807,15 @@ def _lengths_out_of_range(vectors: np.ndarray, block: int = _FINISH_ROWS) -> np.
         for start in range(0, vectors.shape[0], block):
             rows = np.asarray(vectors[start:start + block], dtype=np.float32)
             squares = np.einsum("ij,ij->i", rows, rows)
-            peak = np.abs(rows).max(axis=1) if rows.shape[1] else np.zeros(len(rows))
+            # the largest magnitude, without a temporary copy of the block for abs()
+            peak = (np.maximum(rows.max(axis=1), -rows.min(axis=1)) if rows.shape[1]
+                    else np.zeros(len(rows)))
             out[start:start + len(rows)] = ~(squares < _LONGEST_SQUARE) | (
                 (peak > 0) & (peak < _SHORTEST_PEAK))
     return out
 
 
 # --------------------------------------------------------------------------- our text reader
-
-
-class _Rows:
-    """The float32 matrix a reader fills in file order: allocated once, for the records the
-    checking pass counted (grown, by a copy, only if the file grew since)."""
-
-    def __init__(self, expected: int | None):
-        self._expected = expected or 0
-        self._array: np.ndarray | None = None
-        self.count = 0
-
-    def room(self, dim: int, rows: int) -> np.ndarray:
-        """The next ``rows`` rows, to be filled by the caller; counted as filled."""
-        need = self.count + rows
-        if self._array is None:
-            self._array = np.empty((max(self._expected, need), dim), dtype=np.float32)
-        elif need > len(self._array):
-            grown = np.empty((max(need, len(self._array) * 2), dim), dtype=np.float32)
-            grown[: self.count] = self._array[: self.count]
-            self._array = grown
-        start, self.count = self.count, need
-        return self._array[start:need]
-
-    def add(self, values: np.ndarray) -> None:
-        with np.errstate(over="ignore"):  # 1e39: infinite in float32, zeroed by _finish
-            self.room(values.shape[1], len(values))[...] = values
-
-    def result(self, dim: int) -> np.ndarray:
-        if self._array is None:
-            return np.zeros((0, dim), dtype=np.float32)
-        return self._array[: self.count]
 
 
 # A block the fast parser takes holds no white space but spaces and newlines (pyarrow
@@ -816,7 +825,7 @@ class _Rows:
 # lines are then split alike by pyarrow (at each space) and by the careful reader (at any
 # white space), so both read the same word and the same DIM numbers.
 _NOT_FAST = (b"\t", b"\r", b"\x0b", b"\x0c")
-FAST_BLOCK = 1 << 25  # 32 MiB of text at a time
+FAST_BLOCK = 1 << 24  # 16 MiB of text at a time (32 or 64: no faster, and more memory)
 
 
 class TextReader:
