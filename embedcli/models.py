@@ -87,6 +87,9 @@ GENSIM_DATA_MODELS = (
 )
 DTYPES = ("float32", "float16")
 _BLOCK_ROWS = 1 << 16
+# rows normalised at a time while converting: the temporaries of a block (its lengths,
+# unit rows and RawFix steps, several int64 copies) stay near 40 MB at 300 dimensions
+_WRITE_ROWS = 1 << 12
 _SPOT_CHECKS = 64  # words a model checks one by one before it checks its whole vocabulary
 
 
@@ -963,11 +966,21 @@ def _checksums(path: Path) -> tuple[int, int, int]:
     size = path.stat().st_size
     if size == 0:
         return 0, zlib.crc32(b""), zlib.crc32(b"")
-    mm = _map(path)
-    try:
-        return size, zlib.crc32(mm), _sampled_crc(mm)
-    finally:
-        mm.close()
+    # read through a buffer, not a map: the mapped pages of a new matrix would count
+    # against the converting process's memory, beside the matrix it still holds
+    crc = 0
+    buffer = bytearray(1 << 20)
+    with open(path, "rb") as fh, memoryview(buffer) as view:
+        while True:
+            got = fh.readinto(buffer)
+            if not got:
+                break
+            crc = zlib.crc32(view[:got], crc)
+        sampled = 0
+        for start, end in sampled_ranges(size):
+            fh.seek(start)
+            sampled = zlib.crc32(fh.read(end - start), sampled)
+    return size, crc, sampled
 
 
 def _npy(mm: mmap.mmap, name: str) -> np.ndarray:
@@ -1292,8 +1305,8 @@ def _normalised_blocks(vs: VectorSet, norms: np.ndarray, dtype: str,
                        fix: _RawFixBuilder | None) -> Iterator[np.ndarray]:
     """Unit rows as gensim makes them (``vectors / norms``), a block at a time."""
     src = vs.vectors
-    for start in range(0, src.shape[0], _BLOCK_ROWS):
-        block = np.asarray(src[start:start + _BLOCK_ROWS], dtype=np.float32)
+    for start in range(0, src.shape[0], _WRITE_ROWS):
+        block = np.asarray(src[start:start + _WRITE_ROWS], dtype=np.float32)
         with np.errstate(over="ignore"):  # gensim's length too is inf past float32's range
             lengths = np.linalg.norm(block, axis=1)
         norms[start:start + len(block)] = lengths
@@ -1305,28 +1318,27 @@ def _normalised_blocks(vs: VectorSet, norms: np.ndarray, dtype: str,
 
 
 class _RawFixBuilder:
-    """Collects a RawFix block by block while a float32 cache is written."""
+    """Collects a RawFix block by block while a float32 cache of n x d is written (into
+    planes allocated once: a list of blocks joined at the end would hold them twice)."""
 
-    def __init__(self) -> None:
-        self.planes: list[np.ndarray] = []
+    def __init__(self, n: int, d: int) -> None:
+        self.planes = np.zeros((2, n, (d + 7) // 8), np.uint8)
         self.fixes: list[np.ndarray] = []
 
     def add(self, raw: np.ndarray, unit: np.ndarray, norms: np.ndarray, first_row: int) -> None:
         planes, fixes = RawFix.for_block(raw, unit, norms, first_row)
-        self.planes.append(planes)
+        self.planes[:, first_row:first_row + planes.shape[1]] = planes
         self.fixes.append(fixes)
 
     def build(self, n: int, d: int) -> RawFix:
-        planes = (np.concatenate(self.planes, axis=1) if self.planes
-                  else np.zeros((2, n, (d + 7) // 8), np.uint8))
         fixes = np.concatenate(self.fixes) if self.fixes else np.zeros((0, 2), np.int64)
-        return RawFix(planes, fixes)
+        return RawFix(self.planes, fixes)
 
 
 def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -> None:
     n, d = vs.vectors.shape
     norms = np.empty(n, dtype=np.float32)
-    fix = _RawFixBuilder() if source.dtype == "float32" else None
+    fix = _RawFixBuilder(n, d) if source.dtype == "float32" else None
     # written block by block through the file, not a memory map, so that the pages of
     # the new matrix do not count against the process's memory while converting
     with open(tmp / "vectors.npy", "wb") as fh:
@@ -1384,7 +1396,7 @@ def _in_memory(vs: VectorSet, source: Source, reporter: Reporter, exc: OSError) 
                   "again")
     n, d = vs.vectors.shape
     norms = np.empty(n, dtype=np.float32)
-    fix = _RawFixBuilder() if source.dtype == "float32" else None
+    fix = _RawFixBuilder(n, d) if source.dtype == "float32" else None
     blocks = list(_normalised_blocks(vs, norms, source.dtype, fix))
     vectors = np.concatenate(blocks) if blocks else np.zeros((0, d), source.dtype)
     vocab, offsets = _vocab_bytes(vs.words)
