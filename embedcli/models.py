@@ -8,8 +8,8 @@ A ``--model`` value names one of:
 * a gensim-data name (``glove-twitter-25``): a copy in gensim's data directory is used
   offline, otherwise gensim's downloader fetches it.
 
-Every source is read once (``readers.py``: through gensim where gensim can) and converted
-into an embedcli cache entry, a directory holding
+Every source is read once (``readers.py``: pyarrow and our own readers for vector files,
+gensim for its own saves) and converted into an embedcli cache entry, a directory holding
 
 ``vectors.npy``
     the unit-normalised matrix (float32, or float16 with ``--dtype float16``),

@@ -1,29 +1,33 @@
-"""Reading vector files into words and a float32 matrix: gensim first, ours where it fails.
+"""Reading vector files into words and a float32 matrix, as gensim would read them, right.
 
 Formats are told apart by content, not by the file's name:
 
-* GloVe text (no header), word2vec / fastText text (``COUNT DIM`` header), word2vec binary:
-  read by gensim's ``load_word2vec_format``; its result is then checked and repaired
-  where gensim is silently wrong (a byte-order mark glued to the first word, the ``None``
-  key and zero row it leaves for a duplicate word, NaN values, a header that
-  under-counts the words);
+* GloVe text (no header), word2vec / fastText text (``COUNT DIM`` header): read by
+  TextReader, a block of 16 MiB at a time: pyarrow's CSV parser (C++, on every core)
+  takes a block of plain lines, the careful reader below any other, line by line, in
+  file order; the values are those gensim's ``load_word2vec_format`` gives (a number
+  parsed as float64, then rounded to float32), and what gensim gets wrong it gets right
+  (a byte-order mark glued to the first word, the ``None`` key and zero row it leaves
+  for a duplicate word, tokens with spaces as in glove.840B, a line with one number
+  that gensim repeats across the row, a header that over- or under-counts);
+* word2vec binary: its records, walked in Python and copied into the matrix;
 * gensim saves (``KeyedVectors.save``, ``Word2Vec``/``FastText`` ``.model``): pickles, read
   by gensim only when the caller trusts the file;
 * gzip and bz2 compression of any of these, and members of a zip archive
   (``glove.6B.zip:glove.6B.100d.txt``).
 
-Where gensim cannot parse a real file (a header that over- or under-counts, tokens with
-spaces as in glove.840B, a line with too few fields, invalid UTF-8, a zip member), our own
-readers below read it and name the file, line and byte of anything they cannot accept.
+Before a file is read, one quick pass checks it (``scan_text``, ``scan_binary``) and
+counts its records, so that the matrix is allocated once, for the records the file
+holds (never for what a header claims): it names the file, line and byte of anything
+no reader can accept, and says what in it gensim would misread. Every fault of the file
+itself, whatever the layer it shows in (a gzip stream cut off, a bad zip CRC, an I/O
+error, a line of a gigabyte, a FIFO that would block) ends as a ModelError naming the
+file; only a bug in embedcli ends otherwise. Every reader ends in ``_finish``: the
+header's count checked, duplicates dropped (the first kept), NaN, infinite and
+unmeasurable vectors zeroed, each with a note.
 
-Before gensim reads a file, one quick pass checks it (``scan_text``, ``scan_binary``), so
-gensim never meets a file it would misread or allocate too much for (it allocates the
-header's COUNT x DIM up front): it is given only files whose records agree with their
-header. Every fault of the file itself, whatever the layer it shows in (a gzip stream cut
-off, a bad zip CRC, an I/O error, a line of a gigabyte, a FIFO that would block) ends as a
-ModelError naming the file; only a bug in embedcli ends otherwise.
-
-This module and ``models.py`` are the only ones that import gensim, always lazily.
+This module and ``models.py`` are the only ones that import gensim and pyarrow, always
+lazily.
 """
 
 from __future__ import annotations
