@@ -280,3 +280,13 @@ def test_a_bad_number_after_a_blank_line_names_its_own_line(tmp_path):
                 path.open("rb") as stream:
             readers.read_text(stream, str(path), readers.Detected("glove"), ReadOptions(),
                               fast=fast)
+
+
+@pytest.mark.parametrize("header,end", [("", "\n"), ("200 3 \n", " \n")])
+def test_fasttext_vec_lines_ending_in_a_space_take_the_fast_path(monkeypatch, tmp_path,
+                                                                 header, end):
+    body = "".join(f"w{i} {i} 0.5 -1e-3{end}" for i in range(200))
+    fast, careful, lines = both_ways(monkeypatch, write(tmp_path, (header + body).encode()),
+                                     block=1 << 20)
+    assert fast == careful and fast[2] == []
+    assert lines["fast"] >= 199 and lines["careful"] <= 1
