@@ -1317,27 +1317,65 @@ def _normalised_blocks(vs: VectorSet, norms: np.ndarray, dtype: str,
 
 
 class _RawFixBuilder:
-    """Collects a RawFix block by block while a float32 cache of n x d is written (into
-    planes allocated once: a list of blocks joined at the end would hold them twice)."""
+    """Collects a RawFix block by block while a float32 cache of n x d is written: into
+    planes allocated once (a list of blocks joined at the end would hold them twice), or,
+    given ``spill`` (the entry's directory), into two files there, joined into
+    raw_steps.npy by ``save``, so that the planes (1/16 of the matrix) are never held
+    beside it."""
 
-    def __init__(self, n: int, d: int) -> None:
-        self.planes = np.zeros((2, n, (d + 7) // 8), np.uint8)
+    def __init__(self, n: int, d: int, spill: Path | None = None) -> None:
+        self._shape = (2, n, (d + 7) // 8)
+        self._spill = spill
+        self._files: list[Any] = []
+        if spill is None:
+            self.planes = np.zeros(self._shape, np.uint8)
+        else:
+            self._files = [open(spill / f".raw_steps.{k}", "w+b") for k in (0, 1)]
         self.fixes: list[np.ndarray] = []
 
     def add(self, raw: np.ndarray, unit: np.ndarray, norms: np.ndarray, first_row: int) -> None:
         planes, fixes = RawFix.for_block(raw, unit, norms, first_row)
-        self.planes[:, first_row:first_row + planes.shape[1]] = planes
+        if self._files:
+            for fh, plane in zip(self._files, planes):
+                fh.write(plane.tobytes())
+        else:
+            self.planes[:, first_row:first_row + planes.shape[1]] = planes
         self.fixes.append(fixes)
 
+    def _fixes(self) -> np.ndarray:
+        return np.concatenate(self.fixes) if self.fixes else np.zeros((0, 2), np.int64)
+
     def build(self, n: int, d: int) -> RawFix:
-        fixes = np.concatenate(self.fixes) if self.fixes else np.zeros((0, 2), np.int64)
-        return RawFix(self.planes, fixes)
+        return RawFix(self.planes, self._fixes())
+
+    def save(self, entry: Path) -> None:
+        """raw_steps.npy and raw_fixes.npy in ``entry`` (the spilled planes joined)."""
+        assert self._spill is not None
+        with open(entry / "raw_steps.npy", "wb") as out:
+            header = {"descr": np.dtype(np.uint8).str, "fortran_order": False,
+                      "shape": self._shape}
+            np.lib.format.write_array_header_1_0(out, header)
+            for fh in self._files:
+                fh.seek(0)
+                shutil.copyfileobj(fh, out, 1 << 20)
+                fh.close()
+        for k in (0, 1):
+            (self._spill / f".raw_steps.{k}").unlink()
+        np.save(entry / "raw_fixes.npy", self._fixes())
 
 
 def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -> None:
     n, d = vs.vectors.shape
+    # the vocabulary first, so that its temporaries are gone before the planes are made
+    vocab, offsets = _vocab_bytes(vs.words)
+    (tmp / "vocab.txt").write_bytes(vocab)
+    np.save(tmp / "offsets.npy", offsets)
+    starts, order = word_table(vocab, offsets)
+    np.save(tmp / "word_buckets.npy", starts)
+    np.save(tmp / "word_order.npy", order)
+    del vocab, offsets, starts, order
     norms = np.empty(n, dtype=np.float32)
-    fix = _RawFixBuilder(n, d) if source.dtype == "float32" else None
+    fix = _RawFixBuilder(n, d, spill=tmp) if source.dtype == "float32" else None
     # written block by block through the file, not a memory map, so that the pages of
     # the new matrix do not count against the process's memory while converting
     with open(tmp / "vectors.npy", "wb") as fh:
@@ -1349,15 +1387,7 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
                 advance(len(block))
     np.save(tmp / "norms.npy", norms)
     if fix is not None:
-        exact = fix.build(n, d)
-        np.save(tmp / "raw_steps.npy", exact.planes)
-        np.save(tmp / "raw_fixes.npy", exact.fixes)
-    vocab, offsets = _vocab_bytes(vs.words)
-    (tmp / "vocab.txt").write_bytes(vocab)
-    np.save(tmp / "offsets.npy", offsets)
-    starts, order = word_table(vocab, offsets)
-    np.save(tmp / "word_buckets.npy", starts)
-    np.save(tmp / "word_order.npy", order)
+        fix.save(tmp)
     sums = {name: _checksums(tmp / name) for name in _entry_files(source.dtype)}
     meta = {"format": FORMAT_VERSION, "name": source.name, "kind": source.kind,
             "source": str(source.location), "identity": _identity(source),
