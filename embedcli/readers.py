@@ -3,7 +3,7 @@
 Formats are told apart by content, not by the file's name:
 
 * GloVe text (no header), word2vec / fastText text (``COUNT DIM`` header): read by
-  TextReader, a block of 16 MiB at a time: pyarrow's CSV parser (C++, on every core)
+  TextReader, a block of 8 MiB at a time: pyarrow's CSV parser (C++, on every core)
   takes a block of plain lines, the careful reader below any other, line by line, in
   file order; the values are those gensim's ``load_word2vec_format`` gives (a number
   parsed as float64, then rounded to float32), and what gensim gets wrong it gets right
@@ -829,7 +829,7 @@ def _lengths_out_of_range(vectors: np.ndarray, block: int = _FINISH_ROWS) -> np.
 # lines are then split alike by pyarrow (at each space) and by the careful reader (at any
 # white space), so both read the same word and the same DIM numbers.
 _NOT_FAST = (b"\t", b"\r", b"\x0b", b"\x0c")
-FAST_BLOCK = 1 << 24  # 16 MiB of text at a time (32 or 64: no faster, and more memory)
+FAST_BLOCK = 1 << 23  # 8 MiB of text at a time (16 to 64: no faster, and more memory)
 
 
 class TextReader:
@@ -882,6 +882,10 @@ class TextReader:
                 self._careful(data.split(b"\n"))
             if self.done:
                 break
+        if self.fast_lines:  # what pyarrow's allocator keeps for the next block: not needed
+            import pyarrow as pa
+
+            pa.default_memory_pool().release_unused()
         # GloVe and word2vec files end their lines with a newline: a last line without one
         # was cut off, and may hold a number cut short (0.78131 -> 0.78) that no count of
         # fields can catch: it is left out, and the note says so.
