@@ -899,7 +899,9 @@ def _convert_rows(ctx: Context, label: str, path: Path, fmt: str, words: int,
     notes = [f"convert: {label}: {size / 1e6:,.0f} MB at {size / 1e6 / e_time:,.1f} MB/s "
              f"(embedcli, whole process) against {size / 1e6 / g_time:,.1f} MB/s (gensim); "
              f"gensim's load alone {median(loads):.2f} s; {e_time / g_time:.3f}x gensim "
-             f"({g_time / e_time:.1f}x faster)"]
+             f"({g_time / e_time:.1f}x faster); CPU time (user + system) embedcli "
+             f"{median([s.cpu_seconds for s in mine]):.2f} s, gensim "
+             f"{median([s.cpu_seconds for s in theirs]):.2f} s"]
     data = {"file_bytes": size, "embedcli_seconds": [s.seconds for s in mine],
             "embedcli_peak_rss_mb": [s.peak_rss_mb for s in mine],
             "gensim_seconds": [s.seconds for s in theirs], "gensim_load_s": loads,
@@ -962,10 +964,12 @@ def bench_scale_text(ctx: Context) -> Section:
                           conversion.peak_rss_mb <= limit)),
     ]
     notes = [f"scale_text: {size / 1e6:,.0f} MB converted at "
-             f"{size / 1e6 / conversion.seconds:,.1f} MB/s (whole process)"]
+             f"{size / 1e6 / conversion.seconds:,.1f} MB/s (whole process; CPU time "
+             f"{conversion.cpu_seconds:.1f} s, user + system, on all cores)"]
     data = {"words": SCALE_WORDS, "dim": SCALE_DIM, "file_bytes": size,
             "embedcli_conversion_s": conversion.seconds,
             "embedcli_conversion_peak_rss_mb": conversion.peak_rss_mb,
+            "embedcli_conversion_cpu_s": conversion.cpu_seconds,
             "embedcli_mb_per_s": size / 1e6 / conversion.seconds}
     return Section("scale_text", rows, checks=[], data=data, notes=notes)
 
