@@ -336,9 +336,12 @@ def word_table(vocab: bytes | mmap.mmap, offsets: np.ndarray) -> tuple[np.ndarra
     bucket b's stretch of it. Built once, when the cache is written.
     """
     n = len(offsets) - 1
-    words = bytes(vocab[1:-1]).split(b"\n") if n else []
     size = 1 << max(0, (n - 1).bit_length())
-    buckets = np.fromiter((zlib.crc32(w) for w in words), dtype=np.uint32, count=n)
+    buckets = np.empty(n, dtype=np.uint32)
+    for start in range(0, n, 1 << 16):  # a slice of the words at a time, not all as bytes
+        stop = min(n, start + (1 << 16))
+        words = bytes(vocab[int(offsets[start]):int(offsets[stop]) - 1]).split(b"\n")
+        buckets[start:stop] = [zlib.crc32(w) for w in words]
     buckets &= np.uint32(size - 1)
     kind = np.int32 if n < 2**31 else np.int64
     order = np.argsort(buckets, kind="stable").astype(kind)
@@ -1296,7 +1299,9 @@ def _vocab_bytes(words: list[str]) -> tuple[bytes, np.ndarray]:
     whole text, not a bytes object per word (2.2 M of them outweigh the text)."""
     vocab = ("\n" + "\n".join(words) + "\n").encode("utf-8", "surrogatepass")
     # no word holds a newline (the readers refuse one), so word k starts after the k-th
-    offsets = np.flatnonzero(np.frombuffer(vocab, dtype=np.uint8) == 10).astype(np.int64) + 1
+    offsets = np.flatnonzero(np.frombuffer(vocab, dtype=np.uint8) == 10).astype(np.int64,
+                                                                               copy=False)
+    offsets += 1
     return vocab, offsets
 
 
