@@ -8,8 +8,8 @@ A ``--model`` value names one of:
 * a gensim-data name (``glove-twitter-25``): a copy in gensim's data directory is used
   offline, otherwise gensim's downloader fetches it.
 
-Every source is read once (``readers.py``: through gensim where gensim can) and converted
-into an embedcli cache entry, a directory holding
+Every source is read once (``readers.py``: pyarrow and our own readers for vector files,
+gensim for its own saves) and converted into an embedcli cache entry, a directory holding
 
 ``vectors.npy``
     the unit-normalised matrix (float32, or float16 with ``--dtype float16``),
@@ -95,6 +95,9 @@ GENSIM_DATA_MODELS = (
 DTYPES = ("float32", "float16")
 _BLOCK_ROWS = 1 << 16
 _BLOCK_VALUES = 1 << 22  # a conversion's block: 16 MB of float32 (each temporary the same)
+# rows normalised at a time while converting: the temporaries of a block (its lengths,
+# unit rows and RawFix steps, several int64 copies) stay near 40 MB at 300 dimensions
+_WRITE_ROWS = 1 << 12
 _SPOT_CHECKS = 64  # words a model checks one by one before it checks its whole vocabulary
 _SUBWORD_MEMO = 1 << 16  # vectors of words outside the vocabulary a model keeps at once
 
@@ -399,9 +402,12 @@ def word_table(vocab: bytes | mmap.mmap, offsets: np.ndarray) -> tuple[np.ndarra
     bucket b's stretch of it. Built once, when the cache is written.
     """
     n = len(offsets) - 1
-    words = bytes(vocab[1:-1]).split(b"\n") if n else []
     size = 1 << max(0, (n - 1).bit_length())
-    buckets = np.fromiter((zlib.crc32(w) for w in words), dtype=np.uint32, count=n)
+    buckets = np.empty(n, dtype=np.uint32)
+    for start in range(0, n, 1 << 16):  # a slice of the words at a time, not all as bytes
+        stop = min(n, start + (1 << 16))
+        words = bytes(vocab[int(offsets[start]):int(offsets[stop]) - 1]).split(b"\n")
+        buckets[start:stop] = [zlib.crc32(w) for w in words]
     buckets &= np.uint32(size - 1)
     kind = np.int32 if n < 2**31 else np.int64
     order = np.argsort(buckets, kind="stable").astype(kind)
@@ -1033,12 +1039,17 @@ def _checksums(path: Path) -> tuple[int, int, int]:
     size = path.stat().st_size
     if size == 0:
         return 0, zlib.crc32(b""), zlib.crc32(b"")
-    # read, not mapped: a mapped file's pages would count against the memory of a
-    # conversion that still holds the matrices it wrote (gigabytes for cc.en.300)
-    crc, sampled = zlib.crc32(b""), zlib.crc32(b"")
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 24):
-            crc = zlib.crc32(chunk, crc)
+    # read through a buffer, not a map: the mapped pages of a new matrix would count
+    # against the converting process's memory, beside the matrix it still holds
+    crc = 0
+    buffer = bytearray(1 << 20)
+    with open(path, "rb") as fh, memoryview(buffer) as view:
+        while True:
+            got = fh.readinto(buffer)
+            if not got:
+                break
+            crc = zlib.crc32(view[:got], crc)
+        sampled = 0
         for start, end in sampled_ranges(size):
             fh.seek(start)
             sampled = zlib.crc32(fh.read(end - start), sampled)
@@ -1365,22 +1376,22 @@ def _store(vs: VectorSet, source: Source, entry: Path, reporter: Reporter) -> Mo
 
 
 def _vocab_bytes(words: list[str]) -> tuple[bytes, np.ndarray]:
-    encoded = [w.encode("utf-8", "surrogatepass") for w in words]
-    lengths = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
-    offsets = np.empty(len(words) + 1, dtype=np.int64)
-    offsets[0] = 1
-    np.cumsum(lengths, out=offsets[1:])
-    offsets[1:] += 1
-    return b"\n" + b"\n".join(encoded) + b"\n", offsets
+    """vocab.txt's bytes and where each word starts (and the end): one encoding of the
+    whole text, not a bytes object per word (2.2 M of them outweigh the text)."""
+    vocab = ("\n" + "\n".join(words) + "\n").encode("utf-8", "surrogatepass")
+    # no word holds a newline (the readers refuse one), so word k starts after the k-th
+    offsets = np.flatnonzero(np.frombuffer(vocab, dtype=np.uint8) == 10).astype(np.int64,
+                                                                               copy=False)
+    offsets += 1
+    return vocab, offsets
 
 
 def _normalised_blocks(vs: VectorSet, norms: np.ndarray, dtype: str,
                        fix: _RawFixBuilder | None) -> Iterator[np.ndarray]:
     """Unit rows as gensim makes them (``vectors / norms``), a block at a time."""
     src = vs.vectors
-    step = _block_rows(src.shape[1])
-    for start in range(0, src.shape[0], step):
-        block = np.asarray(src[start:start + step], dtype=np.float32)
+    for start in range(0, src.shape[0], _WRITE_ROWS):
+        block = np.asarray(src[start:start + _WRITE_ROWS], dtype=np.float32)
         with np.errstate(over="ignore"):  # gensim's length too is inf past float32's range
             lengths = np.linalg.norm(block, axis=1)
         norms[start:start + len(block)] = lengths
@@ -1392,27 +1403,65 @@ def _normalised_blocks(vs: VectorSet, norms: np.ndarray, dtype: str,
 
 
 class _RawFixBuilder:
-    """Collects a RawFix block by block while a float32 cache is written (the planes
-    filled in place: gathering blocks and joining them would hold them twice)."""
+    """Collects a RawFix block by block while a float32 cache of n x d is written: into
+    planes allocated once (a list of blocks joined at the end would hold them twice), or,
+    given ``spill`` (the entry's directory), into two files there, joined into
+    raw_steps.npy by ``save``, so that the planes (1/16 of the matrix) are never held
+    beside it."""
 
-    def __init__(self, n: int, d: int) -> None:
-        self.planes = np.zeros((2, n, (d + 7) // 8), np.uint8)
+    def __init__(self, n: int, d: int, spill: Path | None = None) -> None:
+        self._shape = (2, n, (d + 7) // 8)
+        self._spill = spill
+        self._files: list[Any] = []
+        if spill is None:
+            self.planes = np.zeros(self._shape, np.uint8)
+        else:
+            self._files = [open(spill / f".raw_steps.{k}", "w+b") for k in (0, 1)]
         self.fixes: list[np.ndarray] = []
 
     def add(self, raw: np.ndarray, unit: np.ndarray, norms: np.ndarray, first_row: int) -> None:
         planes, fixes = RawFix.for_block(raw, unit, norms, first_row)
-        self.planes[:, first_row:first_row + planes.shape[1]] = planes
+        if self._files:
+            for fh, plane in zip(self._files, planes):
+                fh.write(plane.tobytes())
+        else:
+            self.planes[:, first_row:first_row + planes.shape[1]] = planes
         self.fixes.append(fixes)
 
+    def _fixes(self) -> np.ndarray:
+        return np.concatenate(self.fixes) if self.fixes else np.zeros((0, 2), np.int64)
+
     def build(self, n: int, d: int) -> RawFix:
-        fixes = np.concatenate(self.fixes) if self.fixes else np.zeros((0, 2), np.int64)
-        return RawFix(self.planes, fixes)
+        return RawFix(self.planes, self._fixes())
+
+    def save(self, entry: Path) -> None:
+        """raw_steps.npy and raw_fixes.npy in ``entry`` (the spilled planes joined)."""
+        assert self._spill is not None
+        with open(entry / "raw_steps.npy", "wb") as out:
+            header = {"descr": np.dtype(np.uint8).str, "fortran_order": False,
+                      "shape": self._shape}
+            np.lib.format.write_array_header_1_0(out, header)
+            for fh in self._files:
+                fh.seek(0)
+                shutil.copyfileobj(fh, out, 1 << 20)
+                fh.close()
+        for k in (0, 1):
+            (self._spill / f".raw_steps.{k}").unlink()
+        np.save(entry / "raw_fixes.npy", self._fixes())
 
 
 def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -> None:
     n, d = vs.vectors.shape
+    # the vocabulary first, so that its temporaries are gone before the planes are made
+    vocab, offsets = _vocab_bytes(vs.words)
+    (tmp / "vocab.txt").write_bytes(vocab)
+    np.save(tmp / "offsets.npy", offsets)
+    starts, order = word_table(vocab, offsets)
+    np.save(tmp / "word_buckets.npy", starts)
+    np.save(tmp / "word_order.npy", order)
+    del vocab, offsets, starts, order
     norms = np.empty(n, dtype=np.float32)
-    fix = _RawFixBuilder(n, d) if source.dtype == "float32" else None
+    fix = _RawFixBuilder(n, d, spill=tmp) if source.dtype == "float32" else None
     # written block by block through the file, not a memory map, so that the pages of
     # the new matrix do not count against the process's memory while converting
     with open(tmp / "vectors.npy", "wb") as fh:
@@ -1424,15 +1473,7 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
                 advance(len(block))
     np.save(tmp / "norms.npy", norms)
     if fix is not None:
-        exact = fix.build(n, d)
-        np.save(tmp / "raw_steps.npy", exact.planes)
-        np.save(tmp / "raw_fixes.npy", exact.fixes)
-    vocab, offsets = _vocab_bytes(vs.words)
-    (tmp / "vocab.txt").write_bytes(vocab)
-    np.save(tmp / "offsets.npy", offsets)
-    starts, order = word_table(vocab, offsets)
-    np.save(tmp / "word_buckets.npy", starts)
-    np.save(tmp / "word_order.npy", order)
+        fix.save(tmp)
     if vs.subwords is not None:
         _write_ngrams(vs.subwords[1], source.dtype, tmp / "ngrams.npy", reporter)
     sums = {name: _checksums(tmp / name)

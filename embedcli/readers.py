@@ -1,29 +1,33 @@
-"""Reading vector files into words and a float32 matrix: gensim first, ours where it fails.
+"""Reading vector files into words and a float32 matrix, as gensim would read them, right.
 
 Formats are told apart by content, not by the file's name:
 
-* GloVe text (no header), word2vec / fastText text (``COUNT DIM`` header), word2vec binary:
-  read by gensim's ``load_word2vec_format``; its result is then checked and repaired
-  where gensim is silently wrong (a byte-order mark glued to the first word, the ``None``
-  key and zero row it leaves for a duplicate word, NaN values, a header that
-  under-counts the words);
+* GloVe text (no header), word2vec / fastText text (``COUNT DIM`` header): read by
+  TextReader, a block of 8 MiB at a time: pyarrow's CSV parser (C++, on every core)
+  takes a block of plain lines, the careful reader below any other, line by line, in
+  file order; the values are those gensim's ``load_word2vec_format`` gives (a number
+  parsed as float64, then rounded to float32), and what gensim gets wrong it gets right
+  (a byte-order mark glued to the first word, the ``None`` key and zero row it leaves
+  for a duplicate word, tokens with spaces as in glove.840B, a line with one number
+  that gensim repeats across the row, a header that over- or under-counts);
+* word2vec binary: its records, walked in Python and copied into the matrix;
 * gensim saves (``KeyedVectors.save``, ``Word2Vec``/``FastText`` ``.model``): pickles, read
   by gensim only when the caller trusts the file;
 * gzip and bz2 compression of any of these, and members of a zip archive
   (``glove.6B.zip:glove.6B.100d.txt``).
 
-Where gensim cannot parse a real file (a header that over- or under-counts, tokens with
-spaces as in glove.840B, a line with too few fields, invalid UTF-8, a zip member), our own
-readers below read it and name the file, line and byte of anything they cannot accept.
+Before a file is read, one quick pass checks it (``scan_text``, ``scan_binary``) and
+counts its records, so that the matrix is allocated once, for the records the file
+holds (never for what a header claims): it names the file, line and byte of anything
+no reader can accept, and says what in it gensim would misread. Every fault of the file
+itself, whatever the layer it shows in (a gzip stream cut off, a bad zip CRC, an I/O
+error, a line of a gigabyte, a FIFO that would block) ends as a ModelError naming the
+file; only a bug in embedcli ends otherwise. Every reader ends in ``_finish``: the
+header's count checked, duplicates dropped (the first kept), NaN, infinite and
+unmeasurable vectors zeroed, each with a note.
 
-Before gensim reads a file, one quick pass checks it (``scan_text``, ``scan_binary``), so
-gensim never meets a file it would misread or allocate too much for (it allocates the
-header's COUNT x DIM up front): it is given only files whose records agree with their
-header. Every fault of the file itself, whatever the layer it shows in (a gzip stream cut
-off, a bad zip CRC, an I/O error, a line of a gigabyte, a FIFO that would block) ends as a
-ModelError naming the file; only a bug in embedcli ends otherwise.
-
-This module and ``models.py`` are the only ones that import gensim, always lazily.
+This module and ``models.py`` are the only ones that import gensim and pyarrow, always
+lazily.
 """
 
 from __future__ import annotations
@@ -34,8 +38,6 @@ import io
 import os
 import re
 import stat
-import threading
-import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -310,20 +312,44 @@ def _read(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
     scan, own = (scan_binary, read_binary) if binary else (scan_text, read_text)
     with reporter.progress(f"checking {location.name}", size, "bytes") as adv:
         with _counting(open_stream(location), adv) as stream:
-            why_not_gensim = scan(stream, str(location), detected, options)
-    if location.member is not None:
-        why_not_gensim = why_not_gensim or "gensim cannot open a member of a zip archive"
-    if not why_not_gensim:
-        with reporter.progress(f"reading {location.name} with gensim", size, "bytes") as adv:
-            try:
-                return _read_word2vec_with_gensim(location, detected, options, adv)
-            except _GensimFailed as failed:
-                why_not_gensim = failed.reason
-    reporter.note(f"gensim cannot read {location.name} as it is ({why_not_gensim}); "
-                  "reading it with embedcli's own reader")
+            scanned = scan(stream, str(location), detected, options)
+    if scanned.irregular:
+        reporter.note(f"gensim would misread {location.name} ({scanned.irregular}); embedcli "
+                      "reads it as it is")
     with reporter.progress(f"reading {location.name}", size, "bytes") as adv:
         with _counting(open_stream(location), adv) as stream:
-            return own(stream, str(location), detected, options)
+            return own(stream, str(location), detected, options, rows=scanned.records)
+
+
+class _Rows:
+    """The float32 matrix a reader fills in file order: allocated once, for the records the
+    checking pass counted (grown, by a copy, only if the file grew since)."""
+
+    def __init__(self, expected: int | None):
+        self._expected = expected or 0
+        self._array: np.ndarray | None = None
+        self.count = 0
+
+    def room(self, dim: int, rows: int) -> np.ndarray:
+        """The next ``rows`` rows, to be filled by the caller; counted as filled."""
+        need = self.count + rows
+        if self._array is None:
+            self._array = np.empty((max(self._expected, need), dim), dtype=np.float32)
+        elif need > len(self._array):
+            grown = np.empty((max(need, len(self._array) * 2), dim), dtype=np.float32)
+            grown[: self.count] = self._array[: self.count]
+            self._array = grown
+        start, self.count = self.count, need
+        return self._array[start:need]
+
+    def add(self, values: np.ndarray) -> None:
+        with np.errstate(over="ignore"):  # 1e39: infinite in float32, zeroed by _finish
+            self.room(values.shape[1], len(values))[...] = values
+
+    def result(self, dim: int) -> np.ndarray:
+        if self._array is None:
+            return np.zeros((0, dim), dtype=np.float32)
+        return self._array[: self.count]
 
 
 class _Lines:
@@ -334,18 +360,29 @@ class _Lines:
     After the iteration, ``tail`` holds what followed the last newline (b"" if nothing).
     """
 
-    def __init__(self, stream: IO[bytes], name: str):
+    def __init__(self, stream: IO[bytes], name: str, chunk: int = _CHUNK):
         self._stream = stream
         self._name = name
+        self._chunk = chunk
         self.tail = b""
         self.count = 0  # lines yielded so far
+        self._before = 0
 
     def __iter__(self) -> Iterator[tuple[list[bytes], bytes]]:
         """Blocks of (lines, the bytes they were split from)."""
+        for data, lines in self._blocks(split=True):
+            yield lines, data
+
+    def blocks(self) -> Iterator[tuple[bytes, int]]:
+        """Blocks of (whole lines, each without its last newline; how many lines)."""
+        for data, _ in self._blocks(split=False):
+            yield data, self.count - self._before
+
+    def _blocks(self, split: bool) -> Iterator[tuple[bytes, list[bytes]]]:
         parts: list[bytes] = []  # the line under way, in pieces
         size = 0
         while True:
-            chunk = self._stream.read(_CHUNK)
+            chunk = self._stream.read(self._chunk)
             if not chunk:
                 break
             last = chunk.rfind(b"\n")
@@ -360,17 +397,37 @@ class _Lines:
                 data = b"".join(parts)
             else:
                 data = chunk[:last]
-            lines = data.split(b"\n")
-            if len(data) > MAX_LINE:
-                lengths = list(map(len, lines))
-                longest = max(lengths)
-                if longest > MAX_LINE:
-                    self._too_long(self.count + lengths.index(longest) + 1)
+            lines: list[bytes] = []
+            self._before = self.count
+            if split:
+                lines = data.split(b"\n")
+                if len(data) > MAX_LINE:
+                    lengths = list(map(len, lines))
+                    longest = max(lengths)
+                    if longest > MAX_LINE:
+                        self._too_long(self.count + lengths.index(longest) + 1)
+                self.count += len(lines)
+            else:
+                self.count += self._walk(data)
             rest = chunk[last + 1:]
+            chunk = b""  # not held while the block is read
             parts, size = ([rest], len(rest)) if rest else ([], 0)
-            self.count += len(lines)
-            yield lines, data
+            yield data, lines
         self.tail = b"".join(parts)
+
+    def _walk(self, data: bytes) -> int:
+        """The lines in ``data``, each checked against MAX_LINE (in C, a line at a time:
+        faster than bytes.count, and without a copy of the block as split makes)."""
+        start = 0
+        k = 0
+        while True:
+            end = data.find(b"\n", start, start + MAX_LINE + 1)
+            if end < 0:
+                if len(data) - start > MAX_LINE:
+                    self._too_long(self.count + k + 1)
+                return k + 1
+            start = end + 1
+            k += 1
 
     def _too_long(self, line_no: int) -> None:
         raise ModelError(f"line {line_no:,} of {self._name} is longer than "
@@ -378,8 +435,17 @@ class _Lines:
                          "is no vector file, or it is damaged")
 
 
+@dataclass(frozen=True)
+class Scanned:
+    """What the checking pass found: the records the reader will read (up to the limit)
+    and, if any, what in the file gensim's reader would misread."""
+
+    records: int
+    irregular: str | None = None
+
+
 def scan_text(stream: IO[bytes], name: str, detected: Detected,
-              options: ReadOptions) -> str | None:
+              options: ReadOptions) -> Scanned:
     """Check a text file's lines before parsing any number: a quick pass.
 
     Raises ModelError for what no reader can accept: a line with too few fields, invalid
@@ -388,9 +454,9 @@ def scan_text(stream: IO[bytes], name: str, detected: Detected,
     word and DIM numbers holds a word with spaces (glove.840B's ``. . .``) only if its
     would-be word does not end in a number, and only if most lines do not.
 
-    Returns why gensim's text reader would misread the file (it keeps a byte-order mark
-    inside the first word, broadcasts a line's lone number across the vector, fails on
-    tokens with spaces, trusts the header's count), or None.
+    Returns the lines to read and why gensim's text reader would misread the file (it keeps
+    a byte-order mark inside the first word, broadcasts a line's lone number across the
+    vector, fails on tokens with spaces, trusts the header's count), if it would.
     """
     header = detected.header
     dim = header[1] if header else 0
@@ -484,7 +550,7 @@ def scan_text(stream: IO[bytes], name: str, detected: Detected,
         if words != expected:
             real = f"{words:,}" if not limit or words < limit else "more"
             reasons.append(f"the header says {header[0]:,} words but the file has {real}")
-    return "; ".join(reasons) or None
+    return Scanned(words, "; ".join(reasons) or None)
 
 
 def _split_alike(data: bytes) -> bool:
@@ -511,8 +577,9 @@ def _dimension_disagrees(name: str, line_no: int, fields: int, dim: int, dim_lin
 class _Records:
     """The records of a word2vec binary stream, walked as gensim walks them: a header
     line, then for each word its bytes up to a space (a newline before it, as the C tool
-    writes, is dropped) and DIM float32 values. Yields blocks of (words, vectors); the
-    vectors only when ``keep``.
+    writes, is dropped) and DIM float32 values. Yields blocks of words; when ``rows`` is
+    given, their vectors are copied into it, record by record, straight from the bytes
+    read.
 
     A record that does not end before the stream does (the file is cut off, or its
     header's dimension is wrong), a word longer than MAX_LINE and invalid UTF-8 in strict
@@ -521,16 +588,16 @@ class _Records:
     """
 
     def __init__(self, stream: IO[bytes], name: str, detected: Detected,
-                 options: ReadOptions, keep: bool):
+                 options: ReadOptions, rows: _Rows | None = None):
         self._stream = stream
         self._name = name
-        self._dim = detected.header[1] if detected.header else 0
+        self._dim = self.dim = detected.header[1] if detected.header else 0
         self._options = options
-        self._keep = keep
+        self._rows = rows
         self.count = 0
         self.bom = False
 
-    def __iter__(self) -> Iterator[tuple[list[str], np.ndarray | None]]:
+    def __iter__(self) -> Iterator[list[str]]:
         name, dim = self._name, self._dim
         limit = self._options.limit or 0
         size = dim * 4
@@ -562,13 +629,10 @@ class _Records:
                 raise ModelError(f"cannot read {name} as a word2vec binary file: the word at "
                                  f"byte {base + pos:,} is longer than {MAX_LINE >> 20} MiB")
             decoded = self._decode(words, starts, base)
-            vectors = None
-            if self._keep and words:
-                data = b"".join(buf[s + len(w) + 1: s + len(w) + 1 + size]
-                                for s, w in zip(starts, words))
-                vectors = np.frombuffer(data, dtype=np.float32).reshape(len(words), dim)
+            if self._rows is not None and words:
+                self._copy(buf, words, starts, size)
             self.count += len(words)
-            yield decoded, vectors
+            yield decoded
             if stop:
                 return
             chunk = self._stream.read(_CHUNK)
@@ -582,6 +646,16 @@ class _Records:
                 f"cannot read {name} as a word2vec binary file: it ends in the middle of "
                 f"record {self.count + 1:,} (byte {base + pos:,}): it looks truncated, or its "
                 f"header's dimension ({dim:,}) is wrong")
+
+    def _copy(self, buf: bytes, words: list[bytes], starts: list[int], size: int) -> None:
+        assert self._rows is not None
+        room = self._rows.room(self._dim, len(words))
+        with room.reshape(-1).view(np.uint8).data as target, memoryview(buf) as source:
+            at = 0
+            for start, word in zip(starts, words):
+                begin = start + len(word) + 1
+                target[at:at + size] = source[begin:begin + size]
+                at += size
 
     def _decode(self, words: list[bytes], starts: list[int], base: int) -> list[str]:
         errors = self._options.unicode_errors
@@ -603,11 +677,11 @@ class _Records:
 
 
 def scan_binary(stream: IO[bytes], name: str, detected: Detected,
-                options: ReadOptions) -> str | None:
-    """Walk a word2vec binary file's records, as gensim will, before gensim does: errors
-    as _Records says; returns why gensim would misread the file (a header that over- or
-    under-counts: gensim keeps only the counted words, or fails), or None."""
-    records = _Records(stream, name, detected, options, keep=False)
+                options: ReadOptions) -> Scanned:
+    """Walk a word2vec binary file's records (as gensim would) before reading them: errors
+    as _Records says; returns the records and why gensim would misread the file (a header
+    that over- or under-counts: gensim keeps only the counted words, or fails), if so."""
+    records = _Records(stream, name, detected, options)
     for _ in records:
         pass
     reasons = ["a byte-order mark before the header"] if records.bom else []
@@ -617,84 +691,26 @@ def scan_binary(stream: IO[bytes], name: str, detected: Detected,
     if records.count != expected:
         real = f"{records.count:,}" if not limit or records.count < limit else "more"
         reasons.append(f"the header says {count:,} words but the file has {real}")
-    return "; ".join(reasons) or None
+    return Scanned(records.count, "; ".join(reasons) or None)
 
 
-def read_binary(stream: IO[bytes], name: str, detected: Detected,
-                options: ReadOptions) -> VectorSet:
-    """Read every complete record of a word2vec binary file, whatever its header's count."""
-    records = _Records(stream, name, detected, options, keep=True)
+def read_binary(stream: IO[bytes], name: str, detected: Detected, options: ReadOptions, *,
+                rows: int | None = None) -> VectorSet:
+    """Read every complete record of a word2vec binary file, whatever its header's count,
+    into one matrix (of ``rows``, the records the checking pass counted)."""
+    matrix = _Rows(rows)
+    records = _Records(stream, name, detected, options, matrix)
     words: list[str] = []
-    blocks: list[np.ndarray] = []
-    for block_words, vectors in records:
+    for block_words in records:
         words += block_words
-        if vectors is not None:
-            blocks.append(vectors)
     if not words:
         raise ModelError(f"{name} holds no vectors")
-    vectors = np.concatenate(blocks) if len(blocks) > 1 else blocks[0].copy()
     count = detected.header[0] if detected.header else 0
-    return _finish(words, vectors, [], name, header_count=None if options.limit else count)
+    return _finish(words, matrix.result(records.dim), [], name,
+                   header_count=None if options.limit else count)
 
 
-# --------------------------------------------------------------------------- through gensim
-
-
-class _GensimFailed(Exception):
-    def __init__(self, reason: str):
-        self.reason = reason
-
-
-def _read_word2vec_with_gensim(location: Location, detected: Detected, options: ReadOptions,
-                               advance: Advance) -> VectorSet:
-    from gensim.models import KeyedVectors
-
-    binary = detected.kind == "word2vec-binary"
-    kwargs: dict[str, Any] = {"binary": binary, "no_header": detected.kind == "glove",
-                              "unicode_errors": options.unicode_errors}
-    if options.limit:
-        kwargs["limit"] = options.limit
-    try:
-        with _named_for_gensim(location.path) as path, _watch_progress(path, advance), \
-                warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)  # "overflow encountered in cast"
-            kv = KeyedVectors.load_word2vec_format(str(path), **kwargs)
-    except (ValueError, EOFError, UnicodeDecodeError, IndexError, AssertionError) as exc:
-        raise _GensimFailed(str(exc).split("\n")[0] or type(exc).__name__) from None
-    words = list(kv.index_to_key)
-    vectors = np.asarray(kv.vectors, dtype=np.float32)
-    notes: list[str] = []
-    if None in words:  # gensim 4.4 keeps the first of each duplicate, then a None key
-        keep = [i for i, w in enumerate(words) if w is not None]
-        notes.append(f"{len(words) - len(keep):,} duplicate words; kept the first of each")
-        words = [words[i] for i in keep]
-        vectors = vectors[keep]
-    if words and words[0].startswith("\ufeff"):  # a byte-order mark gensim kept in a word
-        words[0] = words[0][1:]
-    return _finish(words, vectors, notes, str(location))
-
-
-@contextmanager
-def _named_for_gensim(path: Path) -> Iterator[Path]:
-    """A name whose ending tells gensim the truth about compression.
-
-    gensim opens files through smart_open, which decompresses by the file's ending
-    alone; for a gzip file named ``.txt`` (or a plain file named ``.gz``) it is given a
-    symbolic link with the right ending instead.
-    """
-    compression = compression_of(path)
-    wanted = {"gzip": ".gz", "bz2": ".bz2"}.get(compression or "", "")
-    known = (".gz", ".bz2", ".xz", ".zst", ".lzma")
-    if (path.suffix == wanted) if wanted else path.suffix.lower() not in known:
-        yield path
-        return
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="embedcli-") as tmp:
-        link = Path(tmp) / (path.stem + wanted if path.suffix.lower() in known
-                            else path.name + wanted)
-        link.symlink_to(path.resolve())
-        yield link
+# --------------------------------------------------------------------------- gensim saves
 
 
 def _read_gensim_save(location: Location, options: ReadOptions) -> VectorSet:
@@ -781,8 +797,15 @@ def _dedupe(words: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarra
     seen: dict[str, int] = {}
     for i, w in enumerate(words):
         seen.setdefault(w, i)
-    keep = sorted(seen.values())
-    return [words[i] for i in keep], vectors[keep]
+    keep = np.array(sorted(seen.values()), dtype=np.int64)
+    if not vectors.flags.writeable:
+        return [words[i] for i in keep], vectors[keep]
+    # moved up in place, a block at a time (row keep[i] >= i, so no row is overwritten
+    # before it is moved), not copied whole
+    for start in range(0, len(keep), _FINISH_ROWS):
+        part = keep[start:start + _FINISH_ROWS]
+        vectors[start:start + len(part)] = vectors[part]
+    return [words[i] for i in keep.tolist()], vectors[: len(keep)]
 
 
 def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str, *,
@@ -805,7 +828,7 @@ def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str, 
     bad = [w for w in words if "\n" in w or "\r" in w]
     if bad:
         raise ModelError(f"{name}: the word {bad[0]!r} contains a line break")
-    finite = _finite_rows(vectors)
+    finite = _rows_finite(vectors)
     if not finite.all():
         count = int((~finite).sum())
         vectors = vectors.copy() if not vectors.flags.writeable else vectors
@@ -824,16 +847,18 @@ def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str, 
     return VectorSet(words, vectors, notes)
 
 
-def _finite_rows(vectors: np.ndarray, block: int = 1 << 14) -> np.ndarray:
-    """Which rows hold only finite values, a block of rows at a time (a whole matrix's
-    ``isfinite`` would take a byte per value: 600 MB for 2 M x 300)."""
+_FINISH_ROWS = 1 << 16  # rows checked (or moved) at a time: no temporary of the whole matrix
+
+
+def _rows_finite(vectors: np.ndarray) -> np.ndarray:
     out = np.empty(vectors.shape[0], dtype=bool)
-    for start in range(0, vectors.shape[0], block):
-        out[start:start + block] = np.isfinite(vectors[start:start + block]).all(axis=1)
+    for start in range(0, vectors.shape[0], _FINISH_ROWS):
+        out[start:start + _FINISH_ROWS] = np.isfinite(
+            vectors[start:start + _FINISH_ROWS]).all(axis=1)
     return out
 
 
-def _lengths_out_of_range(vectors: np.ndarray, block: int = 1 << 16) -> np.ndarray:
+def _lengths_out_of_range(vectors: np.ndarray, block: int = _FINISH_ROWS) -> np.ndarray:
     """Which (finite) rows have a length that float32 cannot carry: the squared length
     overflows (then the length is infinite: the unit vector all zero, the raw one NaN),
     or the largest value's square underflows (the length comes out zero or imprecise,
@@ -844,7 +869,9 @@ def _lengths_out_of_range(vectors: np.ndarray, block: int = 1 << 16) -> np.ndarr
         for start in range(0, vectors.shape[0], block):
             rows = np.asarray(vectors[start:start + block], dtype=np.float32)
             squares = np.einsum("ij,ij->i", rows, rows)
-            peak = np.abs(rows).max(axis=1) if rows.shape[1] else np.zeros(len(rows))
+            # the largest magnitude, without a temporary copy of the block for abs()
+            peak = (np.maximum(rows.max(axis=1), -rows.min(axis=1)) if rows.shape[1]
+                    else np.zeros(len(rows)))
             out[start:start + len(rows)] = ~(squares < _LONGEST_SQUARE) | (
                 (peak > 0) & (peak < _SHORTEST_PEAK))
     return out
@@ -853,9 +880,18 @@ def _lengths_out_of_range(vectors: np.ndarray, block: int = 1 << 16) -> np.ndarr
 # --------------------------------------------------------------------------- our text reader
 
 
-def read_text(stream: IO[bytes], name: str, detected: Detected,
-              options: ReadOptions) -> VectorSet:
-    """Read GloVe or word2vec text, accepting what real files hold and naming what it cannot.
+# A block the fast parser takes holds no white space but spaces and newlines (pyarrow
+# would keep a tab in a word, or skip it before a number), and pyarrow refuses what else
+# the careful reader would split otherwise: a run of spaces or a blank line (an empty
+# field, no number), a line that begins with a space (an empty word, checked below). Its
+# lines are then split alike by pyarrow (at each space) and by the careful reader (at any
+# white space), so both read the same word and the same DIM numbers.
+_NOT_FAST = (b"\t", b"\r", b"\x0b", b"\x0c")
+FAST_BLOCK = 1 << 23  # 8 MiB of text at a time (16 to 64: no faster, and more memory)
+
+
+class TextReader:
+    """GloVe or word2vec text, accepting what real files hold and naming what it cannot.
 
     * A line is a word and then DIM numbers; the word may itself hold spaces (glove.840B
       has such tokens), so the vector is the last DIM fields.
@@ -863,47 +899,88 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
     * Duplicate words: the first is kept. A header's count is only a hint.
     * Anything else (too few fields, a field that is not a number, invalid UTF-8) is an
       error naming the file, the line and, for UTF-8, the byte offset.
+
+    The text comes a block of whole lines at a time (``FAST_BLOCK``). A block of plain
+    lines (one word, single spaces, DIM numbers) is parsed by pyarrow's CSV reader, in C++
+    on every core, numbers as float64 then cast to float32 (as numpy's and gensim's own
+    parsing of a number does: the same float32, bit for bit); any block pyarrow refuses
+    or that holds anything else (see ``_NOT_FAST``) is read line by line by the careful
+    reader, whose rules and messages are the only ones. ``fast_lines`` and
+    ``careful_lines`` count the lines each took.
     """
-    rows: list[np.ndarray] = []
-    words: list[str] = []
-    dim = detected.header[1] if detected.header else 0
-    offset = 0
-    line_no = 0
-    block_words: list[str] = []
-    block_values: list[bytes] = []
-    block_first_line = 1
-    limit = options.limit or None
-    first = True
-    unterminated = 0  # the number of a last line cut off (no newline), if any
-    header = detected.header is not None
 
-    def flush() -> None:
-        nonlocal block_words, block_values
-        if not block_words:
-            return
-        try:
-            with np.errstate(over="ignore"):  # 1e39: infinite in float32, zeroed by _finish
-                values = np.array(block_values, dtype=np.float32)
-        except ValueError:
-            _raise_bad_number(block_values, block_first_line, dim, name)
-        rows.append(values.reshape(len(block_words), dim))
-        words.extend(block_words)
-        block_words, block_values = [], []
+    def __init__(self, name: str, detected: Detected, options: ReadOptions, *,
+                 rows: int | None = None, fast: bool = True):
+        self._name = name
+        self._header = detected.header
+        self._options = options
+        self._fast_allowed = fast
+        self._rows = _Rows(rows)
+        self.words: list[str] = []
+        self.dim = detected.header[1] if detected.header else 0
+        self.line_no = 0
+        self.offset = 0
+        self.first = True
+        self.done = False  # the limit is reached
+        self.fast_lines = 0
+        self.careful_lines = 0
+        self._block_words: list[str] = []
+        self._block_values: list[bytes] = []
+        self._block_lines: list[int] = []  # the line of each word in the block
 
-    lines = _Lines(stream, name)
-    done = False
-    for block, _data in lines:
+    def read(self, stream: IO[bytes]) -> VectorSet:
+        lines = _Lines(stream, self._name, chunk=FAST_BLOCK if self._fast_allowed else _CHUNK)
+        for data, count in lines.blocks():
+            if self.first:  # the first line: a byte-order mark, or the header
+                cut = data.find(b"\n")
+                self._careful([data if cut < 0 else data[:cut]])
+                data = b"" if cut < 0 else data[cut + 1:]
+                count -= 1
+            if count and not self.done and not (data and self._fast(data, count)):
+                self._careful(data.split(b"\n"))
+            if self.done:
+                break
+        if self.fast_lines:  # what pyarrow's allocator keeps for the next block: not needed
+            import pyarrow as pa
+
+            pa.default_memory_pool().release_unused()
+        # GloVe and word2vec files end their lines with a newline: a last line without one
+        # was cut off, and may hold a number cut short (0.78131 -> 0.78) that no count of
+        # fields can catch: it is left out, and the note says so.
+        unterminated = self.line_no + 1 if not self.done and lines.tail.strip() else 0
+        self._flush()
+        name = self._name
+        if not self.words and unterminated:
+            raise ModelError(f"{name} holds no complete vectors: it ends in the middle of line "
+                             f"{unterminated}, so it looks truncated")
+        if not self.words:
+            raise ModelError(f"{name} holds no vectors")
+        notes: list[str] = []
+        if unterminated:
+            notes.append(f"the file ends in the middle of line {unterminated}: it looks "
+                         "truncated; that line is left out")
+        counted = self._header is not None and not self._options.limit
+        return _finish(self.words, self._rows.result(self.dim), notes, name,
+                       header_count=self._header[0] if counted and self._header else None)
+
+    # ---------------------------------------------------------------- line by line
+
+    def _careful(self, block: list[bytes]) -> None:
+        name, options = self._name, self._options
+        limit = options.limit or None
         for raw in block:
-            line_no += 1
-            start = offset
-            offset += len(raw) + 1
+            self.line_no += 1
+            self.careful_lines += 1
+            line_no = self.line_no
+            start = self.offset
+            self.offset += len(raw) + 1
             line = raw
-            if first:
-                first = False
+            if self.first:
+                self.first = False
                 if line.startswith(_BOM):
                     line = line[len(_BOM):]
                     start += len(_BOM)
-                if header:
+                if self._header:
                     continue
             line = line.rstrip(b"\r")
             if not line.strip():
@@ -912,10 +989,11 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
                 stripped = line.lstrip()
                 start += len(line) - len(stripped)
                 line = stripped
-            if dim == 0:
-                dim = len(line.split()) - 1
-                if dim < 1:
+            if self.dim == 0:
+                self.dim = len(line.split()) - 1
+                if self.dim < 1:
                     raise ModelError(f"line {line_no} of {name} has no numbers after the word")
+            dim = self.dim
             parts = line.rsplit(None, dim)
             if len(parts) != dim + 1:
                 raise ModelError(f"line {line_no} of {name} has {len(parts)} fields; expected a "
@@ -926,47 +1004,96 @@ def read_text(stream: IO[bytes], name: str, detected: Detected,
                 raise ModelError(
                     f"invalid UTF-8 at byte {start + exc.start:,} (line {line_no}) of {name}; "
                     "use --unicode-errors replace to read on") from None
-            if not block_words:
-                block_first_line = line_no
-            block_words.append(word)
-            block_values.extend(parts[1:])
-            if limit and len(words) + len(block_words) >= limit:
-                done = True
-                break
-            if len(block_words) >= 4096:
-                flush()
-        if done:
-            break
-    # GloVe and word2vec files end their lines with a newline: a last line without one was
-    # cut off, and may hold a number cut short (0.78131 -> 0.78) that no count of fields
-    # can catch: it is left out, and the note says so.
-    if not done and lines.tail.strip():
-        unterminated = line_no + 1
-    flush()
-    if not words and unterminated:
-        raise ModelError(f"{name} holds no complete vectors: it ends in the middle of line "
-                         f"{unterminated}, so it looks truncated")
-    if not words:
-        raise ModelError(f"{name} holds no vectors")
-    vectors = np.concatenate(rows) if len(rows) > 1 else rows[0]
-    notes: list[str] = []
-    if unterminated:
-        notes.append(f"the file ends in the middle of line {unterminated}: it looks "
-                     "truncated; that line is left out")
-    counted = header and detected.header and not limit
-    return _finish(words, vectors, notes, name,
-                   header_count=detected.header[0] if counted and detected.header else None)
+            self._block_lines.append(line_no)
+            self._block_words.append(word)
+            self._block_values.extend(parts[1:])
+            if limit and len(self.words) + len(self._block_words) >= limit:
+                self.done = True
+                return
+            if len(self._block_words) >= 4096:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self._block_words:
+            return
+        try:
+            with np.errstate(over="ignore"):  # 1e39: infinite in float32, zeroed by _finish
+                values = np.array(self._block_values, dtype=np.float32)
+        except ValueError:
+            _raise_bad_number(self._block_values, self._block_lines, self.dim, self._name)
+        self._rows.add(values.reshape(len(self._block_words), self.dim))
+        self.words.extend(self._block_words)
+        self._block_words, self._block_values, self._block_lines = [], [], []
+
+    # ---------------------------------------------------------------- a block at a time
+
+    def _fast(self, data: bytes, count: int) -> bool:
+        """Read ``data`` (``count`` whole lines, without the last newline) through pyarrow,
+        if it takes them all as the careful reader would; False (nothing read) if not."""
+        dim = self.dim
+        if not self._fast_allowed or not dim or data.endswith(b"\n") or data[:1] == b" " \
+                or any(bad in data for bad in _NOT_FAST):
+            return False
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as csv
+
+        trailing = data.endswith(b" ")  # fastText ends each line with a space: one more,
+        # empty, field (or a line with one field more, which the check below refuses)
+        names = [str(i) for i in range(dim + 1 + trailing)]
+        types = {name: pa.float64() for name in names[1:]}
+        types[names[0]] = pa.binary()
+        if trailing:
+            types[names[-1]] = pa.binary()
+        try:
+            table = csv.read_csv(
+                pa.py_buffer(data),
+                read_options=csv.ReadOptions(column_names=names, block_size=1 << 22),
+                parse_options=csv.ParseOptions(delimiter=" ", quote_char=False,
+                                               escape_char=False, double_quote=False,
+                                               newlines_in_values=False,
+                                               ignore_empty_lines=False),
+                convert_options=csv.ConvertOptions(column_types=types, null_values=[],
+                                                   strings_can_be_null=False,
+                                                   quoted_strings_can_be_null=False,
+                                                   check_utf8=False))
+            if table.num_rows != count or pc.min(pc.binary_length(table.column(0))).as_py() == 0 \
+                    or trailing and pc.max(pc.binary_length(table.column(dim + 1))).as_py() != 0:
+                return False
+            words = pc.cast(table.column(0), pa.string()).to_pylist()  # checks the UTF-8
+        except pa.ArrowInvalid:  # a line pyarrow cannot take: the careful reader names it
+            return False
+        self._flush()  # the careful reader's lines before, in file order
+        limit = self._options.limit or 0
+        take = min(count, limit - len(self.words)) if limit else count
+        room = self._rows.room(dim, take)
+        with np.errstate(over="ignore"):  # 1e39: infinite in float32, zeroed by _finish
+            for j in range(dim):
+                room[:, j] = table.column(j + 1).to_numpy()[:take]
+        self.words += words[:take] if take < count else words
+        self.line_no += count
+        self.offset += len(data) + 1
+        self.fast_lines += count
+        self.done = bool(limit) and len(self.words) >= limit
+        return True
 
 
-def _raise_bad_number(values: list[bytes], first_line: int, dim: int, name: str) -> None:
+def read_text(stream: IO[bytes], name: str, detected: Detected, options: ReadOptions, *,
+              rows: int | None = None, fast: bool = True) -> VectorSet:
+    """Read GloVe or word2vec text (see TextReader); ``rows``: how many records the
+    checking pass counted, so that the matrix is allocated once."""
+    return TextReader(name, detected, options, rows=rows, fast=fast).read(stream)
+
+
+def _raise_bad_number(values: list[bytes], lines: list[int], dim: int, name: str) -> None:
     for k, value in enumerate(values):
         try:
             float(value)
         except ValueError:
-            line = first_line + k // dim
             text = value.decode("utf-8", "replace")
-            raise ModelError(f"line {line} of {name}: '{text}' is not a number") from None
-    raise ModelError(f"{name}: a number near line {first_line} cannot be read")
+            raise ModelError(f"line {lines[k // dim]} of {name}: '{text}' is not a "
+                             "number") from None
+    raise ModelError(f"{name}: a number near line {lines[0]} cannot be read")
 
 
 # --------------------------------------------------------------------------- progress
@@ -990,46 +1117,3 @@ class _CountingReader(io.RawIOBase):
         data = self._inner.read(size)
         self._advance(len(data))
         return data
-
-
-@contextmanager
-def _watch_progress(path: Path, advance: Advance) -> Iterator[None]:
-    """Report how far gensim has read ``path``, from the file offset Linux shows in /proc.
-
-    gensim takes a file name and opens it itself, so the only way to see its progress is
-    to watch the offset of the file descriptor it opened. Elsewhere: no progress, no harm.
-    """
-    fdinfo = Path("/proc/self/fdinfo")
-    if not fdinfo.is_dir():
-        yield
-        return
-    stop = threading.Event()
-    target = os.path.realpath(path)
-
-    def watch() -> None:
-        reported = 0
-        fd = None
-        while not stop.wait(0.2):
-            try:
-                if fd is None:
-                    for entry in os.listdir("/proc/self/fd"):
-                        if os.path.realpath(f"/proc/self/fd/{entry}") == target:
-                            fd = entry
-                            break
-                    continue
-                text = (fdinfo / fd).read_text()
-                position = int(text.split("pos:", 1)[1].split()[0])
-            except (OSError, ValueError, IndexError):
-                fd = None
-                continue
-            if position > reported:
-                advance(position - reported)
-                reported = position
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
