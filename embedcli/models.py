@@ -65,7 +65,6 @@ import mmap
 import os
 import re
 import shutil
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -77,7 +76,7 @@ import numpy as np
 
 from embedcli.dirs import user_dir
 from embedcli.errors import DamagedCache, EmbedcliError, ModelError, QueryError, UsageError, shown
-from embedcli.readers import Location, ReadOptions, VectorSet
+from embedcli.sources import Location, ReadOptions, VectorSet
 from embedcli.subwords import Settings, subword_vector
 
 FORMAT_VERSION = 5  # 3: a hash table over the vocabulary; 4: every file's checksums;
@@ -751,6 +750,7 @@ def _cannot_change(path: Path, exc: OSError) -> ModelError:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    import tempfile  # (only where a file or entry is written: not on every run)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -882,6 +882,7 @@ def set_default(name: str) -> None:
 
 def _remove_entry(entry: Path) -> None:
     """Move an entry aside (atomic: a reader sees all of it or none), then delete it."""
+    import tempfile  # (only where a file or entry is written: not on every run)
     trash = Path(tempfile.mkdtemp(prefix=f".{entry.name}.old-{owner_tag()}-", dir=entry.parent))
     with contextlib.suppress(FileNotFoundError):
         os.rename(entry, trash / "entry")
@@ -1356,6 +1357,7 @@ def _read_bundled(source: Source, reporter: Reporter) -> VectorSet:
 def _store(vs: VectorSet, source: Source, entry: Path, reporter: Reporter) -> Model:
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # (only where a file or entry is written: not on every run)
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp-{owner_tag()}-",
                                     dir=entry.parent))
     except OSError as exc:

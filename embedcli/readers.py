@@ -42,13 +42,14 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from embedcli.errors import ModelError
+from embedcli.sources import Location, ReadOptions, VectorSet
 from embedcli.subwords import Settings
 
 _BOM = b"\xef\xbb\xbf"
@@ -69,43 +70,10 @@ _GENSIM_LINE = re.compile(rb"\S+(?: \S+)*\s*")  # fields gensim splits as we do
 _FASTTEXT_MAGIC = b"\xba\x16\x4f\x2f"  # int32 793712314, little-endian (fasttext_bin.py)
 
 
-@dataclass
-class VectorSet:
-    """What every reader returns: words in frequency order and their raw vectors."""
-
-    words: list[str]
-    vectors: np.ndarray  # (n, d) float32
-    notes: list[str] = field(default_factory=list)
-    # a fastText model's n-gram settings and (bucket, d) float32 matrix (embedcli.subwords)
-    subwords: tuple[Settings, np.ndarray] | None = None
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    limit: int | None = None
-    unicode_errors: str = "strict"  # or "replace"
-    trust: bool = False
-
-
 Advance = Callable[[int], None]
 
 
 # --------------------------------------------------------------------------- opening
-
-
-@dataclass(frozen=True)
-class Location:
-    """A file, or a member inside a zip archive (``archive.zip:member.txt``)."""
-
-    path: Path
-    member: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.member}" if self.member else str(self.path)
-
-    @property
-    def name(self) -> str:
-        return self.member or self.path.name
 
 
 _NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),

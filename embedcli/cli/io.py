@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from embedcli.engine.words import Resolver
     from embedcli.models import Model
-    from embedcli.readers import ReadOptions
+    from embedcli.sources import ReadOptions
 
 PROG = "embedcli"
 MESSAGE_MAX = 1000  # characters: a message that repeats a 1 MB query is cut
@@ -475,7 +475,7 @@ class StderrReporter:
 
 def read_options(reading: Reading) -> ReadOptions:
     """The reader's options for ``reading``; checks --unicode-errors (every command's)."""
-    from embedcli.readers import ReadOptions
+    from embedcli.sources import ReadOptions
 
     if reading.unicode_errors not in ("strict", "replace"):
         raise UsageError(f"--unicode-errors takes strict or replace, not "
