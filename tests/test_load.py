@@ -167,7 +167,8 @@ def test_eight_readers_share_the_memory_mapped_cache(bundled, session_cache, tmp
     # Each process answers, then waits until all 8 have answered (so all 8 map the cache at
     # the same moment), then reads its own resident (Rss) and proportional (Pss) memory.
     script = (
-        "import os, re, sys, time, runpy\n"
+        "import gc, os, re, sys, time, runpy\n"
+        "gc.disable()  # the run's model must stay mapped while the others answer\n"
         "barrier = sys.argv[1]\n"
         "sys.argv = ['embedcli', 'neighbors', 'cat', '-f', 'json']\n"
         "try:\n    runpy.run_module('embedcli', run_name='__main__')\n"
@@ -194,7 +195,7 @@ def test_eight_readers_share_the_memory_mapped_cache(bundled, session_cache, tmp
     rss = sum(r for r, _ in mem)  # KiB, shared pages counted in every process
     pss = sum(p for _, p in mem)  # KiB, shared pages divided among the processes sharing them
     matrix_kib = 400_000 * 50 * 4 // 1024
-    assert rss > 8 * matrix_kib  # each process has the whole 78 MiB matrix mapped and resident
+    assert rss > 8 * matrix_kib, mem  # each process has the whole 78 MiB matrix mapped and resident
     # the matrix is paid for about once, not 8 times: the 8 together cost less than
     # 8 processes' private memory (Python, numpy: under 60 MiB each) plus 2 matrices
     assert pss < 8 * 60 * 1024 + 2 * matrix_kib, (rss, pss)
