@@ -109,7 +109,8 @@ def write_small_model(path: Path, words: list[str], vectors, *, fmt: str = "word
 
 
 def run_with_stderr_on_a_terminal(args: list[str], env: dict[str, str],
-                                  timeout: float = 120) -> tuple[int, bytes, bytes]:
+                                  timeout: float = 120,
+                                  columns: int = 100) -> tuple[int, bytes, bytes]:
     """Run ``python -m embedcli ARGS`` with stderr on a real pseudo-terminal and stdout a
     pipe: (status, stdout, everything the terminal showed)."""
     import os
@@ -120,7 +121,7 @@ def run_with_stderr_on_a_terminal(args: list[str], env: dict[str, str],
 
     master, slave = pty.openpty()
     env = {k: v for k, v in env.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    env |= {"TERM": "xterm", "COLUMNS": "100"}
+    env |= {"TERM": "xterm", "COLUMNS": str(columns)}
     proc = subprocess.Popen([sys.executable, "-m", "embedcli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)

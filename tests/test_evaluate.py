@@ -736,6 +736,19 @@ def test_a_progress_bar_goes_to_stderr_on_a_terminal(bundled, session_cache, tin
     assert json.loads(stdout)["questions"] == 5  # stdout is only the answer
 
 
+@pytest.mark.parametrize("columns", [40, 60])
+def test_a_narrow_terminal_drops_progress_columns_and_cuts_no_number(bundled, session_cache,
+                                                                     tiny, columns):
+    status, _, seen = run_with_stderr_on_a_terminal(
+        ["evaluate", "analogies", str(tiny), "-f", "json"],
+        dict(os.environ, EMBEDCLI_CACHE_DIR=str(session_cache)), columns=columns)
+    assert status == 0 and b"5 analogy questions" in seen
+    text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", seen).decode()
+    assert "\u2026" not in text  # nothing cut: no ellipsis
+    bars = [line for line in re.split(r"[\r\n]", text) if "\u2501" in line]  # (the bar: ━)
+    assert bars and all(len(line.rstrip()) <= columns for line in bars), bars
+
+
 def test_no_progress_bar_when_stderr_is_not_a_terminal(runner, tiny):
     result = run(runner, "evaluate", "analogies", str(tiny), "-f", "json")
     assert result.exit_code == 0 and "analogy questions" not in result.stderr

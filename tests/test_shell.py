@@ -328,3 +328,42 @@ def test_the_quiz_on_a_terminal_ends_with_ctrl_d(bundled, session_cache, tmp_pat
     finally:
         child.close()
     assert child.exitstatus == 0
+
+
+def test_the_readme_shell_session_is_what_a_terminal_shows(bundled, session_cache, tmp_path):
+    """The README's shell session (the one console block tests/test_docs.py cannot run
+    through bash: a person types at the prompt) typed at a real terminal of the README's
+    width: each answer, line by line, as the README shows it."""
+    from tests.test_docs import CONSOLE_COLUMNS, console_blocks
+
+    sessions = [b for _, why, b in console_blocks() if why and "test_shell.py" in why]
+    assert len(sessions) == 1
+    block = sessions[0]
+    assert block[0].startswith("$ embedcli shell ")
+    args = block[0].split()[3:]  # after "$ embedcli shell"
+    child = pexpect.spawn(sys.executable, ["-m", "embedcli", "shell", *args],
+                          env=_env(session_cache, tmp_path) | {"COLUMNS": str(CONSOLE_COLUMNS)},
+                          dimensions=(50, CONSOLE_COLUMNS), encoding="utf-8", timeout=60)
+    try:
+        first = next(k for k, line in enumerate(block) if line.startswith("embedcli> "))
+        banner, rest = block[1:first], block[first:]
+        child.expect_exact("embedcli> ")
+        shown = ANSI.sub("", child.before).replace("\r", "").strip().split("\n")
+        assert [line.rstrip() for line in shown] == banner
+        typed: list[tuple[str, list[str]]] = []
+        for line in rest:
+            if line.startswith("embedcli> "):
+                typed.append((line.removeprefix("embedcli> "), []))
+            else:
+                typed[-1][1].append(line)
+        for line, shown in typed:
+            out = _answer(child, line).replace("\r", "").split("\n")
+            assert out[0].rstrip() == line  # the line as typed, echoed by the terminal
+            got = [x.rstrip() for x in out[1:]]
+            while got and not got[-1]:
+                got.pop()
+            assert got == [x.rstrip() for x in shown], (line, got)
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()

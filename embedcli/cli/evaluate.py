@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from embedcli.cli.io import console, emit, is_terminal, load_model, note_skipped, os_path
+from embedcli.cli.io import (
+    console,
+    emit,
+    is_terminal,
+    load_model,
+    note_skipped,
+    os_path,
+    progress_columns,
+)
 from embedcli.cli.options import AS_GIVEN, FormatOpt, ModelOpt, Reading, reads_model
 from embedcli.errors import safe
 from embedcli.formats import Method
@@ -45,19 +53,11 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
     if not is_terminal(sys.stderr):
         yield lambda _done, _total: None
         return
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        SpinnerColumn,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import Progress
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=console(stderr=True), transient=True) as progress:
+    err = console(stderr=True)
+    with Progress(*progress_columns(err.width, safe(description), None, "percent"),
+                  console=err, transient=True) as progress:
         task = progress.add_task(safe(description), total=None)
 
         def update(done: int, total: int) -> None:

@@ -447,28 +447,11 @@ class StderrReporter:
         if not is_terminal(sys.stderr):
             yield lambda _n: None
             return
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+        from rich.progress import Progress
 
-        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}", markup=False),
-                              BarColumn()]
-        if total and unit == "bytes":
-            columns += [DownloadColumn(), TransferSpeedColumn()]
-        elif total:
-            columns.append(MofNCompleteColumn())
-        columns.append(TimeElapsedColumn())
-        if total:
-            columns.append(TimeRemainingColumn())
-        with Progress(*columns, console=console(stderr=True), transient=True) as progress:
+        err = console(stderr=True)
+        columns = progress_columns(err.width, description, total, unit)
+        with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task(shown(description), total=total)
             yield lambda n: progress.advance(task, n)
 
@@ -533,3 +516,42 @@ def note_skipped(dataset: Any, what: str) -> None:
         say("note", f"{shown(dataset.path)}: skipped {len(lines)} line"
                     f"{'s' if len(lines) > 1 else ''} that {'are' if len(lines) > 1 else 'is'} "
                     f"not {what} (line{'s' if len(lines) > 1 else ''} {listed}), as gensim does")
+
+
+def progress_columns(width: int, description: str, total: int | None,
+                     unit: str) -> list[Any]:
+    """A progress display's columns that fit ``width``: the spinner, the description and a
+    bar, then, while they fit, the counts ("1.2/256.0 MB", "1,234/5,000", or "42%" for
+    unit "percent"), the speed, the time spent and the time left; a narrow terminal drops
+    the last ones first, and never cuts a number."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    fits = width - 2 - len(description) - 1 - 11  # spinner, text, a short bar
+    optional: list[tuple[int, Any]] = []
+    if unit == "percent":
+        optional.append((4, TaskProgressColumn()))
+    elif total and unit == "bytes":
+        optional += [(18, DownloadColumn()), (11, TransferSpeedColumn())]
+    elif total:
+        optional.append((2 * len(f"{total:,}") + 2, MofNCompleteColumn()))
+    optional.append((8, TimeElapsedColumn()))
+    if total or unit == "percent":
+        optional.append((8, TimeRemainingColumn()))
+    kept = []
+    for need, column in optional:
+        if need + 1 > fits:
+            break
+        fits -= need + 1
+        kept.append(column)
+    return [SpinnerColumn(), TextColumn("{task.description}", markup=False),
+            BarColumn(bar_width=10 + max(0, min(30, fits))), *kept]

@@ -32,6 +32,7 @@ class Resolver:
     subwords: bool = True
     _noted: set[str] = field(default_factory=set)
     _rare_seen: set[str] = field(default_factory=set)
+    _rare_notes: int = 0
     _frequent: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
@@ -74,12 +75,12 @@ class Resolver:
 
     def _rare(self, index: int, word: str) -> None:
         """A typo can be a word too, a rare one (``wom``, #204,527): once per word, a note
-        when a word ranks beyond RARE and a frequent word is one edit away."""
+        when a word ranks beyond RARE and a frequent word is one edit away; after
+        RARE_NOTES of them, one more that says the notes stop (a batch of rare words would
+        bury its stderr in them, and each check costs about 0.1 ms)."""
         if index < RARE or not word.isalpha() or len(word) > SUGGEST_MAX or \
-                word in self._rare_seen:  # (numbers, urls and the like are no typos)
-            return
-        if len(self._rare_seen) >= 100_000:  # a long batch of rare words: memory stays bounded
-            self._rare_seen.clear()
+                word in self._rare_seen or self._rare_notes > RARE_NOTES:
+            return  # (numbers, urls and the like are no typos)
         self._rare_seen.add(word)
         if self._frequent is None:  # one set of the frequent words: a probe costs nothing
             self._frequent = frozenset(self.model.words(RARE))
@@ -88,12 +89,18 @@ class Resolver:
         close = sorted(edits & self._frequent,
                        key=lambda w: self._index(w) or 0)[:3]
         if close:
+            self._rare_notes += 1
+            if self._rare_notes > RARE_NOTES:
+                self.on_note(f"more rare words that look like typos; no more notes of them "
+                             f"in this run (after {RARE_NOTES})")
+                return
             self.on_note(f"'{word}' is a rare word in {self.model.name} (#{index + 1:,} of "
                          f"{len(self.model):,} by frequency); did you mean "
                          f"{', '.join(close)}? (check the spelling)")
 
 
 RARE = 100_000  # a query word ranked beyond this, close to a frequent word, gets a note
+RARE_NOTES = 20  # such notes in one run (a batch, a shell session), at most
 SUGGEST_MAX = 64  # characters; longer unknown words get no spelling suggestions
 
 
