@@ -491,8 +491,8 @@ def tsne(rows: np.ndarray, seed: int = 0, dims: int = 2) -> Projection:
     try:
         from sklearn.manifold import TSNE
     except ImportError:
-        raise UsageError("--method tsne needs scikit-learn: pip install scikit-learn "
-                         "(or use the default, --method pca)") from None
+        raise UsageError("--method tsne needs scikit-learn, which is not installed: pip "
+                         "install scikit-learn (or use the default, --method pca)") from None
     n = len(rows)
     if n < 3:
         raise UsageError("--method tsne needs at least three words")

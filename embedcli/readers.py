@@ -11,6 +11,8 @@ Formats are told apart by content, not by the file's name:
   for a duplicate word, tokens with spaces as in glove.840B, a line with one number
   that gensim repeats across the row, a header that over- or under-counts);
 * word2vec binary: its records, walked in Python and copied into the matrix;
+* Facebook's fastText binary (``cc.en.300.bin``; its magic number): ``fasttext_bin.py``
+  reads the words, their vectors and the n-gram buckets (``VectorSet.subwords``);
 * gensim saves (``KeyedVectors.save``, ``Word2Vec``/``FastText`` ``.model``): pickles, read
   by gensim only when the caller trusts the file;
 * gzip and bz2 compression of any of these, and members of a zip archive
@@ -67,7 +69,6 @@ _SHORTEST_PEAK = float(np.sqrt(np.finfo(np.float32).tiny))
 _NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _HEADER = re.compile(rb"[+-]?\d+")
 _GENSIM_LINE = re.compile(rb"\S+(?: \S+)*\s*")  # fields gensim splits as we do
-_FASTTEXT_MAGIC = b"\xba\x16\x4f\x2f"  # int32 793712314, little-endian (fasttext_bin.py)
 
 
 Advance = Callable[[int], None]
@@ -202,6 +203,8 @@ def detect(location: Location) -> Detected:
 
 
 def _detect(location: Location) -> Detected:
+    from embedcli import fasttext_bin
+
     with open_stream(location) as stream:
         head = stream.read(1 << 16)
         first_line_end = head.find(b"\n")
@@ -212,7 +215,7 @@ def _detect(location: Location) -> Detected:
         raise ModelError(f"model file {location} is empty")
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return Detected("gensim-save")
-    if head[:4] == _FASTTEXT_MAGIC:
+    if fasttext_bin.looks_like(head):
         return Detected("fasttext-binary")
     if first.startswith(_BOM):
         first = first[len(_BOM):]

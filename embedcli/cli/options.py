@@ -25,18 +25,17 @@ ModelOpt = Annotated[str | None, typer.Option(
          "vector file (GloVe, word2vec, fastText .vec or .bin, gensim save; .gz/.bz2; "
          "archive.zip:member) or a gensim-data name. Default: $EMBEDCLI_MODEL, else the "
          "registered default, else glove-6b-50d.")]
-_LOADING = "Model loading (first use)"
 LimitOpt = Annotated[int | None, typer.Option(
-    "--limit", min=1, metavar="N", rich_help_panel=_LOADING,
+    "--limit", min=1, metavar="N",
     help="Load only the first N (most frequent) words, as gensim's limit=.")]
 TrustOpt = Annotated[bool, typer.Option(
-    "--trust", rich_help_panel=_LOADING,
+    "--trust",
     help="Load a gensim save (.kv, .model): a pickle, which runs code from the file.")]
 UnicodeOpt = Annotated[str, typer.Option(
-    "--unicode-errors", metavar="strict|replace", rich_help_panel=_LOADING,
+    "--unicode-errors", metavar="strict|replace",
     help="What to do with invalid UTF-8 in a vector file.")]
 DtypeOpt = Annotated[str | None, typer.Option(
-    "--dtype", metavar="float32|float16", rich_help_panel=_LOADING, show_default=False,
+    "--dtype", metavar="float32|float16", show_default=False,
     help="How the cache stores vectors; float16 halves its size (scores stay float32).")]
 NoSubwordsOpt = Annotated[bool, typer.Option(
     "--no-subwords",

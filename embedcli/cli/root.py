@@ -53,8 +53,9 @@ class EmbedcliGroup(TyperGroup):
         except BrokenPipeError:  # the reader left while typer wrote (--show-completion | head)
             status = io.the_reader_left()
         except SystemExit:
-            # rich's and typer's own answer to a closed pipe while they print help: exit
-            # 1 (rich points stdout at /dev/null first). Ours is 141, as for answers.
+            # click's and rich's own answer to a closed pipe while they write (click's help,
+            # rich's tables): exit 1 (rich points stdout at /dev/null first). Ours is 141,
+            # as for answers.
             if not _stdout_was_closed():
                 raise
             status = io.the_reader_left()
