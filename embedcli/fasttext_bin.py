@@ -210,8 +210,8 @@ def add_ngrams(vectors: Any, ngrams: Any, words: list[str], settings: Settings,
                advance: Callable[[int], None] = lambda _n: None) -> None:
     """Turn each word row into the word's vector, in place, a block of words at a time:
     (its row + its n-grams' rows) / (number of n-grams + 1), gensim's ``adjust_vectors``.
-    ``hashes``: a word's n-gram rows (readers.py passes gensim's compiled
-    ``ft_ngram_hashes``, which the tests check against embedcli.subwords')."""
+    ``hashes``: a word's n-gram rows (embedcli.subwords', which the tests check against
+    gensim's ``ft_ngram_hashes``)."""
     import numpy as np
 
     for start in range(0, len(words), _BLOCK_WORDS):

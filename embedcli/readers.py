@@ -714,9 +714,10 @@ def _read_gensim_save(location: Location, options: ReadOptions) -> VectorSet:
 
 
 def _read_fasttext_binary(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
-    """A Facebook fastText binary (cc.en.300.bin): embedcli.fasttext_bin reads it."""
-    from gensim.models.fasttext import ft_ngram_hashes  # compiled: 2 M words in seconds
-
+    """A Facebook fastText binary (cc.en.300.bin): embedcli.fasttext_bin reads it, and
+    embedcli.subwords hashes the n-grams (gensim's compiled hashing is about twice as
+    fast, but importing gensim costs some 80 MB, which a conversion of cc.en.300's shape
+    does not have to spare)."""
     from embedcli import fasttext_bin
 
     with reporter.progress(f"reading {location.name} (fastText)", total_size(location),
@@ -729,7 +730,7 @@ def _read_fasttext_binary(location: Location, options: ReadOptions, reporter: An
         with reporter.progress(f"adding the n-grams of {len(found.words):,} words",
                                len(found.words)) as adv:
             fasttext_bin.add_ngrams(found.vectors, found.ngrams, found.words, found.settings,
-                                    ft_ngram_hashes, adv)
+                                    advance=adv)
     vs = _finish(found.words, found.vectors, found.notes, str(location))
     if found.settings.bucket > 0 and found.settings.maxn > 0:
         _with_subwords(vs, found.settings, found.ngrams)

@@ -59,10 +59,30 @@ def fnv_hash(data: bytes) -> int:
 
 
 def ngram_hashes(word: str, minn: int, maxn: int, bucket: int) -> list[int]:
-    """The bucket rows of ``word``'s n-grams (gensim's ``ft_ngram_hashes``)."""
+    """The bucket rows of ``word``'s n-grams (gensim's ``ft_ngram_hashes``): the n-grams
+    of :func:`ngram_bytes`, in its order, each hashed as :func:`fnv_hash` does, the hash
+    of a longer n-gram carried on from the shorter one that starts where it does (a
+    conversion hashes millions of words: a pass over each n-gram's bytes took 4x longer)."""
     if bucket <= 0 or maxn <= 0:
         return []
-    return [fnv_hash(gram) % bucket for gram in ngram_bytes(word, minn, maxn)]
+    data = f"<{word}>".encode("utf-8", "surrogatepass")
+    size = len(data)
+    rows: list[int] = []
+    for i in range(size):
+        if data[i] & 0xC0 == 0x80:  # a continuation byte starts no character
+            continue
+        h, j, n = _FNV_OFFSET, i, 1
+        while j < size and n <= maxn:
+            while True:  # the character's bytes, into the hash
+                b = data[j]
+                h = ((h ^ (b | 0xFFFFFF00 if b & 0x80 else b)) * _FNV_PRIME) & _MASK
+                j += 1
+                if j >= size or data[j] & 0xC0 != 0x80:
+                    break
+            if n >= minn and not (n == 1 and (i == 0 or j == size)):
+                rows.append(h % bucket)
+            n += 1
+    return rows
 
 
 @dataclass(frozen=True)
