@@ -486,13 +486,18 @@ def pca(rows: np.ndarray, dims: int = 2) -> Projection:
     return Projection("pca", centred @ components.T, share, components, center)
 
 
+def not_installed(method: str, package: str) -> UsageError:
+    """The error of a ``--method`` whose library is not installed (plot's, explore's)."""
+    return UsageError(f"--method {method} needs {package}, which is not installed: pip "
+                      f"install {package} (or use the default, --method pca)")
+
+
 def tsne(rows: np.ndarray, seed: int = 0, dims: int = 2) -> Projection:
     """t-SNE to ``dims`` (2 or 3) dimensions (scikit-learn), with a fixed seed."""
     try:
         from sklearn.manifold import TSNE
     except ImportError:
-        raise UsageError("--method tsne needs scikit-learn, which is not installed: pip "
-                         "install scikit-learn (or use the default, --method pca)") from None
+        raise not_installed("tsne", "scikit-learn") from None
     n = len(rows)
     if n < 3:
         raise UsageError("--method tsne needs at least three words")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from embedcli.classroom import parse_analogy, pca, tsne
+from embedcli.classroom import not_installed, parse_analogy, pca, tsne
 from embedcli.engine.directions import along, direction_vector
 from embedcli.engine.ranking import make_plan, query_vector, rank_many, rank_query
 from embedcli.engine.results import Hit
@@ -88,8 +88,7 @@ def check_method(method: str) -> None:
     if method in needs:
         module, package = needs[method]
         if importlib.util.find_spec(module) is None:
-            raise UsageError(f"--method {method} needs {package}, which is not installed: "
-                             f"pip install {package} (or use the default, --method pca)")
+            raise not_installed(method, package)
 
 
 def check_sizes(*, frequent: int, neighbors: int, top: int) -> None:
@@ -284,8 +283,7 @@ def umap(rows: np.ndarray, seed: int = 0, dims: int = 2) -> np.ndarray:
     try:
         import umap as umap_learn  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        raise UsageError("--method umap needs umap-learn, which is not installed: pip "
-                         "install umap-learn (or use the default, --method pca)") from None
+        raise not_installed("umap", "umap-learn") from None
     n = len(rows)
     if n < 4:
         raise UsageError("--method umap needs at least four words")
