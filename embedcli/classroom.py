@@ -274,21 +274,24 @@ def mul_placement(model: Model, query: Query, resolve: Resolver, word: str,
                   restrict: int | None) -> Placement:
     """Where ``word`` would rank among the 3CosMul answers to ``query`` (the query's own
     words left out, as the answers leave them), and its 3CosMul score."""
-    from embedcli.engine.ranking import mul_scores
+    from embedcli.engine.ranking import mul_score_of, mul_scores
 
     terms = [(*resolve(t.word), t.weight) for t in query.terms]
     own = {i for i, _, _ in terms}
     i, w = resolve(word)
-    everything = mul_scores(model, terms, len(model))
-    score = float(everything[i])
+    clip = len(model) if restrict is None else min(restrict, len(model))
+    scores = mul_scores(model, terms, clip)
+    # a row past the candidates scored as they are; a subword vector's on its own
+    target = scores[i] if i < clip else mul_scores(model, terms, i + 1)[i] \
+        if i < len(model) else np.float32(mul_score_of(model, terms, i))
+    score = float(target)
     if i in own:
         return Placement(w, None, score)
-    clip = len(model) if restrict is None else min(restrict, len(model))
-    if i >= clip:
+    if clip <= i < len(model):  # a word past the candidates has no rank among them
         return Placement(w, None, score)
-    scores = everything[:clip]
-    # equal scores put the more frequent word first, as the answers do
-    better = (scores > everything[i]) | ((scores == everything[i]) & (np.arange(clip) < i))
+    # equal scores put the more frequent word first, as the answers do (a subword vector
+    # is no candidate: it comes after every row of its score)
+    better = (scores > target) | ((scores == target) & (np.arange(clip) < i))
     better[[j for j in own if j < clip]] = False
     count = int(better.sum())
     return Placement(w, count + 1, score)

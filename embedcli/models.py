@@ -204,12 +204,12 @@ class Model:
         """The vocabulary in row order, or its first ``limit`` words (decoded on demand)."""
         if self._words is not None:
             return self._words if limit is None else self._words[:limit]
-        self._verify("vocab.txt", "offsets.npy")  # all of it is read now anyway
         try:
-            if limit is not None and limit < len(self):
+            if limit is not None and limit < len(self):  # a prefix: checked as decoded
                 end = int(self._offsets[max(limit, 0)]) - 1
                 return bytes(self._vocab[1:end]).decode("utf-8", "surrogatepass").split("\n") \
                     if limit > 0 else []
+            self._verify("vocab.txt", "offsets.npy")  # all of it is read now anyway
             self._words = bytes(self._vocab[1:-1]).decode("utf-8", "surrogatepass").split("\n")
         except UnicodeDecodeError:
             raise self._damaged("vocab.txt is not UTF-8") from None
@@ -1433,7 +1433,7 @@ class _RawFixBuilder:
     def _fixes(self) -> np.ndarray:
         return np.concatenate(self.fixes) if self.fixes else np.zeros((0, 2), np.int64)
 
-    def build(self, n: int, d: int) -> RawFix:
+    def build(self) -> RawFix:
         return RawFix(self.planes, self._fixes())
 
     def save(self, entry: Path) -> None:
@@ -1549,7 +1549,7 @@ def _in_memory(vs: VectorSet, source: Source, reporter: Reporter, exc: OSError) 
         ngrams = np.asarray(ngrams, dtype=np.float32).astype(source.dtype, copy=False)
     return Model(source.name, vectors.reshape(n, d), norms, vocab, offsets,
                  source=str(source.location), meta={"notes": vs.notes},
-                 _exact=fix.build(n, d) if fix is not None else None,
+                 _exact=fix.build() if fix is not None else None,
                  subwords=settings, ngrams=ngrams)
 
 

@@ -1490,9 +1490,9 @@ FREQUENT = (100, 10_000)  # the frequency ranks of "frequent" words
 # Run in a child: the bare product of a batch's queries, timed inside the script. The
 # query vectors are embedcli's (the normalised weighted mean of the terms' unit rows, in
 # float64, rounded to float32); the products are exactly the engine's tiles: its blocks
-# of queries x blocks of rows (embedcli.engine.scan's schedule, read from the module, not
-# run), each np.matmul into a reused float32 buffer, on the engine's worker threads with
-# one BLAS thread each; no top-k, no counting, nothing kept. Then the same products the
+# of queries x blocks of rows (the engine's own tasks: embedcli.engine.scan.schedule),
+# each np.matmul into a reused float32 buffer, on the engine's worker threads with one
+# BLAS thread each; no top-k, no counting, nothing kept. Then the same products the
 # way plain numpy would do them (one matmul of all queries per block of 16,384 rows, with
 # BLAS's own threads). Both timed on the process's first pass over the memory-mapped
 # matrix, as a batch makes it (the file itself is in the page cache), and again warm.
@@ -1502,7 +1502,7 @@ import json, sys, time
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import threadpoolctl
-from embedcli.engine.scan import _MAX_WORKERS, _QUESTION_BLOCK, block_rows, worker_count
+from embedcli.engine.scan import _MAX_WORKERS, query_blocks, schedule, worker_count
 
 entry, source = sys.argv[1:3]
 vectors = np.load(entry + "/vectors.npy", mmap_mode="r")
@@ -1535,21 +1535,13 @@ for j, words in enumerate(ranked):
 
 
 def engine_tiles(count=False):
-    blocks = -(-n // _QUESTION_BLOCK)
-    bounds = [n * b // blocks for b in range(blocks + 1)]
     workers = worker_count(_MAX_WORKERS)
-    runs = 1 if workers == 1 else -(-2 * workers // blocks)
-    tasks = []
-    for b in range(blocks):
-        width = block_rows(bounds[b + 1] - bounds[b])
-        starts = list(range(0, clip, width))
-        parts = min(runs, len(starts)) or 1
-        for part in range(parts):
-            lo, hi = len(starts) * part // parts, len(starts) * (part + 1) // parts
-            tasks.append((bounds[b], bounds[b + 1], starts[lo:hi], width))
+    bounds = query_blocks(n)
+    tasks = schedule(bounds, clip, workers)
 
     def task(t):
-        q0, q1, starts, width = t
+        b, starts, width = t
+        q0, q1 = bounds[b], bounds[b + 1]
         queries, buffers = Q[q0:q1], {}
         for start in starts:
             stop = min(start + width, clip)

@@ -25,8 +25,16 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp(BUNDLED_CACHE)
 
 
+@pytest.fixture(scope="session")
+def _matplotlib_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mpl")
+
+
 @pytest.fixture(autouse=True)
-def _isolate(monkeypatch: pytest.MonkeyPatch, session_cache: Path, tmp_path: Path) -> None:
+def _isolate(monkeypatch: pytest.MonkeyPatch, session_cache: Path, tmp_path: Path,
+             _matplotlib_dir: Path) -> None:
+    # matplotlib makes its config and cache folders where it is first imported: not home
+    monkeypatch.setenv("MPLCONFIGDIR", str(_matplotlib_dir))
     monkeypatch.setenv("EMBEDCLI_CACHE_DIR", str(session_cache))
     monkeypatch.setenv("EMBEDCLI_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("EMBEDCLI_DATA_DIR", str(tmp_path / "data"))

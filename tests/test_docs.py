@@ -200,7 +200,6 @@ def test_a_readme_picture_is_what_its_command_draws(runner, tmp_path, monkeypatc
 
     from tests.conftest import run
 
-    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mpl"))
     args = [a if a != out else str(tmp_path / "p.png") for a in shlex.split(command)[1:]]
     result = run(runner, *args)
     assert result.exit_code == 0, result.stderr

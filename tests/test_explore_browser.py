@@ -54,15 +54,6 @@ def embedcli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
                           text=True, env=env, timeout=300)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _matplotlib_config(tmp_path_factory):
-    # the screenshots are read with matplotlib, which makes its folders on import
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MPLCONFIGDIR", str(tmp_path_factory.mktemp("mpl")))
-    yield
-    mp.undo()
-
-
 @pytest.fixture(scope="module")
 def env(bundled, session_cache, tmp_path_factory) -> dict[str, str]:
     return {**os.environ, "EMBEDCLI_CACHE_DIR": str(session_cache),

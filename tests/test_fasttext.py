@@ -415,3 +415,32 @@ def test_a_conversion_shows_its_progress_on_a_terminal(trained, tmp_path):
     # rich's live progress lines of the fastText stages: reading, adding n-grams, writing
     # (each drawn at least once, even for a file this small)
     assert b"(fastText)" in seen and b"adding the n-grams" in seen and b"n-gram vectors" in seen
+
+
+def test_explore_takes_no_subwords_too(runner, trained, tmp_path):
+    m = ["-m", str(trained["bin"])]
+    out = tmp_path / "map.html"
+    result = run(runner, "explore", "kingg", "--frequent", "20", "--out", str(out), *m,
+                 "--no-subwords")
+    assert result.exit_code == ExitStatus.NO_ANSWER and not out.exists()
+    assert "'kingg' is not in the vocabulary of" in result.stderr
+
+
+def test_explain_by_3cosmul_places_a_word_outside_the_vocabulary(runner, trained, reference):
+    """explain --method mul --expect WORD, WORD a subword vector: its rank and score among
+    the 3CosMul answers, as gensim's most_similar_cosmul scores it."""
+    m = ["-m", str(trained["bin"])]
+    result = run(runner, "explain", "king - man + woman", "--method", "mul", "--expect",
+                 "queenn", "-n", "3", *m, "-f", "json")
+    assert result.exit_code in (0, 1), result.stderr
+    expected = json.loads(result.stdout)["expected"]
+    kv = reference["bin"]
+    vec = kv.get_vector("queenn", norm=True)
+    cos = [float(vec @ kv.get_vector(w, norm=True)) for w in ("king", "woman", "man")]
+    score = ((1 + cos[0]) / 2) * ((1 + cos[1]) / 2) / (((1 + cos[2]) / 2) + 1e-6)
+    assert expected["word"] == "queenn" and abs(expected["score"] - score) < 1e-5
+    every = kv.most_similar_cosmul(positive=["king", "woman"], negative=["man"], topn=None)
+    inputs = [kv.key_to_index[w] for w in ("king", "woman", "man")]
+    above = int((every > score + 1e-5).sum()) - int((every[inputs] > score + 1e-5).sum())
+    close = int((abs(every - score) <= 1e-5).sum())
+    assert above + 1 <= expected["rank"] <= above + 1 + close

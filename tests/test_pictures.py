@@ -13,14 +13,6 @@ from tests.conftest import run, run_json
 pytest.importorskip("matplotlib")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _matplotlib_config(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MPLCONFIGDIR", str(tmp_path_factory.mktemp("mpl")))
-    yield
-    mp.undo()
-
-
 def _unit(v):
     v = np.asarray(v, dtype=np.float64)
     return v / np.linalg.norm(v)

@@ -19,15 +19,6 @@ from tests.conftest import run
 pytest.importorskip("matplotlib")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _matplotlib_config(tmp_path_factory):
-    # matplotlib makes its config and cache folders on import: keep them out of the home
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MPLCONFIGDIR", str(tmp_path_factory.mktemp("mpl")))
-    yield
-    mp.undo()
-
-
 # --------------------------------------------------------------------------- the maths
 
 

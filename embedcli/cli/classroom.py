@@ -457,11 +457,13 @@ def explore(
     listed = read_words_file(os_path(words_file)) if words_file else []
     out = Path(os_path(str(out)))
     check_out(out)
+
     def draw_map(m: Any) -> Any:
-        return build(m, make_resolver(m, case_sensitive), words or [], neighbors=neighbors,
-                     frequent=frequent, listed=listed, listed_from=words_file or "",
-                     groups=groups, analogies=analogy or [], method=method.value, axes=axes,
-                     dims=3 if three_d else 2, top=top, seed=seed)
+        return build(m, make_resolver(m, case_sensitive, reading=reading), words or [],
+                     neighbors=neighbors, frequent=frequent, listed=listed,
+                     listed_from=words_file or "", groups=groups, analogies=analogy or [],
+                     method=method.value, axes=axes, dims=3 if three_d else 2, top=top,
+                     seed=seed)
 
     try:
         page_map = draw_map(load_model(model_spec, reading))

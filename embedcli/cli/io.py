@@ -478,8 +478,8 @@ def load_model(model_spec: str | None, reading: Reading = AS_GIVEN) -> Model:
                 options=None if as_given else options, dtype=reading.dtype)
 
 
-def make_resolver(model: Model, case_sensitive: bool, memo: int = 0,
-                  reading: Reading = AS_GIVEN) -> Resolver:
+def make_resolver(model: Model, case_sensitive: bool, *, reading: Reading,
+                  memo: int = 0) -> Resolver:
     """Words -> rows, with the notes of the lower-case fallback and of subword vectors on
     stderr (``reading.no_subwords``: a word outside the vocabulary is unknown)."""
     from embedcli.engine.words import Resolver

@@ -103,20 +103,28 @@ def _scores_add(model: Model, mean: np.ndarray, clip: int) -> np.ndarray:
     return model.dot(mean, clip)
 
 
-def _scores_mul(model: Model, terms: list[tuple[int, str, float]], clip: int) -> np.ndarray:
+def mul_scores(model: Model, terms: list[tuple[int, str, float]], clip: int) -> np.ndarray:
+    """3CosMul's score of each of the first ``clip`` rows (see the module's notes)."""
     pos = [i for i, _, w in terms if w > 0]
     neg = [i for i, _, w in terms if w < 0]
     # one matrix product for all terms, then gensim's formula
-    cos = model.dot(model.rows(pos + neg).T, clip)
+    return _cosmul(model.dot(model.rows(pos + neg).T, clip), len(pos))
+
+
+def mul_score_of(model: Model, terms: list[tuple[int, str, float]], row: int) -> float:
+    """3CosMul's score of one row, a vocabulary word's or a subword vector's."""
+    pos = [i for i, _, w in terms if w > 0]
+    neg = [i for i, _, w in terms if w < 0]
+    cos = model.rows([row]) @ model.rows(pos + neg).T  # (1, terms), as a row of dot's
+    return float(_cosmul(cos, len(pos))[0])
+
+
+def _cosmul(cos: np.ndarray, positive: int) -> np.ndarray:
+    """gensim's 3CosMul of (rows, terms) cosines, the positive terms first."""
     shifted = (1 + cos) / 2
-    numerator = np.prod(shifted[:, : len(pos)], axis=1)
-    denominator = np.prod(shifted[:, len(pos):], axis=1) + np.float32(0.000001)
+    numerator = np.prod(shifted[:, :positive], axis=1)
+    denominator = np.prod(shifted[:, positive:], axis=1) + np.float32(0.000001)
     return numerator / denominator
-
-
-def mul_scores(model: Model, terms: list[tuple[int, str, float]], clip: int) -> np.ndarray:
-    """3CosMul's score of each of the first ``clip`` rows (see the module's notes)."""
-    return _scores_mul(model, terms, clip)
 
 
 # --------------------------------------------------------------------------- ranked queries
@@ -226,7 +234,7 @@ def rank_plan(model: Model, plan: Plan) -> Ranking:
         def score_of(i: int) -> float:
             return float(exact(np.array([i]))[0])
     else:
-        scores = _scores_mul(model, plan.terms, clip)
+        scores = mul_scores(model, plan.terms, clip)
 
         def exact(rows: np.ndarray) -> np.ndarray:
             return np.asarray(scores[rows], dtype=np.float64)
@@ -234,7 +242,7 @@ def rank_plan(model: Model, plan: Plan) -> Ranking:
         margin = 0.0
 
         def score_of(i: int) -> float:
-            return float(_scores_mul(model, plan.terms, len(model))[i]) if i >= clip else float(
+            return float(mul_scores(model, plan.terms, len(model))[i]) if i >= clip else float(
                 scores[i])
     best = select(scores, plan.top, plan.skip, exact, margin)
     excluded = []

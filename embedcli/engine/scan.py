@@ -478,8 +478,8 @@ def top_k(scorer: Scorer, ks: np.ndarray | Sequence[int], clip: int, *, margin: 
     p = table.shape[1]
     dead = (np.empty(0, dtype=np.intp) if dead is None
             else np.unique(np.asarray(dead, dtype=np.intp)))
-    blocks = -(-n // _QUESTION_BLOCK)
-    bounds = [n * b // blocks for b in range(blocks + 1)] if n else [0]
+    bounds = query_blocks(n)
+    blocks = len(bounds) - 1
     plans: list[_Plan | None] = [None] * blocks
     locks = [threading.Lock() for _ in range(blocks)]
 
@@ -508,15 +508,7 @@ def top_k(scorer: Scorer, ks: np.ndarray | Sequence[int], clip: int, *, margin: 
     done = 0
     with one_blas_thread() as can:
         workers = worker_count(_MAX_WORKERS) if can else 1
-        runs = 1 if workers == 1 else -(-2 * workers // max(blocks, 1))
-        tasks = []
-        for b in range(blocks):
-            width = block_rows(bounds[b + 1] - bounds[b])
-            starts = list(range(0, clip, width))
-            parts = min(runs, len(starts)) or 1
-            for part in range(parts):
-                lo, hi = len(starts) * part // parts, len(starts) * (part + 1) // parts
-                tasks.append((b, starts[lo:hi], width))
+        tasks = schedule(bounds, clip, workers)
         left = [0] * blocks
         for b, _, _ in tasks:
             left[b] += 1
@@ -543,6 +535,31 @@ def top_k(scorer: Scorer, ks: np.ndarray | Sequence[int], clip: int, *, margin: 
             finally:  # on an error or Ctrl-C, do not start the tasks still queued
                 pool.shutdown(wait=True, cancel_futures=True)
     return _join(plans, tallies, n, p, margin)
+
+
+def query_blocks(n: int) -> list[int]:
+    """The bounds of the blocks of a pass's ``n`` queries (at most ``_QUESTION_BLOCK``
+    each, as even as they come)."""
+    blocks = -(-n // _QUESTION_BLOCK)
+    return [n * b // blocks for b in range(blocks + 1)] if n else [0]
+
+
+def schedule(bounds: list[int], clip: int, workers: int) -> list[tuple[int, list[int], int]]:
+    """The tasks of a pass over rows ``[0, clip)`` on ``workers`` threads, for the blocks
+    of queries of ``bounds``: (the block, the first rows of its row blocks, their width).
+    A block of queries is one task, or, with fewer blocks than twice the workers, a few
+    over runs of its rows. (scripts/bench.py's bare product runs the same tasks.)"""
+    blocks = len(bounds) - 1
+    runs = 1 if workers == 1 else -(-2 * workers // max(blocks, 1))
+    tasks = []
+    for b in range(blocks):
+        width = block_rows(bounds[b + 1] - bounds[b])
+        starts = list(range(0, clip, width))
+        parts = min(runs, len(starts)) or 1
+        for part in range(parts):
+            lo, hi = len(starts) * part // parts, len(starts) * (part + 1) // parts
+            tasks.append((b, starts[lo:hi], width))
+    return tasks
 
 
 def _join(plans: Sequence[_Plan | None], tallies: Sequence[Sequence[_Tally]], n: int, p: int,
