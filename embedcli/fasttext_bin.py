@@ -131,7 +131,7 @@ def looks_like(head: bytes) -> bool:
 
 def read(stream: IO[bytes], name: str, *, limit: int | None = None,
          unicode_errors: str = "strict", advance: Callable[[int], None] = lambda _n: None,
-         hashes: Hasher = ngram_hashes, words_only: bool = False) -> FastTextFile:
+         words_only: bool = False) -> FastTextFile:
     """Read a fastText binary from ``stream`` (see the module's docstring). With
     ``words_only`` the word rows are left as the file has them (the caller then calls
     :func:`add_ngrams`, with progress of its own)."""
@@ -198,25 +198,21 @@ def read(stream: IO[bytes], name: str, *, limit: int | None = None,
     if limit:
         words, vectors = words[:limit], vectors[:limit]
     if bucket and not words_only:
-        add_ngrams(vectors, ngrams, words, settings, hashes)
+        add_ngrams(vectors, ngrams, words, settings)
     return FastTextFile(words, vectors, ngrams, settings, notes)
 
 
-Hasher = Callable[[str, int, int, int], list[int]]
-
-
 def add_ngrams(vectors: Any, ngrams: Any, words: list[str], settings: Settings,
-               hashes: Hasher = ngram_hashes,
                advance: Callable[[int], None] = lambda _n: None) -> None:
     """Turn each word row into the word's vector, in place, a block of words at a time:
     (its row + its n-grams' rows) / (number of n-grams + 1), gensim's ``adjust_vectors``.
-    ``hashes``: a word's n-gram rows (embedcli.subwords', which the tests check against
-    gensim's ``ft_ngram_hashes``)."""
+    A word's n-gram rows are embedcli.subwords' (the tests check them against gensim's
+    ``ft_ngram_hashes``)."""
     import numpy as np
 
     for start in range(0, len(words), _BLOCK_WORDS):
         block = words[start:start + _BLOCK_WORDS]
-        found = [hashes(w, settings.minn, settings.maxn, settings.bucket) for w in block]
+        found = [ngram_hashes(w, settings.minn, settings.maxn, settings.bucket) for w in block]
         counts = np.fromiter((len(h) for h in found), dtype=np.intp, count=len(found))
         width = int(counts.max()) if len(counts) else 0
         if not width:

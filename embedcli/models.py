@@ -93,9 +93,9 @@ GENSIM_DATA_MODELS = (
 )
 DTYPES = ("float32", "float16")
 _BLOCK_ROWS = 1 << 16
-_BLOCK_VALUES = 1 << 22  # a conversion's block: 16 MB of float32 (each temporary the same)
-# rows normalised at a time while converting: the temporaries of a block (its lengths,
-# unit rows and RawFix steps, several int64 copies) stay near 40 MB at 300 dimensions
+# rows normalised (or n-gram rows written) at a time while converting: the temporaries of
+# a block (its lengths, unit rows and RawFix steps, several int64 copies) stay near 40 MB
+# at 300 dimensions
 _WRITE_ROWS = 1 << 12
 _SPOT_CHECKS = 64  # words a model checks one by one before it checks its whole vocabulary
 _SUBWORD_MEMO = 1 << 16  # vectors of words outside the vocabulary a model keeps at once
@@ -935,13 +935,10 @@ def load_source(source: Source, reporter: Reporter, spec: str) -> Model:
 def _refuse_before_announcing(source: Source) -> None:
     """What makes a conversion fail before it starts fails before it is announced: a file
     that is no vector file, and a gensim save (a pickle) without --trust."""
-    from embedcli.readers import detect
+    from embedcli.readers import detect, untrusted
 
     if detect(source.location).kind == "gensim-save" and not source.options.trust:
-        raise ModelError(
-            f"{source.location} is a gensim save (a pickle): loading it runs code stored in "
-            "the file. If you trust it, run again with --trust (or register it: embedcli "
-            "models add NAME PATH --trust)")
+        raise untrusted(source.location)
 
 
 def _forget_older_conversions(spec: str, source: Source, entry: Path) -> None:
@@ -1492,12 +1489,6 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
 
 
-def _block_rows(dim: int) -> int:
-    """Rows of a conversion's block: _BLOCK_ROWS, fewer for wide vectors (the normalising
-    pass holds several temporaries of a block: 65,536 x 300 would be 78 MB each)."""
-    return max(1024, min(_BLOCK_ROWS, _BLOCK_VALUES // max(dim, 1)))
-
-
 def _write_ngrams(ngrams: np.ndarray, dtype: str, path: Path, reporter: Reporter) -> None:
     """The n-gram buckets, a block at a time through the file (as vectors.npy)."""
     rows = ngrams.shape[0]
@@ -1505,9 +1496,8 @@ def _write_ngrams(ngrams: np.ndarray, dtype: str, path: Path, reporter: Reporter
         header = {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": ngrams.shape}
         np.lib.format.write_array_header_1_0(fh, header)
         with reporter.progress(f"writing {rows:,} n-gram vectors", rows) as advance:
-            step = _block_rows(ngrams.shape[1])
-            for start in range(0, rows, step):
-                block = np.asarray(ngrams[start:start + step], dtype=np.float32)
+            for start in range(0, rows, _WRITE_ROWS):
+                block = np.asarray(ngrams[start:start + _WRITE_ROWS], dtype=np.float32)
                 if dtype == "float16":  # a value past float16's range is its largest, not inf
                     block = np.clip(block, -65504, 65504)
                 fh.write(block.astype(dtype, copy=False).tobytes())

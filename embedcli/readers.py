@@ -684,12 +684,17 @@ def read_binary(stream: IO[bytes], name: str, detected: Detected, options: ReadO
 # --------------------------------------------------------------------------- gensim saves
 
 
+def untrusted(location: Location) -> ModelError:
+    """The error of a gensim save read without --trust."""
+    return ModelError(
+        f"{location} is a gensim save (a pickle): loading it runs code stored in the file. "
+        "If you trust it, run again with --trust (or register it: embedcli models add "
+        "NAME PATH --trust)")
+
+
 def _read_gensim_save(location: Location, options: ReadOptions) -> VectorSet:
     if not options.trust:
-        raise ModelError(
-            f"{location} is a gensim save (a pickle): loading it runs code stored in the file. "
-            "If you trust it, run again with --trust (or register it: embedcli models add "
-            "NAME PATH --trust)")
+        raise untrusted(location)
     if location.member is not None:
         raise ModelError("a gensim save cannot be read from inside a zip archive; extract it")
     from gensim.utils import SaveLoad
@@ -745,17 +750,12 @@ def _with_subwords(vs: VectorSet, settings: Settings, ngrams: np.ndarray) -> Non
         vs.notes.append("its n-gram settings do not match its n-gram matrix, so words "
                         "outside the vocabulary get no vectors")
         return
-    bad = 0
-    for start in range(0, len(ngrams), 1 << 16):
-        block = ngrams[start:start + (1 << 16)]
-        finite = np.isfinite(block).all(axis=1)
-        if not finite.all():
-            if not ngrams.flags.writeable:
-                ngrams = ngrams.copy()
-                block = ngrams[start:start + (1 << 16)]
-            block[~finite] = 0
-            bad += int((~finite).sum())
+    finite = _rows_finite(ngrams)
+    bad = int((~finite).sum())
     if bad:
+        if not ngrams.flags.writeable:
+            ngrams = ngrams.copy()
+        ngrams[~finite] = 0
         vs.notes.append(f"{bad:,} n-gram vectors hold NaN or infinity; they are set to zero")
     vs.subwords = (settings, ngrams)
 
