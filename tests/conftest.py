@@ -123,7 +123,6 @@ def run_with_stderr_on_a_terminal(args: list[str], env: dict[str, str],
     pipe: (status, stdout, everything the terminal showed)."""
     import os
     import pty
-    import select
     import subprocess
     import sys
 
@@ -133,20 +132,37 @@ def run_with_stderr_on_a_terminal(args: list[str], env: dict[str, str],
     proc = subprocess.Popen([sys.executable, "-m", "embedcli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
+    seen = read_terminal(master, proc, timeout)
+    stdout = proc.stdout.read()
+    return proc.wait(timeout=timeout), stdout, seen
+
+
+def read_terminal(master: int, proc, timeout: float) -> bytes:
+    """Everything a child shows on the pseudo-terminal ``master`` (its end is closed after),
+    until it closes the terminal, or exits, or shows nothing for ``timeout`` seconds."""
+    import os
+    import select
+
     seen = b""
     try:
-        while select.select([master], [], [], timeout)[0]:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # the child closed the terminal
+        while True:
+            if select.select([master], [], [], min(timeout, 1.0))[0]:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif proc.poll() is not None:
                 break
-            if not chunk:
-                break
-            seen += chunk
-        stdout = proc.stdout.read()
-        return proc.wait(timeout=timeout), stdout, seen
+            else:
+                timeout -= 1.0
+                if timeout <= 0:
+                    break
     finally:
         os.close(master)
+    return seen
 
 
 # The stages of a conversion, in order, as a test that interrupts one sees them.

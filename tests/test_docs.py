@@ -102,32 +102,18 @@ def on_a_terminal(command: str, cwd: Path, env: dict[str, str]) -> str:
     import fcntl
     import os
     import pty
-    import select
     import struct
     import termios
+
+    from tests.conftest import read_terminal
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, CONSOLE_COLUMNS, 0, 0))
     proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env,
                             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
     os.close(slave)
-    seen = b""
-    try:
-        while True:
-            ready = select.select([master], [], [], 1.0)[0]
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            elif proc.poll() is not None:
-                break
-        proc.wait()
-    finally:
-        os.close(master)
+    seen = read_terminal(master, proc, 300)
+    proc.wait()
     return seen.decode("utf-8").replace("\r\n", "\n")
 
 
