@@ -375,9 +375,13 @@ class RawFix:
         """The packed planes and the fixes of a block of rows starting at ``first_row``."""
         with np.errstate(invalid="ignore", over="ignore"):
             approx = unit * norms[:, None]  # what raw() computes, value for value
-            steps = raw.view(np.int32).astype(np.int64) - approx.view(np.int32)
+        # in int32, wrapping: the bit patterns of two floats differ by less than 2**32 - 1
+        # unless one is the NaN 0x7fffffff (raw rows are finite), so a wrapped difference
+        # is 1, 0 or -1 exactly when the true one is
+        steps = raw.view(np.int32) - approx.view(np.int32)
         planes = np.stack([np.packbits(steps == 1, axis=1), np.packbits(steps == -1, axis=1)])
-        rows, cols = np.nonzero(np.abs(steps) > 1)
+        far = (steps + 1).view(np.uint32) > 2  # any other difference
+        rows, cols = np.nonzero(far) if far.any() else (np.zeros(0, np.intp),) * 2
         flat = (rows + first_row) * raw.shape[1] + cols
         fixes = np.stack([flat, raw.view(np.int32)[rows, cols].astype(np.int64)], axis=1)
         return planes, fixes.reshape(-1, 2)
@@ -400,17 +404,38 @@ def word_table(vocab: bytes | mmap.mmap, offsets: np.ndarray) -> tuple[np.ndarra
     one, so a duplicated word finds its first row) and ``starts[b]:starts[b + 1]`` is
     bucket b's stretch of it. Built once, when the cache is written.
     """
+    return bucket_table(word_hashes(vocab, offsets))
+
+
+def word_hashes(vocab: bytes | mmap.mmap, offsets: np.ndarray) -> np.ndarray:
+    """The CRC-32 of each word of the vocabulary (what word_table buckets them by)."""
     n = len(offsets) - 1
-    size = 1 << max(0, (n - 1).bit_length())
-    buckets = np.empty(n, dtype=np.uint32)
+    hashes = np.empty(n, dtype=np.uint32)
     for start in range(0, n, 1 << 16):  # a slice of the words at a time, not all as bytes
         stop = min(n, start + (1 << 16))
         words = bytes(vocab[int(offsets[start]):int(offsets[stop]) - 1]).split(b"\n")
-        buckets[start:stop] = [zlib.crc32(w) for w in words]
+        hashes[start:stop] = [zlib.crc32(w) for w in words]
+    return hashes
+
+
+def bucket_table(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """word_table's (starts, order) from the words' hashes (which it may change)."""
+    n = len(hashes)
+    size = 1 << max(0, (n - 1).bit_length())
+    buckets = hashes
     buckets &= np.uint32(size - 1)
     kind = np.int32 if n < 2**31 else np.int64
-    order = np.argsort(buckets, kind="stable").astype(kind)
-    starts = np.searchsorted(buckets[order], np.arange(size + 1)).astype(kind)
+    order = np.argsort(buckets, kind="stable")
+    buckets = buckets[order]  # sorted
+    order = order.astype(kind)
+    # bucket b starts where the sorted buckets reach b: found a stretch of buckets at a
+    # time, so that no temporary is of the table's size in int64
+    starts = np.empty(size + 1, dtype=kind)
+    step = 1 << 20
+    for low in range(0, size + 1, step):
+        high = min(size + 1, low + step)
+        starts[low:high] = np.searchsorted(buckets, np.arange(low, high, dtype=np.uint32)
+                                           if high <= 2**32 else np.arange(low, high))
     return starts, order
 
 
@@ -1010,9 +1035,16 @@ def _has_subwords(meta: dict[str, Any]) -> bool:
     return meta.get("subwords") is not None
 
 
-def _map(path: Path) -> mmap.mmap:
+def _map_sampled(path: Path) -> tuple[mmap.mmap, int]:
+    """A file mapped, and its sampled CRC-32, read through the file rather than the map:
+    a mapped page of a large page-cache folio maps all of the folio (up to 2 MB), which
+    would count against the process's memory for 16 samples of 4 KB."""
     with open(path, "rb") as fh:
-        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        crc = 0
+        for start, end in sampled_ranges(len(mm)):
+            crc = zlib.crc32(os.pread(fh.fileno(), end - start, start), crc)
+        return mm, crc
 
 
 def sampled_ranges(size: int) -> list[tuple[int, int]]:
@@ -1022,14 +1054,6 @@ def sampled_ranges(size: int) -> list[tuple[int, int]]:
         return [(0, size)]
     step = (size - _SAMPLE_BYTES) // (_SAMPLES - 1)
     return [(i * step, i * step + _SAMPLE_BYTES) for i in range(_SAMPLES)]
-
-
-def _sampled_crc(data: Any) -> int:
-    with memoryview(data) as view:
-        crc = 0
-        for start, end in sampled_ranges(len(view)):
-            crc = zlib.crc32(view[start:end], crc)
-        return crc
 
 
 def _checksums(path: Path) -> tuple[int, int, int]:
@@ -1134,8 +1158,8 @@ def _open_checked(entry: Path, source: Source, meta: dict[str, Any]) -> Model:
     for name in _entry_files(source.dtype, _has_subwords(meta)):
         if (entry / name).stat().st_size != meta["files"][name]:
             raise _Damaged(f"{name} has the wrong size")
-        maps[name] = mm = _map(entry / name)
-        if _sampled_crc(mm) != meta["sampled_crc32"][name]:
+        maps[name], sampled = _map_sampled(entry / name)
+        if sampled != meta["sampled_crc32"][name]:
             raise _Damaged(f"{name} does not match its checksum")
     vocab = maps["vocab.txt"]
     vectors, norms = _npy(maps["vectors.npy"], "vectors.npy"), _npy(maps["norms.npy"], "norms.npy")
@@ -1455,28 +1479,32 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
     vocab, offsets = _vocab_bytes(vs.words)
     (tmp / "vocab.txt").write_bytes(vocab)
     np.save(tmp / "offsets.npy", offsets)
-    starts, order = word_table(vocab, offsets)
+    hashes = word_hashes(vocab, offsets)
+    del vocab, offsets  # (not held while the table is sorted)
+    starts, order = bucket_table(hashes)
     np.save(tmp / "word_buckets.npy", starts)
     np.save(tmp / "word_order.npy", order)
-    del vocab, offsets, starts, order
+    del hashes, starts, order
     norms = np.empty(n, dtype=np.float32)
     fix = _RawFixBuilder(n, d, spill=tmp) if source.dtype == "float32" else None
     # written block by block through the file, not a memory map, so that the pages of
     # the new matrix do not count against the process's memory while converting
-    with open(tmp / "vectors.npy", "wb") as fh:
-        header = {"descr": np.dtype(source.dtype).str, "fortran_order": False, "shape": (n, d)}
-        np.lib.format.write_array_header_1_0(fh, header)
+    sums: dict[str, tuple[int, int, int]] = {}
+    with _Written(tmp / "vectors.npy", source.dtype, (n, d)) as out:
         with reporter.progress(f"normalising {n:,} vectors", n) as advance:
             for block in _normalised_blocks(vs, norms, source.dtype, fix):
-                fh.write(block.tobytes())
+                out.write(block)
                 advance(len(block))
+    sums["vectors.npy"] = out.sums()
     np.save(tmp / "norms.npy", norms)
     if fix is not None:
         fix.save(tmp)
     if vs.subwords is not None:
-        _write_ngrams(vs.subwords[1], source.dtype, tmp / "ngrams.npy", reporter)
-    sums = {name: _checksums(tmp / name)
-            for name in _entry_files(source.dtype, vs.subwords is not None)}
+        sums["ngrams.npy"] = _write_ngrams(vs.subwords[1], source.dtype, tmp / "ngrams.npy",
+                                           reporter)
+    sums.update({name: _checksums(tmp / name)
+                 for name in _entry_files(source.dtype, vs.subwords is not None)
+                 if name not in sums})
     meta = {"format": FORMAT_VERSION, "name": source.name, "kind": source.kind,
             "source": str(source.location), "identity": _identity(source),
             "key": source.key, "count": n, "dim": d, "dtype": source.dtype,
@@ -1489,19 +1517,86 @@ def _write_entry(vs: VectorSet, source: Source, tmp: Path, reporter: Reporter) -
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1), "utf-8")
 
 
-def _write_ngrams(ngrams: np.ndarray, dtype: str, path: Path, reporter: Reporter) -> None:
-    """The n-gram buckets, a block at a time through the file (as vectors.npy)."""
+def _write_ngrams(ngrams: np.ndarray, dtype: str, path: Path,
+                  reporter: Reporter) -> tuple[int, int, int]:
+    """The n-gram buckets, a block at a time through the file (as vectors.npy); returns
+    the file's checksums."""
     rows = ngrams.shape[0]
-    with open(path, "wb") as fh:
-        header = {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": ngrams.shape}
-        np.lib.format.write_array_header_1_0(fh, header)
+    with _Written(path, dtype, ngrams.shape) as out:
         with reporter.progress(f"writing {rows:,} n-gram vectors", rows) as advance:
             for start in range(0, rows, _WRITE_ROWS):
                 block = np.asarray(ngrams[start:start + _WRITE_ROWS], dtype=np.float32)
                 if dtype == "float16":  # a value past float16's range is its largest, not inf
                     block = np.clip(block, -65504, 65504)
-                fh.write(block.astype(dtype, copy=False).tobytes())
+                out.write(np.ascontiguousarray(block.astype(dtype, copy=False)))
                 advance(len(block))
+    return out.sums()
+
+
+class _Written:
+    """An .npy file of a known dtype and shape written a block at a time by a thread of
+    its own, so that the next block is computed while one is written (the write and the
+    CRC release the GIL). Its checksums come from the bytes as they are written, not
+    from reading the file again. Use as a context manager; a failure of the writes (a
+    full disk) is raised by ``write`` or at the end."""
+
+    def __init__(self, path: Path, dtype: str, shape: tuple[int, ...]) -> None:
+        import queue
+        import threading
+
+        head = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            head, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
+        self._size = len(head.getvalue()) + math.prod(shape) * np.dtype(dtype).itemsize
+        self._ranges = sampled_ranges(self._size)
+        self._at = self._crc = self._sampled = 0
+        self._failure: BaseException | None = None
+        self._queue: Any = queue.Queue(maxsize=2)
+        self._fh = open(path, "wb")
+        self._thread = threading.Thread(target=self._run, name="embedcli-writer", daemon=True)
+        self._thread.start()
+        self.write(head.getvalue())
+
+    def __enter__(self) -> _Written:
+        return self
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._fh.close()
+        if kind is None and self._failure is not None:
+            raise self._failure
+
+    def write(self, data: Any) -> None:
+        """Queue ``data`` (C-contiguous; not to be changed after) to be written."""
+        if self._failure is not None:
+            raise self._failure
+        self._queue.put(data)
+
+    def sums(self) -> tuple[int, int, int]:
+        """Size, CRC-32 and sampled CRC-32, as _checksums computes them from the file."""
+        assert self._at == self._size, (self._at, self._size)
+        return self._size, self._crc, self._sampled
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._failure is None:
+                try:
+                    self._fh.write(data)
+                    self._account(data)
+                except BaseException as exc:  # kept for the writing thread to raise
+                    self._failure = exc
+
+    def _account(self, data: Any) -> None:
+        with memoryview(data) as view, view.cast("B") as flat:
+            start, end = self._at, self._at + len(flat)
+            self._crc = zlib.crc32(flat, self._crc)
+            for lo, hi in self._ranges:
+                if lo < end and hi > start:
+                    piece = flat[max(lo, start) - start:min(hi, end) - start]
+                    self._sampled = zlib.crc32(piece, self._sampled)
+                    piece.release()
+            self._at = end
 
 
 def _publish(tmp: Path, entry: Path, source: Source) -> Model:

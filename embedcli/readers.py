@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import numpy as np
 
@@ -280,21 +280,38 @@ def _read(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
         return _read_fasttext_binary(location, options, reporter)
     size = total_size(location)
     binary = detected.kind == "word2vec-binary"
+    if binary and (location.member is not None or compression_of(location.path) is None):
+        # one pass: the stream's size bounds its records, so the matrix is allocated for
+        # that many, and only the pages the records fill are ever touched
+        bound = size // (1 + 4 * max(1, detected.header[1] if detected.header else 1)) + 1
+        with reporter.progress(f"reading {location.name}", size, "bytes") as adv:
+            with _counting(open_stream(location), adv) as stream:
+                vs, scanned = read_binary(stream, str(location), detected, options, rows=bound)
+        _note_irregular(reporter, location, scanned)
+        return vs
     scan, own = (scan_binary, read_binary) if binary else (scan_text, read_text)
     with reporter.progress(f"checking {location.name}", size, "bytes") as adv:
         with _counting(open_stream(location), adv) as stream:
             scanned = scan(stream, str(location), detected, options)
+    _note_irregular(reporter, location, scanned)
+    with reporter.progress(f"reading {location.name}", size, "bytes") as adv:
+        with _counting(open_stream(location), adv) as stream:
+            if binary:
+                return read_binary(stream, str(location), detected, options,
+                                   rows=scanned.records)[0]
+            return read_text(stream, str(location), detected, options, rows=scanned.records)
+
+
+def _note_irregular(reporter: Any, location: Location, scanned: Scanned) -> None:
     if scanned.irregular:
         reporter.note(f"gensim would misread {location.name} ({scanned.irregular}); embedcli "
                       "reads it as it is")
-    with reporter.progress(f"reading {location.name}", size, "bytes") as adv:
-        with _counting(open_stream(location), adv) as stream:
-            return own(stream, str(location), detected, options, rows=scanned.records)
 
 
 class _Rows:
-    """The float32 matrix a reader fills in file order: allocated once, for the records the
-    checking pass counted (grown, by a copy, only if the file grew since)."""
+    """The float32 matrix a reader fills in file order: allocated once, for the records a
+    checking pass counted or a bound on them (pages never filled are never touched, so
+    they cost no memory), and grown, by a copy, only if the file grew since."""
 
     def __init__(self, expected: int | None):
         self._expected = expected or 0
@@ -583,25 +600,26 @@ class _Records:
         base = 0  # the stream's offset of buf[0]
         while True:
             words: list[bytes] = []
-            starts: list[int] = []
+            begins: list[int] = []  # where each word's DIM values begin in buf
             end = len(buf)
+            find, add_word, add_begin = buf.find, words.append, begins.append
             stop = False
             while True:
-                space = buf.find(b" ", pos, pos + MAX_LINE + 1)
+                space = find(b" ", pos, pos + MAX_LINE + 1)
                 if space < 0 or space + 1 + size > end:
                     break
-                words.append(buf[pos:space])
-                starts.append(pos)
+                add_word(buf[pos:space])
                 pos = space + 1 + size
+                add_begin(space + 1)
                 if limit and self.count + len(words) >= limit:
                     stop = True
                     break
             if space < 0 and end - pos > MAX_LINE:
                 raise ModelError(f"cannot read {name} as a word2vec binary file: the word at "
                                  f"byte {base + pos:,} is longer than {MAX_LINE >> 20} MiB")
-            decoded = self._decode(words, starts, base)
+            decoded = self._decode(words, begins, base)
             if self._rows is not None and words:
-                self._copy(buf, words, starts, size)
+                self._copy(buf, begins, size)
             self.count += len(words)
             yield decoded
             if stop:
@@ -618,28 +636,39 @@ class _Records:
                 f"record {self.count + 1:,} (byte {base + pos:,}): it looks truncated, or its "
                 f"header's dimension ({dim:,}) is wrong")
 
-    def _copy(self, buf: bytes, words: list[bytes], starts: list[int], size: int) -> None:
+    def _copy(self, buf: bytes, begins: list[int], size: int) -> None:
         assert self._rows is not None
-        room = self._rows.room(self._dim, len(words))
+        room = self._rows.room(self._dim, len(begins))
         with room.reshape(-1).view(np.uint8).data as target, memoryview(buf) as source:
             at = 0
-            for start, word in zip(starts, words):
-                begin = start + len(word) + 1
+            for begin in begins:
                 target[at:at + size] = source[begin:begin + size]
                 at += size
 
-    def _decode(self, words: list[bytes], starts: list[int], base: int) -> list[str]:
+    def _decode(self, words: list[bytes], begins: list[int], base: int) -> list[str]:
+        """The words as text, each without the newlines before it (the C tool writes one
+        after each vector). Decoded as one text: no word holds a space, and decoding
+        makes a space of nothing but a space, so splitting the text at its spaces gives
+        each word's own decoding."""
         errors = self._options.unicode_errors
         try:
-            return [w.lstrip(b"\n").decode("utf-8", errors) for w in words]
+            text = b" ".join(words).decode("utf-8", errors)
         except UnicodeDecodeError:
-            pass
-        for k, (w, s) in enumerate(zip(words, starts)):
+            self._undecodable(words, begins, base)
+        if "\n" in text:
+            text = " " + text
+            while " \n" in text:
+                text = text.replace(" \n", " ")
+            return text.split(" ")[1:]
+        return text.split(" ") if words else []
+
+    def _undecodable(self, words: list[bytes], begins: list[int], base: int) -> NoReturn:
+        for k, (w, begin) in enumerate(zip(words, begins)):
             stripped = w.lstrip(b"\n")
             try:
-                stripped.decode("utf-8", errors)
+                stripped.decode("utf-8", self._options.unicode_errors)
             except UnicodeDecodeError as exc:
-                at = base + s + len(w) - len(stripped) + exc.start
+                at = base + begin - 1 - len(stripped) + exc.start
                 raise ModelError(
                     f"invalid UTF-8 at byte {at:,} (word {self.count + k + 1:,}) of "
                     f"{self._name} (or its header's dimension, {self._dim:,}, is wrong); "
@@ -649,12 +678,17 @@ class _Records:
 
 def scan_binary(stream: IO[bytes], name: str, detected: Detected,
                 options: ReadOptions) -> Scanned:
-    """Walk a word2vec binary file's records (as gensim would) before reading them: errors
-    as _Records says; returns the records and why gensim would misread the file (a header
-    that over- or under-counts: gensim keeps only the counted words, or fails), if so."""
+    """Walk a word2vec binary file's records (as gensim would) before reading them, where
+    its size does not bound them (a compressed stream): errors as _Records says."""
     records = _Records(stream, name, detected, options)
     for _ in records:
         pass
+    return _binary_scanned(records, detected, options)
+
+
+def _binary_scanned(records: _Records, detected: Detected, options: ReadOptions) -> Scanned:
+    """The records walked, and why gensim would misread the file (a byte-order mark, or a
+    header that over- or under-counts: gensim keeps only the counted words, or fails)."""
     reasons = ["a byte-order mark before the header"] if records.bom else []
     count = detected.header[0] if detected.header else 0
     limit = options.limit or 0
@@ -666,9 +700,10 @@ def scan_binary(stream: IO[bytes], name: str, detected: Detected,
 
 
 def read_binary(stream: IO[bytes], name: str, detected: Detected, options: ReadOptions, *,
-                rows: int | None = None) -> VectorSet:
+                rows: int | None = None) -> tuple[VectorSet, Scanned]:
     """Read every complete record of a word2vec binary file, whatever its header's count,
-    into one matrix (of ``rows``, the records the checking pass counted)."""
+    into one matrix (of ``rows``: the records a checking pass counted, or a bound on
+    them), and what _binary_scanned says of the records."""
     matrix = _Rows(rows)
     records = _Records(stream, name, detected, options, matrix)
     words: list[str] = []
@@ -677,8 +712,9 @@ def read_binary(stream: IO[bytes], name: str, detected: Detected, options: ReadO
     if not words:
         raise ModelError(f"{name} holds no vectors")
     count = detected.header[0] if detected.header else 0
-    return _finish(words, matrix.result(records.dim), [], name,
-                   header_count=None if options.limit else count)
+    vs = _finish(words, matrix.result(records.dim), [], name,
+                 header_count=None if options.limit else count)
+    return vs, _binary_scanned(records, detected, options)
 
 
 # --------------------------------------------------------------------------- gensim saves
@@ -760,16 +796,37 @@ def _with_subwords(vs: VectorSet, settings: Settings, ngrams: np.ndarray) -> Non
     vs.subwords = (settings, ngrams)
 
 
-def _dedupe_notes(words: list[str]) -> list[str]:
-    dupes = len(words) - len(set(words))
-    return [f"{dupes:,} duplicate words; kept the first of each"] if dupes else []
+def _repeated(words: list[str]) -> np.ndarray:
+    """The rows (ascending) whose word an earlier row holds too. Found by sorting the
+    words' hashes, then comparing the words of equal hashes: a few arrays of the
+    vocabulary's length, not a set of all its words (some 90 MB at 2.2 M words, held
+    beside the matrix)."""
+    hashes = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
+    order = np.argsort(hashes, kind="stable")  # rows of equal hashes stay ascending
+    hashes = hashes[order]
+    ties = np.flatnonzero(hashes[1:] == hashes[:-1])
+    del hashes
+    later: list[int] = []
+    run: list[int] = []
+    for k, tie in enumerate(ties.tolist()):
+        if not run:
+            run = [tie]
+        run.append(tie + 1)
+        if k + 1 == len(ties) or ties[k + 1] != tie + 1:  # the run of equal hashes ends
+            seen: set[str] = set()
+            for row in order[run].tolist():
+                if words[row] in seen:
+                    later.append(row)
+                seen.add(words[row])
+            run = []
+    return np.sort(np.array(later, dtype=np.int64))
 
 
-def _dedupe(words: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
-    seen: dict[str, int] = {}
-    for i, w in enumerate(words):
-        seen.setdefault(w, i)
-    keep = np.array(sorted(seen.values()), dtype=np.int64)
+def _dedupe(words: list[str], vectors: np.ndarray,
+            repeated: np.ndarray) -> tuple[list[str], np.ndarray]:
+    keep_mask = np.ones(len(words), dtype=bool)
+    keep_mask[repeated] = False
+    keep = np.flatnonzero(keep_mask)
     if not vectors.flags.writeable:
         return [words[i] for i in keep], vectors[keep]
     # moved up in place, a block at a time (row keep[i] >= i, so no row is overwritten
@@ -787,10 +844,10 @@ def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str, 
     if header_count is not None and header_count != len(words):
         notes.append(f"the header says {header_count:,} words but the file has "
                      f"{len(words):,}; read all {len(words):,}")
-    dupes = _dedupe_notes(words)
-    if dupes:
-        notes += dupes
-        words, vectors = _dedupe(words, vectors)
+    repeated = _repeated(words)
+    if len(repeated):
+        notes.append(f"{len(repeated):,} duplicate words; kept the first of each")
+        words, vectors = _dedupe(words, vectors, repeated)
     if not words:
         raise ModelError(f"{name} holds no vectors")
     if vectors.ndim != 2 or vectors.shape[0] != len(words) or vectors.shape[1] < 1:

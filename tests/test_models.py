@@ -235,3 +235,55 @@ def test_zero_vectors_never_score_nan(runner, small_model, fresh_cache):
     assert all(isinstance(r["score"], float) for r in out["results"])
     with pytest.raises(ModelError):
         load(str(small_model.parent / "missing.txt"))
+
+
+def test_a_cache_that_runs_out_of_room_while_its_matrix_is_written_works_from_memory(
+        tmp_path):
+    """A real file-size limit (RLIMIT_FSIZE) that only vectors.npy exceeds, so the write
+    fails in the thread that writes the matrix, mid-file: the answer is still gensim's,
+    from memory, with one warning, and no partial entry is left behind."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    from gensim.models import KeyedVectors
+
+    from tests.conftest import cache_state
+
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(20_000)]
+    vectors = rng.standard_normal((len(words), 50)).astype(np.float32)
+    path = write_small_model(tmp_path / "m.bin", words, vectors, fmt="binary")
+    limit = 1 << 20
+    command = [sys.executable, "-m", "embedcli", "neighbors", "w7", "-m", str(path),
+               "-n", "5", "-f", "json"]
+
+    # without the limit: only vectors.npy is larger than it, so the limit is met there
+    free = tmp_path / "free"
+    done = subprocess.run(command, capture_output=True, text=True,
+                          env={**os.environ, "EMBEDCLI_CACHE_DIR": str(free)})
+    assert done.returncode == 0, done.stderr
+    (entry,) = (free / "models").iterdir()
+    larger = sorted(f.name for f in entry.iterdir() if f.stat().st_size > limit)
+    assert larger == ["vectors.npy"] and (entry / "vectors.npy").stat().st_size > 3 * limit
+
+    def cap() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    capped = tmp_path / "capped"
+    out = subprocess.run(command, capture_output=True, text=True, preexec_fn=cap,
+                         env={**os.environ, "EMBEDCLI_CACHE_DIR": str(capped)})
+    assert out.returncode == 0, out.stderr
+    warnings = [line for line in out.stderr.splitlines() if "cannot write the cache" in line]
+    assert len(warnings) == 1 and "File too large" in warnings[0]
+    assert "working from memory" in warnings[0]
+    assert cache_state(capped) == ([], [])
+    kv = KeyedVectors(50)
+    kv.add_vectors(words, vectors)
+    theirs = kv.most_similar("w7", topn=5)
+    mine = json.loads(out.stdout)["results"]
+    assert [r["word"] for r in mine] == [w for w, _ in theirs]
+    assert np.allclose([r["score"] for r in mine], [s for _, s in theirs], atol=1e-6)
+    assert json.loads(done.stdout)["results"] == mine

@@ -72,6 +72,26 @@ def test_the_vocabulary_hash_table_finds_each_words_first_row_and_nothing_else(w
     assert model.words(len(words) // 2) == words[: len(words) // 2]
 
 
+class _Colliding(str):
+    """A word whose hash is one of four, so that different words share hashes."""
+
+    def __hash__(self) -> int:
+        return len(self) % 4
+
+
+@SETTINGS
+@given(words=st.lists(st.sampled_from(["a", "b", "ab", "ba", "abc", "x", "é", "aaaa"]),
+                      max_size=40),
+       colliding=st.booleans())
+def test_the_duplicate_rows_are_those_whose_word_came_before(words, colliding):
+    from embedcli.readers import _repeated
+
+    if colliding:  # equal hashes for different words: only equal words are duplicates
+        words = [_Colliding(w) for w in words]
+    expected = [row for row, word in enumerate(words) if word in words[:row]]
+    assert _repeated(words).tolist() == expected
+
+
 @pytest.fixture(scope="module")
 def whole_file(tmp_path_factory):
     """A real model file in each format, and the vectors it holds."""
