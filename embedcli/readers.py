@@ -786,7 +786,7 @@ def _with_subwords(vs: VectorSet, settings: Settings, ngrams: np.ndarray) -> Non
         vs.notes.append("its n-gram settings do not match its n-gram matrix, so words "
                         "outside the vocabulary get no vectors")
         return
-    finite = _rows_finite(ngrams)
+    finite = _row_checks(ngrams)[0]
     bad = int((~finite).sum())
     if bad:
         if not ngrams.flags.writeable:
@@ -857,13 +857,12 @@ def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str, 
     bad = [w for w in words if "\n" in w or "\r" in w]
     if bad:
         raise ModelError(f"{name}: the word {bad[0]!r} contains a line break")
-    finite = _rows_finite(vectors)
+    finite, unusable = _row_checks(vectors)
     if not finite.all():
         count = int((~finite).sum())
         vectors = vectors.copy() if not vectors.flags.writeable else vectors
         vectors[~finite] = 0
         notes.append(f"{count:,} vectors hold NaN or infinity; they are set to zero")
-    unusable = _lengths_out_of_range(vectors)
     if unusable.any():
         vectors = vectors.copy() if not vectors.flags.writeable else vectors
         vectors[unusable] = 0
@@ -879,31 +878,36 @@ def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str, 
 _FINISH_ROWS = 1 << 16  # rows checked (or moved) at a time: no temporary of the whole matrix
 
 
-def _rows_finite(vectors: np.ndarray) -> np.ndarray:
-    out = np.empty(vectors.shape[0], dtype=bool)
-    for start in range(0, vectors.shape[0], _FINISH_ROWS):
-        out[start:start + _FINISH_ROWS] = np.isfinite(
-            vectors[start:start + _FINISH_ROWS]).all(axis=1)
-    return out
+def _row_checks(vectors: np.ndarray, block: int = _FINISH_ROWS) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows are finite, and which finite rows have a length that float32 cannot
+    carry: the squared length overflows (then the length is infinite: the unit vector all
+    zero, the raw one NaN), or the largest value's square underflows (the length comes
+    out zero or imprecise, and the row "normalised" by it is no unit vector).
 
-
-def _lengths_out_of_range(vectors: np.ndarray, block: int = _FINISH_ROWS) -> np.ndarray:
-    """Which (finite) rows have a length that float32 cannot carry: the squared length
-    overflows (then the length is infinite: the unit vector all zero, the raw one NaN),
-    or the largest value's square underflows (the length comes out zero or imprecise,
-    and the row "normalised" by it is no unit vector). Computed in float32, a block of
-    rows at a time, with a margin of a factor two below the overflow."""
-    out = np.zeros(vectors.shape[0], dtype=bool)
+    One pass of float32 squared lengths, a block of rows at a time, with a margin of a
+    factor two below the overflow. Only rows that it cannot clear are looked at again: a
+    NaN or infinite value makes the squared length NaN or infinite, and a squared length
+    of at least 2 * DIM * tiny means the largest value squares to at least tiny."""
+    n, d = vectors.shape[0], (vectors.shape[1] if vectors.ndim == 2 else 0)
+    finite = np.ones(n, dtype=bool)
+    unusable = np.zeros(n, dtype=bool)
+    tiny = float(np.finfo(np.float32).tiny)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        for start in range(0, vectors.shape[0], block):
+        for start in range(0, n, block):
             rows = np.asarray(vectors[start:start + block], dtype=np.float32)
             squares = np.einsum("ij,ij->i", rows, rows)
-            # the largest magnitude, without a temporary copy of the block for abs()
-            peak = (np.maximum(rows.max(axis=1), -rows.min(axis=1)) if rows.shape[1]
-                    else np.zeros(len(rows)))
-            out[start:start + len(rows)] = ~(squares < _LONGEST_SQUARE) | (
-                (peak > 0) & (peak < _SHORTEST_PEAK))
-    return out
+            odd = np.flatnonzero(~(squares < _LONGEST_SQUARE) | (squares < 2 * d * tiny))
+            if not odd.size:
+                continue
+            these = rows[odd]
+            ok = np.isfinite(these).all(axis=1)
+            # the largest magnitude, without a temporary copy for abs()
+            peak = (np.maximum(these.max(axis=1), -these.min(axis=1)) if d
+                    else np.zeros(len(odd)))
+            finite[start + odd] = ok
+            unusable[start + odd] = ok & (~(squares[odd] < _LONGEST_SQUARE)
+                                          | ((peak > 0) & (peak < _SHORTEST_PEAK)))
+    return finite, unusable
 
 
 # --------------------------------------------------------------------------- our text reader

@@ -69,3 +69,29 @@ def test_a_nan_row_never_ranks(runner, damaged, entry_point, query, rows, signs)
     # the damage is real, and models check finds it
     check = run(runner, "models", "check", str(path))
     assert check.exit_code == 3 and "vectors.npy" in check.stderr
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 50, 300])
+def test_the_one_pass_row_checks_equal_their_definition(dim):
+    """_row_checks clears most rows by their squared length alone; on rows of every kind
+    of value (NaN, infinities, denormals, values whose squares overflow or underflow),
+    its answers are the definition's: isfinite over every value, then the squared
+    length and the largest magnitude of each finite row."""
+    from embedcli.readers import _LONGEST_SQUARE, _SHORTEST_PEAK, _row_checks
+
+    rng = np.random.default_rng(dim)
+    values = np.array([0, 1e-30, -1e-30, 1e-20, 1e-19, 3e-19, 1e-22, 1e19, 1.9e19, 1e30,
+                       -1e30, np.inf, -np.inf, np.nan, 1, 0.5, -2, 1e-45, 1e-38], np.float32)
+    rows = rng.choice(values, size=(20_000, dim)).astype(np.float32)
+    scale = rng.choice([1e-20, 1e-19, 1e-18, 1e18, 1e19, 1], size=(len(rows[::7]), 1))
+    rows[::7] = rng.standard_normal((len(rows[::7]), dim)) * scale
+    finite = np.isfinite(rows).all(axis=1)
+    zeroed = np.where(finite[:, None], rows, 0)
+    with np.errstate(over="ignore", under="ignore"):
+        squares = np.einsum("ij,ij->i", zeroed, zeroed)
+    peak = np.abs(zeroed).max(axis=1)
+    unusable = ~(squares < _LONGEST_SQUARE) | ((peak > 0) & (peak < _SHORTEST_PEAK))
+    got_finite, got_unusable = _row_checks(rows, block=997)
+    assert 0 < (~finite).sum() < len(rows) and 0 < unusable.sum()  # every kind is there
+    np.testing.assert_array_equal(got_finite, finite)
+    np.testing.assert_array_equal(got_unusable, unusable)
