@@ -67,7 +67,7 @@ import re
 import shutil
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,7 +76,7 @@ import numpy as np
 
 from embedcli.dirs import user_dir
 from embedcli.errors import DamagedCache, EmbedcliError, ModelError, QueryError, UsageError, shown
-from embedcli.sources import Location, ReadOptions, VectorSet
+from embedcli.sources import Location, ReadOptions, VectorSet, Words
 from embedcli.subwords import Settings, subword_vector
 
 FORMAT_VERSION = 5  # 3: a hash table over the vocabulary; 4: every file's checksums;
@@ -1398,10 +1398,12 @@ def _store(vs: VectorSet, source: Source, entry: Path, reporter: Reporter) -> Mo
         raise
 
 
-def _vocab_bytes(words: list[str]) -> tuple[bytes, np.ndarray]:
+def _vocab_bytes(words: Sequence[str]) -> tuple[bytes, np.ndarray]:
     """vocab.txt's bytes and where each word starts (and the end): one encoding of the
     whole text, not a bytes object per word (2.2 M of them outweigh the text)."""
-    vocab = ("\n" + "\n".join(words) + "\n").encode("utf-8", "surrogatepass")
+    text = words.joined("\n") if isinstance(words, Words) else "\n".join(words)
+    vocab = ("\n" + text + "\n").encode("utf-8", "surrogatepass")
+    del text
     # no word holds a newline (the readers refuse one), so word k starts after the k-th
     offsets = np.flatnonzero(np.frombuffer(vocab, dtype=np.uint8) == 10).astype(np.int64,
                                                                                copy=False)

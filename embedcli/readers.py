@@ -42,7 +42,7 @@ import re
 import stat
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +51,7 @@ from typing import IO, Any, NoReturn
 import numpy as np
 
 from embedcli.errors import ModelError
-from embedcli.sources import Location, ReadOptions, VectorSet
+from embedcli.sources import Location, ReadOptions, VectorSet, Words
 from embedcli.subwords import Settings
 
 _BOM = b"\xef\xbb\xbf"
@@ -796,7 +796,7 @@ def _with_subwords(vs: VectorSet, settings: Settings, ngrams: np.ndarray) -> Non
     vs.subwords = (settings, ngrams)
 
 
-def _repeated(words: list[str]) -> np.ndarray:
+def _repeated(words: Sequence[str]) -> np.ndarray:
     """The rows (ascending) whose word an earlier row holds too. Found by sorting the
     words' hashes, then comparing the words of equal hashes: a few arrays of the
     vocabulary's length, not a set of all its words (some 90 MB at 2.2 M words, held
@@ -822,13 +822,13 @@ def _repeated(words: list[str]) -> np.ndarray:
     return np.sort(np.array(later, dtype=np.int64))
 
 
-def _dedupe(words: list[str], vectors: np.ndarray,
+def _dedupe(words: Sequence[str], vectors: np.ndarray,
             repeated: np.ndarray) -> tuple[list[str], np.ndarray]:
     keep_mask = np.ones(len(words), dtype=bool)
     keep_mask[repeated] = False
     keep = np.flatnonzero(keep_mask)
     if not vectors.flags.writeable:
-        return [words[i] for i in keep], vectors[keep]
+        return [words[i] for i in keep.tolist()], vectors[keep]
     # moved up in place, a block at a time (row keep[i] >= i, so no row is overwritten
     # before it is moved), not copied whole
     for start in range(0, len(keep), _FINISH_ROWS):
@@ -837,7 +837,7 @@ def _dedupe(words: list[str], vectors: np.ndarray,
     return [words[i] for i in keep.tolist()], vectors[: len(keep)]
 
 
-def _finish(words: list[str], vectors: np.ndarray, notes: list[str], name: str, *,
+def _finish(words: Sequence[str], vectors: np.ndarray, notes: list[str], name: str, *,
             header_count: int | None = None) -> VectorSet:
     """Every reader's last step: the header's count checked against the words read (when
     given), duplicates dropped, then the shape, the words and the values checked."""
@@ -949,7 +949,7 @@ class TextReader:
         self._options = options
         self._fast_allowed = fast
         self._rows = _Rows(rows)
-        self.words: list[str] = []
+        self.words = Words()
         self.dim = detected.header[1] if detected.header else 0
         self.line_no = 0
         self.offset = 0
@@ -1055,7 +1055,7 @@ class TextReader:
         except ValueError:
             _raise_bad_number(self._block_values, self._block_lines, self.dim, self._name)
         self._rows.add(values.reshape(len(self._block_words), self.dim))
-        self.words.extend(self._block_words)
+        self.words.add(self._block_words)
         self._block_words, self._block_values, self._block_lines = [], [], []
 
     # ---------------------------------------------------------------- a block at a time
@@ -1093,7 +1093,7 @@ class TextReader:
             if table.num_rows != count or pc.min(pc.binary_length(table.column(0))).as_py() == 0 \
                     or trailing and pc.max(pc.binary_length(table.column(dim + 1))).as_py() != 0:
                 return False
-            words = pc.cast(table.column(0), pa.string()).to_pylist()  # checks the UTF-8
+            words = pc.cast(table.column(0), pa.string())  # checks the UTF-8
         except pa.ArrowInvalid:  # a line pyarrow cannot take: the careful reader names it
             return False
         self._flush()  # the careful reader's lines before, in file order
@@ -1103,7 +1103,7 @@ class TextReader:
         with np.errstate(over="ignore"):  # 1e39: infinite in float32, zeroed by _finish
             for j in range(dim):
                 room[:, j] = table.column(j + 1).to_numpy()[:take]
-        self.words += words[:take] if take < count else words
+        self.words.add(words.slice(0, take) if take < count else words)
         self.line_no += count
         self.offset += len(data) + 1
         self.fast_lines += count

@@ -290,3 +290,27 @@ def test_fasttext_vec_lines_ending_in_a_space_take_the_fast_path(monkeypatch, tm
                                      block=1 << 20)
     assert fast == careful and fast[2] == []
     assert lines["fast"] >= 199 and lines["careful"] <= 1
+
+
+def test_words_gathered_in_blocks_act_as_the_list_of_them():
+    """The vocabulary a reader gathers (lists from the careful reader, pyarrow arrays from
+    the fast one) indexes, slices, iterates, joins and compares as the plain list."""
+    import pyarrow as pa
+
+    from embedcli.models import _vocab_bytes
+    from embedcli.sources import Words
+
+    plain = ["the", "café", "new\u00a0york", "a b", "x", "日本", "z"]
+    words = Words()
+    words.add(plain[:2])
+    words.add(pa.chunked_array([pa.array(plain[2:4]), pa.array(plain[4:6])]))
+    words.add([])
+    words.add(pa.array(plain[6:]))
+    assert len(words) == len(plain) and list(words) == plain and words == plain
+    assert [words[i] for i in range(-len(plain), len(plain))] == plain + plain
+    assert words[1:6:2] == plain[1:6:2] and words[::-1] == plain[::-1]
+    with pytest.raises(IndexError):
+        words[len(plain)]
+    assert words.joined("\n") == "\n".join(plain)
+    assert _vocab_bytes(words)[0] == _vocab_bytes(plain)[0]
+    assert np.array_equal(_vocab_bytes(words)[1], _vocab_bytes(plain)[1])
