@@ -137,12 +137,20 @@ def test_include_inputs_gives_the_full_ranking(runner, bundled_kv):
     assert ours["excluded"] == []
 
 
-def test_excluded_words_report_the_rank_gensim_would_give(runner, bundled_kv):
-    ours = run_json(runner, "analogy", "king - man + woman")
-    full = bundled_kv.most_similar(positive=["king", "woman"], negative=["man"], topn=None)
+@pytest.mark.parametrize("a,b,c,top", [
+    ("king", "man", "woman", "10"),  # ranks 1 (among the candidates), 995 and 196
+    ("walking", "walk", "swim", "50"),  # 22: among the 50 best's candidates
+    ("walking", "walk", "swim", "1"),  # 22 again, but beyond them: counted over all rows
+    ("paris", "france", "italy", "10"),
+])
+@pytest.mark.parametrize("method", ["add", "mul"])
+def test_excluded_words_report_the_rank_gensim_would_give(runner, bundled_kv, a, b, c, top,
+                                                          method):
+    ours = run_json(runner, "analogy", f"{a} - {b} + {c}", "-n", top, "--method", method)
+    similar = bundled_kv.most_similar if method == "add" else bundled_kv.most_similar_cosmul
+    full = similar(positive=[a, c], negative=[b], topn=None)
     for item in ours["excluded"]:
         index = bundled_kv.key_to_index[item["word"]]
         assert item["score"] == pytest.approx(float(full[index]), abs=TOL)
         assert item["rank"] == int((full > full[index]).sum()) + 1
-    assert [e["word"] for e in ours["excluded"]] == ["king", "man", "woman"]
-    assert ours["excluded"][0]["rank"] == 1
+    assert [e["word"] for e in ours["excluded"]] == [a, b, c]

@@ -244,12 +244,13 @@ def rank_plan(model: Model, plan: Plan) -> Ranking:
         def score_of(i: int) -> float:
             return float(mul_scores(model, plan.terms, len(model))[i]) if i >= clip else float(
                 scores[i])
-    best = select(scores, plan.top, plan.skip, exact, margin)
+    selected = select(scores, plan.top, plan.skip, exact, margin)
+    best = selected.best
     excluded = []
     if not plan.include_inputs:
         for i in plan.inputs:
             score = score_of(i)
-            rank = (count_above(scores, scores[i], score, exact, margin) + 1
+            rank = (count_above(scores, scores[i], score, exact, margin, selected) + 1
                     if i < clip else None)
             excluded.append((i, rank, score))
     return _ranking(model, plan, best, excluded)

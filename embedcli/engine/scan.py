@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -40,21 +40,31 @@ def exact_add(vectors: np.ndarray, rows: np.ndarray | list[int], mean: np.ndarra
     return np.add.reduce(block * np.asarray(mean, dtype=np.float64), axis=1)
 
 
+class Selected(NamedTuple):
+    best: list[tuple[int, float]]  # the k best rows and their exact scores
+    candidates: np.ndarray  # every row whose float32 score is at least ``floor``
+    exact: np.ndarray  # their exact scores
+    floor: float
+
+
 def select(scores: np.ndarray, k: int, skip: set[int], exact: Callable[[np.ndarray], np.ndarray],
-            margin: float) -> list[tuple[int, float]]:
-    """The k best rows by exact score (ties: lower row first), leaving out ``skip``."""
+            margin: float) -> Selected:
+    """The k best rows by exact score (ties: lower row first), leaving out ``skip``; and
+    the candidates they were chosen from, every row scoring at least ``floor``."""
     n = len(scores)
     want = min(n, k + len(skip))
     if want <= 0 or k <= 0:
-        return []
+        return Selected([], np.zeros(0, np.intp), np.zeros(0), np.inf)
     if np.isnan(scores).any():  # rows a damaged cache made NaN never rank
         scores = np.where(np.isnan(scores), np.float32(-np.inf), scores)
+    floor = -np.inf
     if want < n:
-        kth = np.partition(scores, n - want)[n - want]
-        candidates = np.flatnonzero(scores >= kth - np.float32(margin))
+        floor = np.partition(scores, n - want)[n - want] - np.float32(margin)
+        candidates = np.flatnonzero(scores >= floor)
     else:
         candidates = np.arange(n)
-    return best_rows(candidates, exact(candidates), k, skip)
+    found = exact(candidates)
+    return Selected(best_rows(candidates, found, k, skip), candidates, found, float(floor))
 
 
 def best_rows(rows: np.ndarray, exact: np.ndarray, k: int,
@@ -70,9 +80,14 @@ def best_rows(rows: np.ndarray, exact: np.ndarray, k: int,
 
 
 def count_above(scores: np.ndarray, t32: np.floating, t64: float,
-                 exact: Callable[[np.ndarray], np.ndarray], margin: float) -> int:
-    """How many rows have an exact score above ``t64`` (``t32`` is its float32 estimate)."""
+                 exact: Callable[[np.ndarray], np.ndarray], margin: float,
+                 selected: Selected | None = None) -> int:
+    """How many rows have an exact score above ``t64`` (``t32`` is its float32 estimate).
+    When every row that can (its float32 score at least ``t32 - margin``) is among the
+    candidates of ``selected``, they are counted there, without another pass."""
     m = np.float32(margin)
+    if selected is not None and t32 - m >= selected.floor:
+        return int(np.count_nonzero(selected.exact > t64))
     count = int(np.count_nonzero(scores > t32 + m))
     if margin:
         near = np.flatnonzero(np.abs(scores - t32) <= m)
