@@ -585,7 +585,7 @@ class _Records:
         self.count = 0
         self.bom = False
 
-    def __iter__(self) -> Iterator[list[str]]:
+    def __iter__(self) -> Iterator[_Spaced]:
         name, dim = self._name, self._dim
         limit = self._options.limit or 0
         size = dim * 4
@@ -645,7 +645,7 @@ class _Records:
                 target[at:at + size] = source[begin:begin + size]
                 at += size
 
-    def _decode(self, words: list[bytes], begins: list[int], base: int) -> list[str]:
+    def _decode(self, words: list[bytes], begins: list[int], base: int) -> _Spaced:
         """The words as text, each without the newlines before it (the C tool writes one
         after each vector). Decoded as one text: no word holds a space, and decoding
         makes a space of nothing but a space, so splitting the text at its spaces gives
@@ -659,8 +659,8 @@ class _Records:
             text = " " + text
             while " \n" in text:
                 text = text.replace(" \n", " ")
-            return text.split(" ")[1:]
-        return text.split(" ") if words else []
+            text = text[1:]
+        return _Spaced(text, len(words))
 
     def _undecodable(self, words: list[bytes], begins: list[int], base: int) -> NoReturn:
         for k, (w, begin) in enumerate(zip(words, begins)):
@@ -674,6 +674,24 @@ class _Records:
                     f"{self._name} (or its header's dimension, {self._dim:,}, is wrong); "
                     "use --unicode-errors replace to read on") from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Spaced:
+    """A block of words as one text, separated by spaces (which no word of a word2vec
+    binary file holds): one string for thousands of words, split when they are used
+    (a block of sources.Words)."""
+
+    def __init__(self, text: str, count: int) -> None:
+        self.text, self._count = text, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def to_pylist(self) -> list[str]:
+        return self.text.split(" ") if self._count else []
+
+    def __getitem__(self, index: int) -> str:
+        return self.to_pylist()[index]
 
 
 def scan_binary(stream: IO[bytes], name: str, detected: Detected,
@@ -706,9 +724,9 @@ def read_binary(stream: IO[bytes], name: str, detected: Detected, options: ReadO
     them), and what _binary_scanned says of the records."""
     matrix = _Rows(rows)
     records = _Records(stream, name, detected, options, matrix)
-    words: list[str] = []
-    for block_words in records:
-        words += block_words
+    words = Words()
+    for block in records:
+        words.add(block)
     if not words:
         raise ModelError(f"{name} holds no vectors")
     count = detected.header[0] if detected.header else 0
@@ -827,14 +845,15 @@ def _dedupe(words: Sequence[str], vectors: np.ndarray,
     keep_mask = np.ones(len(words), dtype=bool)
     keep_mask[repeated] = False
     keep = np.flatnonzero(keep_mask)
+    kept = [w for w, k in zip(words, keep_mask.tolist()) if k]  # (one walk over Words)
     if not vectors.flags.writeable:
-        return [words[i] for i in keep.tolist()], vectors[keep]
+        return kept, vectors[keep]
     # moved up in place, a block at a time (row keep[i] >= i, so no row is overwritten
     # before it is moved), not copied whole
     for start in range(0, len(keep), _FINISH_ROWS):
         part = keep[start:start + _FINISH_ROWS]
         vectors[start:start + len(part)] = vectors[part]
-    return [words[i] for i in keep.tolist()], vectors[: len(keep)]
+    return kept, vectors[: len(keep)]
 
 
 def _finish(words: Sequence[str], vectors: np.ndarray, notes: list[str], name: str, *,

@@ -298,6 +298,7 @@ def test_words_gathered_in_blocks_act_as_the_list_of_them():
     import pyarrow as pa
 
     from embedcli.models import _vocab_bytes
+    from embedcli.readers import _Spaced
     from embedcli.sources import Words
 
     plain = ["the", "café", "new\u00a0york", "a b", "x", "日本", "z"]
@@ -306,6 +307,8 @@ def test_words_gathered_in_blocks_act_as_the_list_of_them():
     words.add(pa.chunked_array([pa.array(plain[2:4]), pa.array(plain[4:6])]))
     words.add([])
     words.add(pa.array(plain[6:]))
+    words.add(_Spaced("bé ab", 2))  # a binary file's block: one text, split at spaces
+    plain += ["bé", "ab"]
     assert len(words) == len(plain) and list(words) == plain and words == plain
     assert [words[i] for i in range(-len(plain), len(plain))] == plain + plain
     assert words[1:6:2] == plain[1:6:2] and words[::-1] == plain[::-1]
@@ -314,3 +317,24 @@ def test_words_gathered_in_blocks_act_as_the_list_of_them():
     assert words.joined("\n") == "\n".join(plain)
     assert _vocab_bytes(words)[0] == _vocab_bytes(plain)[0]
     assert np.array_equal(_vocab_bytes(words)[1], _vocab_bytes(plain)[1])
+
+
+def test_duplicate_words_of_a_binary_file_keep_the_first_of_each(tmp_path, fresh_cache):
+    """Duplicates in a word2vec binary file (its words are blocks of one text each) keep
+    the first row of each word, in order, with its own values."""
+    from embedcli.models import load
+
+    rng = np.random.default_rng(8)
+    words = [f"w{i % 700}" for i in range(1_000)] + ["caf\u00e9", "w3"]
+    vectors = rng.standard_normal((len(words), 4)).astype(np.float32)
+    path = tmp_path / "d.bin"  # by hand, as the C tool writes: gensim's writer keeps one
+    # vector for each word (its last), so it cannot write duplicates with their own
+    path.write_bytes(b"%d 4\n" % len(words) + b"".join(
+        w.encode() + b" " + v.tobytes() + b"\n" for w, v in zip(words, vectors)))
+    model = load(str(path))
+    first = {w: i for i, w in reversed(list(enumerate(words)))}
+    rows = sorted(first.values())
+    assert model.words() == [words[i] for i in rows]
+    assert "301 duplicate words; kept the first of each" in model.meta["notes"]
+    np.testing.assert_array_equal(np.stack([model.raw(i) for i in range(len(rows))]),
+                                  vectors[rows])
