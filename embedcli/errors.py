@@ -153,3 +153,8 @@ class OutputError(StreamError):
     """``cannot write to standard output: ...``: closed (``>&-``), full (``> /dev/full``)."""
 
     status = ExitStatus.OUTPUT
+
+    @classmethod
+    def of(cls, exc: BaseException) -> OutputError:
+        """The error of a write to standard output that failed with ``exc``."""
+        return cls(f"cannot write to standard output: {getattr(exc, 'strerror', None) or exc}")

@@ -167,7 +167,7 @@ class _Stdout(io.TextIOWrapper):
     def _failure(self, exc: OSError) -> OutputError:
         self.failed = True
         _to_devnull(1)  # what is still buffered goes nowhere, without a second error
-        return OutputError(f"cannot write to standard output: {exc.strerror or exc}")
+        return OutputError.of(exc)
 
 
 class _Closed(io.TextIOBase):
@@ -254,7 +254,7 @@ def finish_stdout() -> ExitStatus | None:
         return exc.status
     except (OSError, ValueError) as exc:
         _to_devnull(1)
-        say("error", f"cannot write to standard output: {getattr(exc, 'strerror', None) or exc}")
+        say("error", str(OutputError.of(exc)))
         return ExitStatus.OUTPUT
     except AttributeError:
         pass
@@ -348,7 +348,7 @@ def quiet_when_the_reader_leaves() -> Iterator[None]:
         raise typer.Exit(the_reader_left()) from None
     except OSError as exc:
         _to_devnull(1)
-        raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
+        raise OutputError.of(exc) from None
 
 
 def the_reader_left() -> ExitStatus:
