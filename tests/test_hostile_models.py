@@ -557,6 +557,24 @@ def test_damage_that_an_answer_finds_is_a_model_error_and_the_next_run_rebuilds(
     assert "converting" in again.stderr
 
 
+def test_damage_that_explore_finds_while_mapping_is_rebuilt_in_the_same_run(
+        runner, large_entry, large, tmp_path):
+    """explore, which is not a query on the one path, retries the same way: the damage is
+    found while its words are resolved, the entry removed, converted again, and the page
+    written from the rebuilt model."""
+    entry = large_entry
+    queried, _ = _targets(entry)
+    word = (entry / "vocab.txt").read_bytes().split(b"\n")[queried + 1].decode()
+    _flip_byte_of(entry, queried)
+    out = tmp_path / "map.html"
+    again = run(runner, "explore", word, "-m", str(large), "--frequent", "20", "--out",
+                str(out))
+    assert again.exit_code == 0, again.stderr
+    assert again.stderr.startswith(f"embedcli: note: the cache of {large} in {entry} is "
+                                   "damaged (")
+    assert "converting" in again.stderr and word in out.read_text("utf-8")
+
+
 def test_the_vector_command_checks_the_exact_values_it_gives(runner, large_entry, large):
     good = run(runner, "vector", "cat", "-m", str(large), "-f", "json")
     entry = large_entry

@@ -30,6 +30,7 @@ from embedcli.cli.io import (
     run,
     say,
     too_long,
+    with_model,
     write,
     write_console,
 )
@@ -45,7 +46,7 @@ from embedcli.cli.options import (
     RestrictOpt,
     reads_model,
 )
-from embedcli.errors import DamagedCache, ExitStatus, UsageError, safe
+from embedcli.errors import ExitStatus, UsageError, safe
 from embedcli.formats import Format, Method
 
 if TYPE_CHECKING:
@@ -465,11 +466,7 @@ def explore(
                      method=method.value, axes=axes, dims=3 if three_d else 2, top=top,
                      seed=seed)
 
-    try:
-        page_map = draw_map(load_model(model_spec, reading))
-    except DamagedCache as exc:  # found while answering: the entry is gone, so build it anew
-        say("note", str(exc))
-        page_map = draw_map(load_model(model_spec, reading))
+    page_map = with_model(model_spec, reading, draw_map)
     size = write(page_map, out, title=title)
     how = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "axes": "on directions"}
     detail = ""

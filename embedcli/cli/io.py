@@ -497,15 +497,20 @@ def run(command: str, args: list[str], model_spec: str | None, reading: Reading,
 
     spec = Spec(command, tuple(args), **options)
     check(spec)  # a usage error comes before any loading
-    model = load_model(model_spec, reading)
-    try:
-        result = answer(model, spec, make_resolver(model, case_sensitive, reading=reading))
-    except DamagedCache as exc:  # found while answering: the entry is gone, so build it anew
-        say("note", str(exc))
-        model = load_model(model_spec, reading)
-        result = answer(model, spec, make_resolver(model, case_sensitive, reading=reading))
+    result = with_model(model_spec, reading, lambda model: answer(
+        model, spec, make_resolver(model, case_sensitive, reading=reading)))
     emit(result, format)
     return result
+
+
+def with_model(model_spec: str | None, reading: Reading, work: Callable[[Any], Any]) -> Any:
+    """``work(model)`` on the model loaded; if it finds the cache entry damaged (the entry
+    is then removed), once more on the model converted anew."""
+    try:
+        return work(load_model(model_spec, reading))
+    except DamagedCache as exc:
+        say("note", str(exc))
+        return work(load_model(model_spec, reading))
 
 
 def note_skipped(dataset: Any, what: str) -> None:
