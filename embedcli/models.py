@@ -1565,7 +1565,11 @@ class _Written:
     def __exit__(self, kind: Any, *_: Any) -> None:
         self._queue.put(None)
         self._thread.join()
-        self._fh.close()
+        try:
+            self._fh.close()
+        except OSError:
+            if kind is None:  # (else the error on its way out is the one to tell)
+                raise
         if kind is None and self._failure is not None:
             raise self._failure
 

@@ -69,6 +69,7 @@ _SHORTEST_PEAK = float(np.sqrt(np.finfo(np.float32).tiny))
 _NUMBER = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _HEADER = re.compile(rb"[+-]?\d+")
 _GENSIM_LINE = re.compile(rb"\S+(?: \S+)*\s*")  # fields gensim splits as we do
+_NEWLINES_AFTER_SPACE = re.compile(" \n+")  # the newlines a binary file's word starts with
 
 
 Advance = Callable[[int], None]
@@ -283,12 +284,14 @@ def _read(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
     if binary and (location.member is not None or compression_of(location.path) is None):
         # one pass: the stream's size bounds its records, so the matrix is allocated for
         # that many, and only the pages the records fill are ever touched
-        bound = size // (1 + 4 * max(1, detected.header[1] if detected.header else 1)) + 1
+        count, dim = detected.header if detected.header else (0, 1)
+        bound = size // (1 + 4 * max(1, dim)) + 1
         with reporter.progress(f"reading {location.name}", size, "bytes") as adv:
             with _counting(open_stream(location), adv) as stream:
-                vs, scanned = read_binary(stream, str(location), detected, options, rows=bound)
-        _note_irregular(reporter, location, scanned)
-        return vs
+                # (the header's count when it is smaller: a matrix grows if it is wrong)
+                return read_binary(stream, str(location), detected, options,
+                                   rows=min(bound, count) if count > 0 else bound,
+                                   on_walked=lambda s: _note_irregular(reporter, location, s))
     scan, own = (scan_binary, read_binary) if binary else (scan_text, read_text)
     with reporter.progress(f"checking {location.name}", size, "bytes") as adv:
         with _counting(open_stream(location), adv) as stream:
@@ -298,7 +301,7 @@ def _read(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
         with _counting(open_stream(location), adv) as stream:
             if binary:
                 return read_binary(stream, str(location), detected, options,
-                                   rows=scanned.records)[0]
+                                   rows=scanned.records)
             return read_text(stream, str(location), detected, options, rows=scanned.records)
 
 
@@ -656,10 +659,7 @@ class _Records:
         except UnicodeDecodeError:
             self._undecodable(words, begins, base)
         if "\n" in text:
-            text = " " + text
-            while " \n" in text:
-                text = text.replace(" \n", " ")
-            text = text[1:]
+            text = _NEWLINES_AFTER_SPACE.sub(" ", " " + text)[1:]
         return _Spaced(text, len(words))
 
     def _undecodable(self, words: list[bytes], begins: list[int], base: int) -> NoReturn:
@@ -718,21 +718,24 @@ def _binary_scanned(records: _Records, detected: Detected, options: ReadOptions)
 
 
 def read_binary(stream: IO[bytes], name: str, detected: Detected, options: ReadOptions, *,
-                rows: int | None = None) -> tuple[VectorSet, Scanned]:
+                rows: int | None = None,
+                on_walked: Callable[[Scanned], None] | None = None) -> VectorSet:
     """Read every complete record of a word2vec binary file, whatever its header's count,
-    into one matrix (of ``rows``: the records a checking pass counted, or a bound on
-    them), and what _binary_scanned says of the records."""
+    into one matrix (of ``rows``: the records a checking pass counted, or an estimate).
+    Without a checking pass, ``on_walked`` is told what _binary_scanned says of the
+    records once they are all walked, before the last checks (which may fail)."""
     matrix = _Rows(rows)
     records = _Records(stream, name, detected, options, matrix)
     words = Words()
     for block in records:
         words.add(block)
+    if on_walked is not None:
+        on_walked(_binary_scanned(records, detected, options))
     if not words:
         raise ModelError(f"{name} holds no vectors")
     count = detected.header[0] if detected.header else 0
-    vs = _finish(words, matrix.result(records.dim), [], name,
-                 header_count=None if options.limit else count)
-    return vs, _binary_scanned(records, detected, options)
+    return _finish(words, matrix.result(records.dim), [], name,
+                   header_count=None if options.limit else count)
 
 
 # --------------------------------------------------------------------------- gensim saves
@@ -824,19 +827,22 @@ def _repeated(words: Sequence[str]) -> np.ndarray:
     hashes = hashes[order]
     ties = np.flatnonzero(hashes[1:] == hashes[:-1])
     del hashes
-    later: list[int] = []
-    run: list[int] = []
+    runs: list[list[int]] = []  # positions in ``order`` of each run of equal hashes
     for k, tie in enumerate(ties.tolist()):
-        if not run:
-            run = [tie]
-        run.append(tie + 1)
-        if k + 1 == len(ties) or ties[k + 1] != tie + 1:  # the run of equal hashes ends
-            seen: set[str] = set()
-            for row in order[run].tolist():
-                if words[row] in seen:
-                    later.append(row)
-                seen.add(words[row])
-            run = []
+        if k == 0 or ties[k - 1] != tie - 1:
+            runs.append([tie])
+        runs[-1].append(tie + 1)
+    rows = [order[run].tolist() for run in runs]
+    tied = sorted(row for run in rows for row in run)
+    text = dict(zip(tied, words.take(tied) if isinstance(words, Words)
+                    else [words[row] for row in tied]))  # one walk over the blocks
+    later: list[int] = []
+    for run_rows in rows:
+        seen: set[str] = set()
+        for row in run_rows:
+            if text[row] in seen:
+                later.append(row)
+            seen.add(text[row])
     return np.sort(np.array(later, dtype=np.int64))
 
 

@@ -64,6 +64,21 @@ class Words(Sequence[str]):
 
     __hash__ = None  # type: ignore[assignment]  # (mutable, as a list)
 
+    def take(self, rows: list[int]) -> list[str]:
+        """The words of ``rows`` (ascending), each block split at most once."""
+        out: list[str] = []
+        k = 0
+        for block, start, stop in zip(self._blocks, self._starts, self._starts[1:]):
+            if k == len(rows):
+                break
+            if rows[k] >= stop:
+                continue
+            words = block if isinstance(block, list) else block.to_pylist()
+            while k < len(rows) and rows[k] < stop:
+                out.append(words[rows[k] - start])
+                k += 1
+        return out
+
     def joined(self, separator: str) -> str:
         """The words joined by ``separator``, a block at a time (``separator.join(self)``
         would first make a list of them all)."""

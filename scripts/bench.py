@@ -886,7 +886,8 @@ def bench_scale(ctx: Context) -> Section:
             "embedcli_conversion_peak_rss_mb": [s.peak_rss_mb for s in conversions],
             "embedcli_query_s": [s.seconds for s in ours],
             "gensim_load_s": [g["load_s"] for g in gensims], "gensim_query_s": gensim["query_s"],
-            "gensim_process_s": theirs.seconds, "gensim_peak_rss_mb": theirs.peak_rss_mb}
+            "gensim_process_s": [s.seconds for s in loads],
+            "gensim_peak_rss_mb": [s.peak_rss_mb for s in loads]}
     path.unlink()
     return Section("scale", rows, checks, data, notes)
 

@@ -338,3 +338,44 @@ def test_duplicate_words_of_a_binary_file_keep_the_first_of_each(tmp_path, fresh
     assert "301 duplicate words; kept the first of each" in model.meta["notes"]
     np.testing.assert_array_equal(np.stack([model.raw(i) for i in range(len(rows))]),
                                   vectors[rows])
+
+
+def test_many_duplicates_in_a_binary_file_split_each_block_a_few_times(tmp_path, fresh_cache,
+                                                                       monkeypatch):
+    """Finding 10,000 duplicates among 20,000 records looks up the tied words in one walk
+    over the blocks (each block's text split a few times in all), not a split of a whole
+    block for each duplicate (which took 15 s here)."""
+    from embedcli import readers
+    from embedcli.models import load
+
+    splits = []
+    split = readers._Spaced.to_pylist
+
+    def counted(self):
+        splits.append(len(self))
+        return split(self)
+
+    monkeypatch.setattr(readers._Spaced, "to_pylist", counted)
+    words = [f"w{i % 10_000}" for i in range(20_000)]
+    vectors = np.arange(20_000 * 5, dtype=np.float32).reshape(-1, 5)
+    path = tmp_path / "dups.bin"
+    path.write_bytes(b"20000 5\n" + b"".join(w.encode() + b" " + v.tobytes() + b"\n"
+                                            for w, v in zip(words, vectors)))
+    model = load(str(path))
+    assert model.words() == words[:10_000]
+    assert "10,000 duplicate words; kept the first of each" in model.meta["notes"]
+    np.testing.assert_array_equal(model.raw(9_999), vectors[9_999])
+    # the file is one block (580 KB, under a read's 4 MiB): a handful of splits in all,
+    # where a split for each tied word would be 20,000
+    assert set(splits) == {20_000} and len(splits) <= 8, len(splits)
+
+
+def test_a_binary_word_after_very_many_newlines_is_read(tmp_path, fresh_cache):
+    """Newlines before a word (the C tool writes one) are dropped in one pass over the
+    block, however many there are."""
+    from embedcli.models import load
+
+    one = np.ones(3, dtype=np.float32).tobytes()
+    path = tmp_path / "nl.bin"
+    path.write_bytes(b"2 3\n" + b"a " + one + b"\n" * 200_000 + b"b " + one + b"\n")
+    assert load(str(path)).words() == ["a", "b"]

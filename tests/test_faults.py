@@ -340,3 +340,16 @@ def test_a_file_that_is_one_cut_off_line_says_so(runner, tmp_path):
     result = run(runner, "vocab", "-m", str(path))
     assert result.exit_code == ExitStatus.MODEL
     assert "holds no complete vectors: it ends in the middle of line 1" in result.stderr
+
+
+def test_what_gensim_would_misread_is_said_before_a_binary_files_error(runner, tmp_path):
+    """A binary file read in one pass still says what gensim would misread (here, a header
+    that over-counts) before the error its last checks find (a word with a line break)."""
+    one = np.ones(3, dtype=np.float32).tobytes()
+    path = model_file(tmp_path, b"3 3\n" + b"a\nb " + one + b"\ncat " + one + b"\n", "nl.bin")
+    result = run(runner, "vocab", "-m", str(path))
+    assert result.exit_code == ExitStatus.MODEL
+    lines = result.stderr.splitlines()
+    assert any("gensim would misread nl.bin (the header says 3 words but the file has 2)" in x
+               for x in lines[:-1]), result.stderr
+    assert "contains a line break" in lines[-1]
