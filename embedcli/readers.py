@@ -282,13 +282,13 @@ def _read(location: Location, options: ReadOptions, reporter: Any) -> VectorSet:
     size = total_size(location)
     binary = detected.kind == "word2vec-binary"
     if binary and (location.member is not None or compression_of(location.path) is None):
-        # one pass: the stream's size bounds its records, so the matrix is allocated for
-        # that many, and only the pages the records fill are ever touched
+        # one pass: the matrix is allocated for the header's count, or for the most
+        # records the stream's size can hold if that is fewer (it grows if the header
+        # under-counts); only the pages the records fill are ever touched
         count, dim = detected.header if detected.header else (0, 1)
         bound = size // (1 + 4 * max(1, dim)) + 1
         with reporter.progress(f"reading {location.name}", size, "bytes") as adv:
             with _counting(open_stream(location), adv) as stream:
-                # (the header's count when it is smaller: a matrix grows if it is wrong)
                 return read_binary(stream, str(location), detected, options,
                                    rows=min(bound, count) if count > 0 else bound,
                                    on_walked=lambda s: _note_irregular(reporter, location, s))
@@ -313,8 +313,8 @@ def _note_irregular(reporter: Any, location: Location, scanned: Scanned) -> None
 
 class _Rows:
     """The float32 matrix a reader fills in file order: allocated once, for the records a
-    checking pass counted or a bound on them (pages never filled are never touched, so
-    they cost no memory), and grown, by a copy, only if the file grew since."""
+    checking pass counted or an estimate of them (pages never filled are never touched,
+    so they cost no memory), and grown, by a copy, only if there are more."""
 
     def __init__(self, expected: int | None):
         self._expected = expected or 0

@@ -31,38 +31,12 @@ _FNV_PRIME = 16777619
 _MASK = 0xFFFFFFFF
 
 
-def ngram_bytes(word: str, minn: int, maxn: int) -> list[bytes]:
-    """The character n-grams of ``<word>``, as UTF-8 bytes, in gensim's order."""
-    data = f"<{word}>".encode("utf-8", "surrogatepass")
-    size = len(data)
-    grams: list[bytes] = []
-    for i in range(size):
-        if data[i] & 0xC0 == 0x80:  # a continuation byte starts no character
-            continue
-        j, n = i, 1
-        while j < size and n <= maxn:
-            j += 1
-            while j < size and data[j] & 0xC0 == 0x80:
-                j += 1
-            if n >= minn and not (n == 1 and (i == 0 or j == size)):
-                grams.append(data[i:j])
-            n += 1
-    return grams
-
-
-def fnv_hash(data: bytes) -> int:
-    """fastText's hash of ``data``: FNV-1a over its bytes read as signed chars."""
-    h = _FNV_OFFSET
-    for b in data:
-        h = ((h ^ (b | 0xFFFFFF00 if b & 0x80 else b)) * _FNV_PRIME) & _MASK
-    return h
-
-
 def ngram_hashes(word: str, minn: int, maxn: int, bucket: int) -> list[int]:
-    """The bucket rows of ``word``'s n-grams (gensim's ``ft_ngram_hashes``): the n-grams
-    of :func:`ngram_bytes`, in its order, each hashed as :func:`fnv_hash` does, the hash
-    of a longer n-gram carried on from the shorter one that starts where it does (a
-    conversion hashes millions of words: a pass over each n-gram's bytes took 4x longer)."""
+    """The bucket rows of ``word``'s n-grams (gensim's ``ft_ngram_hashes``): the character
+    n-grams of ``<word>`` as UTF-8 bytes, in gensim's order, each hashed as fastText does
+    (FNV-1a over the bytes read as signed chars), the hash of a longer n-gram carried on
+    from the shorter one that starts where it does (a conversion hashes millions of
+    words: a pass over each n-gram's bytes took 4x longer)."""
     if bucket <= 0 or maxn <= 0:
         return []
     data = f"<{word}>".encode("utf-8", "surrogatepass")

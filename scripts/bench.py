@@ -802,20 +802,23 @@ with open(path, "wb") as out:
                            for i, row in enumerate(block)))
 """
 
-# Run in a child: gensim's own load of the same file, then one neighbour query.
-# argv: path, word. Prints JSON: load seconds, query seconds, the top 10.
-GENSIM_SCALE = """\
+# Run in a child: gensim's own load of a file ({load}: the call, on sys.argv[1]), then
+# one neighbour query of the word sys.argv[2]. Prints JSON: load and query seconds, top 10.
+GENSIM_LOAD_AND_QUERY = """\
 import json, sys, time
 start = time.perf_counter()
 from gensim.models import KeyedVectors
-kv = KeyedVectors.load_word2vec_format(sys.argv[1], binary=True)
+from gensim.models.fasttext import load_facebook_vectors
+kv = {load}
 loaded = time.perf_counter()
 hits = kv.most_similar(sys.argv[2], topn=10)
 done = time.perf_counter()
-print(json.dumps({"load_s": loaded - start, "query_s": done - loaded,
-                  "results": [{"rank": i, "word": w, "score": float(s)}
-                              for i, (w, s) in enumerate(hits, 1)]}))
+print(json.dumps({{"load_s": loaded - start, "query_s": done - loaded,
+                  "results": [{{"rank": i, "word": w, "score": float(s)}}
+                              for i, (w, s) in enumerate(hits, 1)]}}))
 """
+GENSIM_SCALE = GENSIM_LOAD_AND_QUERY.format(
+    load="KeyedVectors.load_word2vec_format(sys.argv[1], binary=True)")
 
 
 def bench_scale(ctx: Context) -> Section:
@@ -937,20 +940,8 @@ with open(path, "wb") as out:
         out.write(zeros[:min(100_000, n - start) * d * 4])
 """
 
-# Run in a child: gensim's own load of the same file, then one neighbour query of a word
-# outside the vocabulary. argv: path, word. Prints JSON: load and query seconds, top 10.
-GENSIM_FASTTEXT = """\
-import json, sys, time
-start = time.perf_counter()
-from gensim.models.fasttext import load_facebook_vectors
-kv = load_facebook_vectors(sys.argv[1])
-loaded = time.perf_counter()
-hits = kv.most_similar(sys.argv[2], topn=10)
-done = time.perf_counter()
-print(json.dumps({"load_s": loaded - start, "query_s": done - loaded,
-                  "results": [{"rank": i, "word": w, "score": float(s)}
-                              for i, (w, s) in enumerate(hits, 1)]}))
-"""
+# gensim's own load of a Facebook binary, then a query of a word outside the vocabulary
+GENSIM_FASTTEXT = GENSIM_LOAD_AND_QUERY.format(load="load_facebook_vectors(sys.argv[1])")
 
 
 def bench_fasttext(ctx: Context) -> Section:
