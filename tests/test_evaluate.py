@@ -528,6 +528,26 @@ def test_the_blocked_top_k_is_the_plain_top_k(monkeypatch, workers):
     assert alone.row.size == 0 and (alone.counts == found.counts).all()
 
 
+@pytest.mark.parametrize("queries,clip,workers", [(1000, 400000, 2), (19544, 400000, 2),
+                                                  (3, 700, 8), (1600, 5000, 3)])
+def test_the_schedule_covers_every_block_once_and_starts_each_block_first(queries, clip,
+                                                                          workers):
+    from embedcli.engine import scan as engine
+
+    bounds = engine.query_blocks(queries)
+    tasks = engine.schedule(bounds, clip, workers)
+    blocks = len(bounds) - 1
+    for b in range(blocks):  # each block's row blocks, once each, in order
+        starts = [s for tb, ss, _ in tasks if tb == b for s in ss]
+        width = engine.block_rows(bounds[b + 1] - bounds[b])
+        assert starts == list(range(0, clip, width))
+    # the first run of every block before any block's second: plans are made at once
+    first = {}
+    for position, (b, _, _) in enumerate(tasks):
+        first.setdefault(b, position)
+    assert sorted(first.values()) == list(range(blocks))
+
+
 @pytest.mark.parametrize("method", ["add", "mul"])
 def test_the_ranks_of_the_errors_shown_are_counted_right(bundled, google, method):
     # one pass counts the rows above every error's expected word; here each error's

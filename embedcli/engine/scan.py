@@ -563,7 +563,10 @@ def schedule(bounds: list[int], clip: int, workers: int) -> list[tuple[int, list
     """The tasks of a pass over rows ``[0, clip)`` on ``workers`` threads, for the blocks
     of queries of ``bounds``: (the block, the first rows of its row blocks, their width).
     A block of queries is one task, or, with fewer blocks than twice the workers, a few
-    over runs of its rows. (scripts/bench.py's bare product runs the same tasks.)"""
+    over runs of its rows. The first run of every block comes first: the task that starts
+    a block plans it (see :class:`_Plan`) while the others wait, so the blocks' plans are
+    made on different threads at once. (scripts/bench.py's bare product runs the same
+    tasks.)"""
     blocks = len(bounds) - 1
     runs = 1 if workers == 1 else -(-2 * workers // max(blocks, 1))
     tasks = []
@@ -573,8 +576,8 @@ def schedule(bounds: list[int], clip: int, workers: int) -> list[tuple[int, list
         parts = min(runs, len(starts)) or 1
         for part in range(parts):
             lo, hi = len(starts) * part // parts, len(starts) * (part + 1) // parts
-            tasks.append((b, starts[lo:hi], width))
-    return tasks
+            tasks.append((part, b, starts[lo:hi], width))
+    return [(b, starts, width) for _, b, starts, width in sorted(tasks, key=lambda t: t[:2])]
 
 
 def _join(plans: Sequence[_Plan | None], tallies: Sequence[Sequence[_Tally]], n: int, p: int,
