@@ -124,6 +124,37 @@ def test_every_command_that_reads_a_model_takes_the_four_loading_options(runner,
                              "'sideways'\n")
 
 
+def test_no_subwords_is_on_exactly_the_commands_that_look_up_typed_words(runner, tmp_path,
+                                                                        monkeypatch):
+    # each command that reads a model runs its first example; --no-subwords, which only
+    # changes how a typed word is looked up, is offered where a Resolver is made
+    from embedcli.engine import words
+
+    made = []
+    real = words.Resolver.__init__
+
+    def spying(self, *args, **kwargs):
+        made.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(words.Resolver, "__init__", spying)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "queries.txt").write_text("neighbors cat\n", "utf-8")
+    seen = {}
+    for path, command in COMMANDS.items():
+        if not LOADING & _params(command):
+            continue
+        args = ["x", "glove-6b-50d"] if path == ("models", "add") else \
+            [*_examples(path, command)[0], *(["--restrict", "3000"]
+                                              if path[0] == "evaluate" else [])]
+        made.clear()
+        result = run(runner, *path, *args, input="")
+        assert result.exit_code in (0, 1), (path, result.stderr)  # models check: 1, unconverted
+        seen[" ".join(path)] = ("no_subwords" in _params(command), bool(made))
+    assert all(offered == looks_up for offered, looks_up in seen.values()), seen
+    assert {offered for offered, _ in seen.values()} == {True, False}  # both kinds ran
+
+
 FORMATTED = [p for p, c in COMMANDS.items() if "format" in _params(c)]
 
 

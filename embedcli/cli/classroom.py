@@ -316,7 +316,7 @@ def _what(pic: Any) -> str:
 
 
 @app.command()
-@reads_model
+@reads_model(words=False)
 def dims(
     sample: Annotated[int, typer.Option(
         "--sample", metavar="N", help="PCA of the N most frequent words' unit vectors.")]

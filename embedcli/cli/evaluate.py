@@ -67,7 +67,7 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
 
 
 @evaluate_app.command()
-@reads_model
+@reads_model(words=False)
 def analogies(
     datasets: Annotated[list[str] | None, typer.Argument(
         metavar="[DATASET|FILE|DIR]...", show_default=False,
@@ -125,7 +125,7 @@ def analogies(
 
 
 @evaluate_app.command()
-@reads_model
+@reads_model(words=False)
 def similarity(
     datasets: Annotated[list[str] | None, typer.Argument(
         metavar="[DATASET|FILE]...", show_default=False,

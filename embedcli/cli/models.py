@@ -107,7 +107,7 @@ def info(
 
 
 @models_app.command("add")
-@reads_model
+@reads_model(words=False)
 def add(
     name: Annotated[str, typer.Argument(help="The short name to register.")],
     path: Annotated[str, typer.Argument(help="A vector file (or archive.zip:member) or a "
@@ -160,7 +160,7 @@ def default(name: Annotated[str, typer.Argument(
 
 
 @models_app.command("check")
-@reads_model
+@reads_model(words=False)
 def check(
     name: Annotated[str, typer.Argument(
         help="A model name, file or gensim-data name.", autocompletion=complete.models)],

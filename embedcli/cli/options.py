@@ -69,19 +69,25 @@ _READING_OPTIONS = [  # the options behind Reading, in its order, as Typer param
                              strict=True)]
 
 
-def reads_model(command: Callable[..., Any]) -> Callable[..., Any]:
+def reads_model(command: Callable[..., Any] | None = None, *,
+                words: bool = True) -> Any:
     """Give a command the options that say how to read its model, after its own, and hand
     them to it as one ``reading: Reading`` argument (Typer has no groups of options, and
-    most commands take these)."""
+    most commands take these). ``words=False``: a command that looks up no word a user
+    typed (``models add``, ``evaluate``) has no ``--no-subwords``, which would do nothing
+    there. As ``@reads_model`` or ``@reads_model(words=False)``."""
+    if command is None:
+        return functools.partial(reads_model, words=words)
+    options = [p for p in _READING_OPTIONS if words or p.name != "no_subwords"]
     own = inspect.signature(command, eval_str=True)
     params = [p for p in own.parameters.values() if p.name != "reading"]
 
     @functools.wraps(command)
     def with_reading(*args: Any, **kwargs: Any) -> Any:
-        reading = Reading(**{p.name: kwargs.pop(p.name) for p in _READING_OPTIONS})
+        reading = Reading(**{p.name: kwargs.pop(p.name) for p in options})
         return command(*args, reading=reading, **kwargs)
 
-    signature = own.replace(parameters=[*params, *_READING_OPTIONS])
+    signature = own.replace(parameters=[*params, *options])
     with_reading.__signature__ = signature  # type: ignore[attr-defined]
     with_reading.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
     return with_reading

@@ -224,7 +224,7 @@ def axis(
 
 
 @app.command()
-@reads_model
+@reads_model(words=False)
 def vocab(
     prefix: Annotated[str | None, typer.Option(
         "--prefix", metavar="TEXT", help="Only words that start with TEXT.")] = None,
