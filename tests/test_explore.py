@@ -337,22 +337,33 @@ def test_an_out_that_cannot_be_written_is_said_before_any_work(runner, tmp_path,
         sorted(p.name for p in tmp_path.iterdir()) == ["adir.html"]
 
 
-def test_a_failed_write_leaves_the_old_file_and_no_temporary(runner, tmp_path, monkeypatch):
-    import errno
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(bundled, session_cache,
+                                                            tmp_path):
+    """A real full disk, as the writer meets it: the child may write no file larger than
+    1 MB (RLIMIT_FSIZE), and the page is about 5 MB, so its write fails part-way."""
     import os
+    import resource
+    import signal
+    import subprocess
+    import sys
 
     out = tmp_path / "map.html"
     out.write_text("the old page")
 
-    def full(src, dst):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so write() fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
 
-    monkeypatch.setattr("embedcli.plot.os.replace", full)
-    line = _one_error(run(runner, "explore", "cat", "--frequent", "10", "--out", str(out)),
-                      ExitStatus.USAGE)
-    assert line == f"embedcli: error: cannot write {out}: No space left on device"
+    env = {k: v for k, v in os.environ.items() if k != "EMBEDCLI_MODEL"}
+    env["EMBEDCLI_CACHE_DIR"] = str(session_cache)
+    proc = subprocess.run([sys.executable, "-m", "embedcli", "explore", "cat", "--frequent",
+                           "10", "--out", str(out)], env=env, capture_output=True, text=True,
+                          timeout=120, preexec_fn=small_files)
+    assert (proc.returncode, proc.stdout) == (ExitStatus.USAGE, "")
+    # the limit is what stopped it: "File too large" is EFBIG, which only the limit raises
+    assert proc.stderr == f"embedcli: error: cannot write {out}: File too large\n"
     assert out.read_text() == "the old page"
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in tmp_path.iterdir()] == ["map.html"]  # no temporary left
 
 
 @pytest.mark.parametrize("method,package", [("umap", "umap-learn"), ("tsne", "scikit-learn")])
