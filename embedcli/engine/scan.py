@@ -291,6 +291,10 @@ class _Plan:
             self.cols = cols[order]
             self.table = np.take_along_axis(thresholds[order], self.cols, axis=1)
             self.reach = [int(np.count_nonzero(kind[:, c] == _DENSE)) for c in range(p)]
+            # each dense column's bounds, for one comparison of its rows: t + margin above,
+            # t - margin below (a row between them is close to the threshold)
+            self.bounds = [(self.table[:n, c:c + 1] + np.stack([marg, -marg])[:, None, None])
+                           .astype(np.float32) for c, n in enumerate(self.reach)]
             self.sparse = np.where(kind == _TOP, self.table, np.float32(np.inf)).astype(np.float32)
             self.tmin = self.sparse.min(axis=1)
             self.is_bottom = kind == _BOTTOM
@@ -373,25 +377,26 @@ class _Plan:
             tally.take(q, r, s)
 
     def _count_dense(self, tally: _Tally, tile: np.ndarray, start: int) -> None:
-        marg = self.marg
+        """The thresholds in the middle: each dense column's rows of the tile are compared
+        with its threshold plus and minus the margin in one call (a row is above, close,
+        or not above)."""
         count = np.uint16 if tile.shape[1] < 1 << 16 else np.uint32  # narrow sums are faster
+        depth = 2 if self.marg else 1
         flags = tally.flags.get(tile.shape)
         if flags is None:
-            flags = tally.flags[tile.shape] = np.empty(tile.shape, dtype=bool)
+            flags = tally.flags[tile.shape] = np.empty((depth, *tile.shape), dtype=bool)
         for c in range(self.p):
             n = self.reach[c]
             if not n:
                 break
-            sub, f = tile[:n], flags[:n]
-            t = self.table[:n, c:c + 1]
-            high = np.greater(sub, t + marg, out=f).view(np.uint8).sum(axis=1, dtype=count)
-            tally.counts[:n, c] += high
-            if not marg:
+            sides = np.greater(tile[:n], self.bounds[c][:depth], out=flags[:, :n])
+            sums = sides.view(np.uint8).sum(axis=2, dtype=count)
+            tally.counts[:n, c] += sums[0]
+            if depth == 1:
                 continue
-            low = np.greater(sub, t - marg, out=f).view(np.uint8).sum(axis=1, dtype=count)
-            js = np.flatnonzero(low != high)
+            js = np.flatnonzero(sums[1] != sums[0])
             if js.size:  # the rows within the margin of the threshold, for the caller
-                i, rows = np.nonzero(np.abs(sub[js] - t[js]) <= marg)
+                i, rows = np.nonzero(sides[1, js] > sides[0, js])
                 tally.near.append((js[i], np.full(i.size, c), rows + start))
 
     def _count_bottom(self, tally: _Tally, tile: np.ndarray, start: int, w: int) -> None:
