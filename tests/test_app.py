@@ -126,32 +126,37 @@ def test_every_command_that_reads_a_model_takes_the_four_loading_options(runner,
 
 def test_no_subwords_is_on_exactly_the_commands_that_look_up_typed_words(runner, tmp_path,
                                                                         monkeypatch):
-    # each command that reads a model runs its first example; --no-subwords, which only
-    # changes how a typed word is looked up, is offered where a Resolver is made
+    # each command that reads a model runs its first example (with --no-subwords where it
+    # is offered); --no-subwords changes how a typed word is looked up, so it must be
+    # offered exactly where words are looked up, and be in force for every look-up
     from embedcli.engine import words
 
-    made = []
-    real = words.Resolver.__init__
+    looked_up: list[bool] = []  # each look-up's `subwords`
+    real = words.Resolver.__call__
 
-    def spying(self, *args, **kwargs):
-        made.append(1)
-        real(self, *args, **kwargs)
+    def spying(self, word):
+        looked_up.append(self.subwords)
+        return real(self, word)
 
-    monkeypatch.setattr(words.Resolver, "__init__", spying)
+    monkeypatch.setattr(words.Resolver, "__call__", spying)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "queries.txt").write_text("neighbors cat\n", "utf-8")
     seen = {}
     for path, command in COMMANDS.items():
         if not LOADING & _params(command):
             continue
+        offered = "no_subwords" in _params(command)
         args = ["x", "glove-6b-50d"] if path == ("models", "add") else \
             [*_examples(path, command)[0], *(["--restrict", "3000"]
                                               if path[0] == "evaluate" else [])]
-        made.clear()
-        result = run(runner, *path, *args, input="")
+        looked_up.clear()
+        result = run(runner, *path, *args, *(["--no-subwords"] if offered else []),
+                     input="cat\n")  # a line for shell, an answer for quiz
         assert result.exit_code in (0, 1), (path, result.stderr)  # models check: 1, unconverted
-        seen[" ".join(path)] = ("no_subwords" in _params(command), bool(made))
-    assert all(offered == looks_up for offered, looks_up in seen.values()), seen
+        seen[" ".join(path)] = (offered, list(looked_up))
+    for name, (offered, calls) in seen.items():
+        assert offered == bool(calls), (name, offered, len(calls))
+        assert not any(calls), name  # with --no-subwords given, no look-up used subwords
     assert {offered for offered, _ in seen.values()} == {True, False}  # both kinds ran
 
 

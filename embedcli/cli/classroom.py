@@ -535,7 +535,9 @@ def quiz(
     note_skipped(dataset, ANALOGY_LINES)
     questions = [q for s in dataset.sections for q in s.questions]
     m = load_model(model_spec, reading)
-    resolver = Resolver(m)  # quietly lower-cased: the Google set writes Athens, Greece
+    # quietly lower-cased: the Google set writes Athens, Greece; the answers typed are
+    # looked up with it too, so --no-subwords holds for them
+    resolver = Resolver(m, subwords=not reading.no_subwords)
     chosen = choose_questions(questions, resolver, count=count, seed=seed,
                               sections=section or (), restrict=restrict,
                               skipped=OBSCURE_SECTIONS if name == "google" else ())
