@@ -528,6 +528,75 @@ def test_the_blocked_top_k_is_the_plain_top_k(monkeypatch, workers):
     assert alone.row.size == 0 and (alone.counts == found.counts).all()
 
 
+def _planted_on_bounds(thresholds: np.ndarray, margin: np.float32, rows: int, seed: int):
+    """Scores uniform in [-1, 1], and many exactly on each threshold, on its float32
+    bounds t + margin and t - margin, and on the next float32 either side of each."""
+    rng = np.random.default_rng(seed)
+    planted = []
+    for t in thresholds.ravel():
+        for v in (np.float32(t + margin), np.float32(t - margin), t):
+            up, down = np.nextafter(v, np.float32(np.inf)), np.nextafter(v, np.float32(-np.inf))
+            planted += [v, up, down]
+    x = rng.uniform(-1, 1, rows).astype(np.float32)
+    at = rng.choice(np.arange(1, rows), size=len(planted) * 5, replace=False)
+    x[at] = np.resize(np.array(planted, dtype=np.float32), at.size)
+    return x, np.setdiff1d(np.arange(rows), at)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_row_is_above_close_or_not_above_whatever_the_kind_of_threshold(monkeypatch,
+                                                                               workers):
+    # a margin float32 cannot add exactly (1e-3), thresholds near the top, near the bottom
+    # and in the middle: a row above t + margin is counted, one above t - margin but not
+    # above t + margin is listed close, each once; none is lost between the two
+    from embedcli.engine import scan as engine
+
+    monkeypatch.setattr(engine, "worker_count", lambda _cap: workers)
+    kinds = set()
+    real = engine._Plan.__init__
+
+    def planning(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        kinds.update({"top"} if np.isfinite(self.top_hi).any() else set())
+        kinds.update({"bottom"} if self.runs else set())
+        kinds.update({"dense"} if self.reach[0] else set())
+
+    monkeypatch.setattr(engine._Plan, "__init__", planning)
+    m = np.float32(1e-3)
+    thresholds = np.array([[0.99931, -0.99931, 0.0], [0.25, -0.5, 0.9995],
+                           [0.3, 0.30000001, -0.999]], dtype=np.float32)
+    rows = 140_000
+    x, spare = _planted_on_bounds(thresholds, m, rows, seed=11)
+    vectors = np.zeros((rows, 8), dtype=np.float32)
+    vectors[:, 0] = x  # each score is exactly x: the query is the first axis
+    dead = spare[:3]
+    queries = np.zeros((len(thresholds), 8), dtype=np.float32)
+    queries[:, 0] = 1
+    found = engine.top_k(engine.DotScorer(vectors, queries), np.zeros(len(thresholds), np.intp),
+                         rows, margin=float(m), thresholds=thresholds, dead=dead)
+    assert kinds == {"top", "bottom", "dense"}  # the probe planned all three
+    s = x.copy()
+    s[dead] = -np.inf
+    close: dict[tuple[int, int], list[int]] = {}
+    for q, c, r in zip(*found.near, strict=True):
+        close.setdefault((int(q), int(c)), []).append(int(r))
+    for (j, c), t in np.ndenumerate(thresholds):
+        hi, lo = np.float32(t + m), np.float32(t - m)
+        assert found.counts[j, c] == np.count_nonzero(s > hi), (j, c)
+        assert sorted(close.get((j, c), [])) == np.flatnonzero((s > lo) & (s <= hi)).tolist()
+
+
+def test_count_above_loses_no_row_between_the_bounds():
+    from embedcli.engine import scan as engine
+
+    m = np.float32(1e-3)
+    for t in np.array([0.99931, 0.25, 0.0, -0.5, -0.999, 0.30000001], dtype=np.float32):
+        scores, _ = _planted_on_bounds(np.array([t]), m, 20_000, seed=5)
+        exact = scores.astype(np.float64)  # here the exact order is the float32 order
+        assert engine.count_above(scores, t, float(t), exact.__getitem__, float(m)) == \
+            np.count_nonzero(scores > t), t
+
+
 @pytest.mark.parametrize("queries,clip,workers", [(1000, 400000, 2), (19544, 400000, 2),
                                                   (3, 700, 8), (1600, 5000, 3)])
 def test_the_schedule_covers_every_block_once_and_starts_each_block_first(queries, clip,

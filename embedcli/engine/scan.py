@@ -88,9 +88,10 @@ def count_above(scores: np.ndarray, t32: np.floating, t64: float,
     m = np.float32(margin)
     if selected is not None and t32 - m >= selected.floor:
         return int(np.count_nonzero(selected.exact > t64))
-    count = int(np.count_nonzero(scores > t32 + m))
-    if margin:
-        near = np.flatnonzero(np.abs(scores - t32) <= m)
+    high = t32 + m
+    count = int(np.count_nonzero(scores > high))
+    if margin:  # above t - m but not above t + m: rescored (as a pass's tiles do)
+        near = np.flatnonzero((scores > t32 - m) & (scores <= high))
         if near.size:
             count += int(np.count_nonzero(exact(near) > t64))
     return count
@@ -291,17 +292,20 @@ class _Plan:
             self.cols = cols[order]
             self.table = np.take_along_axis(thresholds[order], self.cols, axis=1)
             self.reach = [int(np.count_nonzero(kind[:, c] == _DENSE)) for c in range(p)]
-            # each dense column's bounds, for one comparison of its rows: t + margin above,
-            # t - margin below (a row between them is close to the threshold)
+            # Every threshold t of every kind has the same two float32 bounds: a row scoring
+            # above t + margin is counted above it, one above t - margin but not above
+            # t + margin is close (the caller rescores it exactly), any other is not above.
+            # Each dense column's bounds, for one comparison of its rows:
             self.bounds = [(self.table[:n, c:c + 1] + np.stack([marg, -marg])[:, None, None])
                            .astype(np.float32) for c, n in enumerate(self.reach)]
-            self.sparse = np.where(kind == _TOP, self.table, np.float32(np.inf)).astype(np.float32)
-            self.tmin = self.sparse.min(axis=1)
+            sparse = np.where(kind == _TOP, self.table, np.float32(np.inf)).astype(np.float32)
+            self.tmin = sparse.min(axis=1)
+            self.top_hi, self.top_lo = sparse + marg, sparse - marg  # (inf: no such threshold)
             self.is_bottom = kind == _BOTTOM
             self.bottom_count = self.is_bottom.astype(np.int64)
-            self.low = np.where(self.is_bottom, self.table, np.float32(-np.inf)).astype(np.float32)
-            with np.errstate(invalid="ignore"):
-                self.ceil = (self.low.max(axis=1) + marg).astype(np.float32)
+            low = np.where(self.is_bottom, self.table, np.float32(-np.inf)).astype(np.float32)
+            self.low_hi, self.low_lo = low + marg, low - marg  # (-inf: no such threshold)
+            self.ceil = self.low_hi.max(axis=1)
             edges = np.flatnonzero(np.diff(np.concatenate([[0], has_bottom.view(np.int8), [0]])))
             self.runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
             if (order != np.arange(h)).any():
@@ -362,12 +366,11 @@ class _Plan:
             s = tile[q, r]
         r = r + start
         if p:  # the thresholds near the top: count among the rows taken out
-            t = self.sparse[q]
-            above = s[:, None] > t + marg
+            above = s[:, None] > self.top_hi[q]
             tally.counts += np.bincount((q[:, None] * p + np.arange(p))[above],
                                         minlength=h * p).reshape(h, p)
             if marg:
-                close = np.abs(s[:, None] - t) <= marg
+                close = (s[:, None] > self.top_lo[q]) & ~above
                 if close.any():
                     qi, ci = np.nonzero(close)
                     tally.near.append((q[qi], ci, r[qi]))
@@ -413,13 +416,11 @@ class _Plan:
             sub = sub[cold]
             i, r = np.nonzero(sub <= ceil[cold, None])
             q, s = a + cold[i], sub[i, r]
-            t = self.low[q]
-            below = (s[:, None] <= t + marg) & self.is_bottom[q]  # dead rows too: never above
+            below = (s[:, None] <= self.low_hi[q]) & self.is_bottom[q]  # dead rows too
             tally.counts -= np.bincount((q[:, None] * p + np.arange(p))[below],
                                         minlength=self.h * p).reshape(self.h, p)
             if marg:
-                with np.errstate(invalid="ignore"):  # a dead row (-inf) against no threshold
-                    close = np.abs(s[:, None] - t) <= marg
+                close = below & (s[:, None] > self.low_lo[q])
                 if close.any():
                     qi, ci = np.nonzero(close)
                     tally.near.append((q[qi], ci, r[qi] + start))
