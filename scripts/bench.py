@@ -197,30 +197,45 @@ def measure_together(argvs: Sequence[Sequence[str]], env: dict[str, str],
                      cpus: Sequence[set[int] | None]) -> list[Sample]:
     """Start every one of ``argvs`` (the i-th on ``cpus[i]``, if given), then reap them.
 
-    Each child is reaped with ``os.wait4``, whose rusage is the child's alone (unlike
-    ``RUSAGE_CHILDREN``, which also holds every earlier child's peak), and its wall time
-    runs from the first start to its own end. Its output goes to temporary files, so a
-    full pipe can never stall it.
+    Each child is reaped with ``os.wait4`` on its own pid, by a thread of its own, so
+    that its wall time runs from the first start to its own end; ``wait4``'s rusage is the
+    child's alone (unlike ``RUSAGE_CHILDREN``, which also holds every earlier child's
+    peak). Its output goes to temporary files, so a full pipe can never stall it. If
+    anything fails on the way (a start, Ctrl-C), the children started are killed.
     """
+    import threading
+
+    procs: list[subprocess.Popen[bytes]] = []
+    ends: dict[int, tuple[float, int, Any]] = {}
+
+    def reap(proc: subprocess.Popen[bytes]) -> None:
+        _, status, usage = os.wait4(proc.pid, 0)
+        ends[proc.pid] = (time.perf_counter() - start, status, usage)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen will not wait again
+
     with contextlib.ExitStack() as stack:
         files = [(stack.enter_context(tempfile.TemporaryFile()),
                   stack.enter_context(tempfile.TemporaryFile())) for _ in argvs]
-        start = time.perf_counter()
-        procs = [subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out,
-                                  stderr=err, env=env,
-                                  preexec_fn=None if mask is None else
-                                  functools.partial(os.sched_setaffinity, 0, mask))
-                 for argv, (out, err), mask in zip(argvs, files, cpus, strict=True)]
-        ends: dict[int, tuple[float, int, Any]] = {}
-        mine = {proc.pid for proc in procs}
-        while len(ends) < len(procs):  # in the order they end (the bench has no others)
-            pid, status, usage = os.wait4(-1, 0)
-            if pid in mine:
-                ends[pid] = (time.perf_counter() - start, status, usage)
+        try:
+            start = time.perf_counter()
+            for argv, (out, err), mask in zip(argvs, files, cpus, strict=True):
+                procs.append(subprocess.Popen(
+                    list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
+                    preexec_fn=None if mask is None else
+                    functools.partial(os.sched_setaffinity, 0, mask)))
+            reapers = [threading.Thread(target=reap, args=(proc,)) for proc in procs]
+            for reaper in reapers:
+                reaper.start()
+            for reaper in reapers:
+                reaper.join()
+        finally:
+            for proc in procs:
+                if proc.pid not in ends:  # left running by an error: not left behind
+                    proc.kill()
+                    proc.wait()
         samples = []
         for argv, proc, (out, err) in zip(argvs, procs, files, strict=True):
-            seconds, status, usage = ends[proc.pid]
-            proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen will not wait
+            seconds, _, usage = ends[proc.pid]
             out.seek(0)
             err.seek(0)
             stdout = out.read().decode("utf-8", "replace")
@@ -1789,7 +1804,7 @@ def _thread_scaling(ctx: Context, commands: dict[str, list[str]], start: float,
     if len(cores) < 2:
         notes.append("batch floor: threads: one core only, no scaling measured")
         return {}
-    one, two = {cores[0]}, {cores[1]}
+    one, two, both_cores = {cores[0]}, {cores[1]}, {cores[0], cores[1]}
     out: dict[str, Any] = {}
     for name in SCALING_SETS:
         argv = commands[name]
@@ -1799,15 +1814,13 @@ def _thread_scaling(ctx: Context, commands: dict[str, list[str]], start: float,
         for i in range(ctx.runs):
             progress(f"batch floor: threads, {name}: run {i + 1} of {ctx.runs}")
             alone.append(measure(argv, ctx.env, one).seconds)
-            both.append(measure(argv, ctx.env).seconds)
+            both.append(measure(argv, ctx.env, both_cores).seconds)
             side.extend(s.seconds for s in measure_together([argv, argv], ctx.env, [one, two]))
         a, b, c = median(alone) - start, median(both) - start, median(side) - start
         notes.append(f"batch floor: threads, {name} (less start {start:.3f} s, medians of "
-                     f"{ctx.runs}): one core {a:.3f} s, two {b:.3f} s ({a / b:.2f}x); two "
-                     f"one-core batches at once on two cores {c:.3f} s each ({a / c:.2f}x "
-                     "the speed of one alone: the cores do not slow each other, so what two "
-                     "threads lose is inside the process: each tile's numpy calls take "
-                     "turns at the GIL)")
+                     f"{ctx.runs}): on one core {a:.3f} s, on two {b:.3f} s ({a / b:.2f}x); "
+                     f"two one-core batches at once, one on each core, {c:.3f} s each "
+                     f"({a / c:.2f}x the speed of one alone)")
         out[name] = {"one_core_seconds": alone, "two_cores_seconds": both,
                      "side_by_side_seconds": side}
     return out
