@@ -677,6 +677,25 @@ def test_progress_counts_the_questions(bundled, google):
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 
 
+def test_progress_moves_with_every_task_when_the_blocks_run_in_parts(monkeypatch):
+    # two blocks of queries on two workers: each block is scanned in two runs, and the
+    # first runs of both come first (schedule), so no block is done until near the end;
+    # the progress still moves as each run ends, in proportion to the rows scanned
+    from embedcli.engine import scan as engine
+
+    monkeypatch.setattr(engine, "worker_count", lambda _cap: 2)
+    rng = np.random.default_rng(3)
+    rows = rng.standard_normal((20000, 8)).astype(np.float32)
+    queries = rng.standard_normal((1000, 8)).astype(np.float32)
+    tasks = engine.schedule(engine.query_blocks(1000), len(rows), 2)
+    assert len(tasks) == 4 and [b for b, _, _ in tasks] == [0, 1, 0, 1]
+    calls = []
+    engine.top_k(engine.DotScorer(rows, queries), np.full(1000, 5), len(rows),
+                 progress=lambda done, total: calls.append((done, total)))
+    done = [d for d, _ in calls]
+    assert calls[0] == (0, 1000) and calls[-1] == (1000, 1000)
+    assert len(calls) == len(tasks) + 1 and done == sorted(set(done))  # up at every run
+
 # --------------------------------------------------------------------------- word pairs
 
 

@@ -526,33 +526,36 @@ def top_k(scorer: Scorer, ks: np.ndarray | Sequence[int], clip: int, *, margin: 
     if progress:
         progress(0, n)
     tallies: list[list[_Tally]] = [[] for _ in range(blocks)]
-    done = 0
     with one_blas_thread() as can:
         workers = worker_count(_MAX_WORKERS) if can else 1
         tasks = schedule(bounds, clip, workers)
-        left = [0] * blocks
-        for b, _, _ in tasks:
-            left[b] += 1
+        # progress: a block's queries, in proportion to its row blocks scanned (a block's
+        # runs end together near the end of the pass, see schedule)
+        total = [0] * blocks
+        for b, starts, _ in tasks:
+            total[b] += len(starts)
+        scanned = [0] * blocks
+        credited = [0] * blocks
+
+        def finished(b: int, tally: _Tally, starts: list[int]) -> None:
+            tallies[b].append(tally)
+            scanned[b] += len(starts)
+            if progress:
+                credited[b] = (bounds[b + 1] - bounds[b]) * scanned[b] // max(total[b], 1)
+                progress(sum(credited), n)
+
         if workers == 1 or len(tasks) <= 1:
             for b, starts, width in tasks:
-                tallies[b].append(run(b, starts, width))
-                left[b] -= 1
-                if progress and not left[b]:
-                    done += bounds[b + 1] - bounds[b]
-                    progress(done, n)
+                finished(b, run(b, starts, width), starts)
         else:
             from concurrent.futures import ThreadPoolExecutor, as_completed
 
             pool = ThreadPoolExecutor(min(workers, len(tasks)), thread_name_prefix="embedcli")
             try:
-                futures = {pool.submit(run, *task): task[0] for task in tasks}
+                futures = {pool.submit(run, *task): task for task in tasks}
                 for future in as_completed(futures):
-                    b = futures[future]
-                    tallies[b].append(future.result())
-                    left[b] -= 1
-                    if progress and not left[b]:
-                        done += bounds[b + 1] - bounds[b]
-                        progress(done, n)
+                    b, starts, _ = futures[future]
+                    finished(b, future.result(), starts)
             finally:  # on an error or Ctrl-C, do not start the tasks still queued
                 pool.shutdown(wait=True, cancel_futures=True)
     return _join(plans, tallies, n, p, margin)
