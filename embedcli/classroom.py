@@ -274,16 +274,14 @@ def mul_placement(model: Model, query: Query, resolve: Resolver, word: str,
                   restrict: int | None) -> Placement:
     """Where ``word`` would rank among the 3CosMul answers to ``query`` (the query's own
     words left out, as the answers leave them), and its 3CosMul score."""
-    from embedcli.engine.ranking import mul_score_of, mul_scores
+    from embedcli.engine.ranking import mul_score_at, mul_scores
 
     terms = [(*resolve(t.word), t.weight) for t in query.terms]
     own = {i for i, _, _ in terms}
     i, w = resolve(word)
     clip = len(model) if restrict is None else min(restrict, len(model))
     scores = mul_scores(model, terms, clip)
-    # a row past the candidates scored as they are; a subword vector's on its own
-    target = scores[i] if i < clip else mul_scores(model, terms, i + 1)[i] \
-        if i < len(model) else np.float32(mul_score_of(model, terms, i))
+    target = mul_score_at(model, terms, i, scores)
     score = float(target)
     if i in own:
         return Placement(w, None, score)

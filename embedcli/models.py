@@ -1041,10 +1041,15 @@ def _map_sampled(path: Path) -> tuple[mmap.mmap, int]:
     would count against the process's memory for 16 samples of 4 KB."""
     with open(path, "rb") as fh:
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        crc = 0
-        for start, end in sampled_ranges(len(mm)):
-            crc = zlib.crc32(os.pread(fh.fileno(), end - start, start), crc)
-        return mm, crc
+        return mm, _sampled_crc(fh.fileno(), len(mm))
+
+
+def _sampled_crc(fd: int, size: int) -> int:
+    """The CRC-32 of the sampled ranges of the file open as ``fd``, of ``size`` bytes."""
+    crc = 0
+    for start, end in sampled_ranges(size):
+        crc = zlib.crc32(os.pread(fd, end - start, start), crc)
+    return crc
 
 
 def sampled_ranges(size: int) -> list[tuple[int, int]]:
@@ -1071,11 +1076,7 @@ def _checksums(path: Path) -> tuple[int, int, int]:
             if not got:
                 break
             crc = zlib.crc32(view[:got], crc)
-        sampled = 0
-        for start, end in sampled_ranges(size):
-            fh.seek(start)
-            sampled = zlib.crc32(fh.read(end - start), sampled)
-    return size, crc, sampled
+        return size, crc, _sampled_crc(fh.fileno(), size)
 
 
 def _npy(mm: mmap.mmap, name: str) -> np.ndarray:

@@ -37,8 +37,7 @@ class Words(Sequence[str]):
         return self._starts[-1]
 
     def _lists(self) -> Iterator[list[str]]:
-        for block in self._blocks:
-            yield block if isinstance(block, list) else block.to_pylist()
+        return map(_as_list, self._blocks)
 
     def __iter__(self) -> Iterator[str]:
         for words in self._lists():
@@ -73,7 +72,7 @@ class Words(Sequence[str]):
                 break
             if rows[k] >= stop:
                 continue
-            words = block if isinstance(block, list) else block.to_pylist()
+            words = _as_list(block)
             while k < len(rows) and rows[k] < stop:
                 out.append(words[rows[k] - start])
                 k += 1
@@ -83,6 +82,11 @@ class Words(Sequence[str]):
         """The words joined by ``separator``, a block at a time (``separator.join(self)``
         would first make a list of them all)."""
         return separator.join(separator.join(words) for words in self._lists())
+
+
+def _as_list(block: Any) -> list[str]:
+    """A block of Words as a list of its words."""
+    return block if isinstance(block, list) else block.to_pylist()
 
 
 @dataclass

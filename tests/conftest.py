@@ -169,6 +169,20 @@ def read_terminal(master: int, proc, timeout: float) -> bytes:
 PHASES = ("starting", "reading", "writing", "published", "exited")
 
 
+def files_at_most(size: int):
+    """A ``preexec_fn`` for a child that may write no file larger than ``size`` bytes
+    (RLIMIT_FSIZE): a write past it fails with EFBIG ("File too large"), as on a full disk,
+    instead of killing the child with SIGXFSZ."""
+    import resource
+    import signal
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
 def cache_state(cache: Path) -> tuple[list[str], list[str]]:
     """The published entries and the temporary conversion directories in ``cache``."""
     try:

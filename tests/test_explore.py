@@ -342,23 +342,18 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(bundled, session_ca
     """A real full disk, as the writer meets it: the child may write no file larger than
     1 MB (RLIMIT_FSIZE), and the page is about 5 MB, so its write fails part-way."""
     import os
-    import resource
-    import signal
     import subprocess
     import sys
 
+    from tests.conftest import files_at_most
+
     out = tmp_path / "map.html"
     out.write_text("the old page")
-
-    def small_files() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so write() fails with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-
     env = {k: v for k, v in os.environ.items() if k != "EMBEDCLI_MODEL"}
     env["EMBEDCLI_CACHE_DIR"] = str(session_cache)
     proc = subprocess.run([sys.executable, "-m", "embedcli", "explore", "cat", "--frequent",
                            "10", "--out", str(out)], env=env, capture_output=True, text=True,
-                          timeout=120, preexec_fn=small_files)
+                          timeout=120, preexec_fn=files_at_most(1 << 20))
     assert (proc.returncode, proc.stdout) == (ExitStatus.USAGE, "")
     # the limit is what stopped it: "File too large" is EFBIG, which only the limit raises
     assert proc.stderr == f"embedcli: error: cannot write {out}: File too large\n"

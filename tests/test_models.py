@@ -242,14 +242,12 @@ def test_a_cache_that_runs_out_of_room_while_its_matrix_is_written_works_from_me
     """A real file-size limit (RLIMIT_FSIZE) that only vectors.npy exceeds, so the write
     fails in the thread that writes the matrix, mid-file: the answer is still gensim's,
     from memory, with one warning, and no partial entry is left behind."""
-    import resource
-    import signal
     import subprocess
     import sys
 
     from gensim.models import KeyedVectors
 
-    from tests.conftest import cache_state
+    from tests.conftest import cache_state, files_at_most
 
     rng = np.random.default_rng(5)
     words = [f"w{i}" for i in range(20_000)]
@@ -268,12 +266,9 @@ def test_a_cache_that_runs_out_of_room_while_its_matrix_is_written_works_from_me
     larger = sorted(f.name for f in entry.iterdir() if f.stat().st_size > limit)
     assert larger == ["vectors.npy"] and (entry / "vectors.npy").stat().st_size > 3 * limit
 
-    def cap() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails (EFBIG)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
     capped = tmp_path / "capped"
-    out = subprocess.run(command, capture_output=True, text=True, preexec_fn=cap,
+    out = subprocess.run(command, capture_output=True, text=True,
+                         preexec_fn=files_at_most(limit),
                          env={**os.environ, "EMBEDCLI_CACHE_DIR": str(capped)})
     assert out.returncode == 0, out.stderr
     warnings = [line for line in out.stderr.splitlines() if "cannot write the cache" in line]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from embedcli.errors import ExitStatus
-from tests.conftest import run_with_stderr_on_a_terminal, write_small_model
+from tests.conftest import files_at_most, run_with_stderr_on_a_terminal, write_small_model
 
 HEAVY = ("gensim", "scipy", "pyarrow", "pydantic", "matplotlib")
 
@@ -194,19 +194,14 @@ def test_no_progress_codes_when_stderr_is_not_a_terminal(tmp_path):
 
 def test_a_cache_that_cannot_be_written_in_full_falls_back_to_memory(tmp_path, bundled_kv):
     """A full disk, simulated: the child may not write files larger than 64 KiB."""
-    import resource
-
     path = write_small_model(tmp_path / "v.txt", bundled_kv.index_to_key[:5000],
                              bundled_kv.vectors[:5000])  # a 1 MB vectors.npy in the cache
-
-    def small_files() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so write() fails with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
     cache = tmp_path / "cache"
     out = subprocess.run([sys.executable, "-m", "embedcli", "analogy", "king - man + woman",
                           "-m", str(path), "-f", "plain", "-n", "1"], env=_env(cache),
-                         capture_output=True, text=True, timeout=120, preexec_fn=small_files)
+                         capture_output=True, text=True, timeout=120,
+                         preexec_fn=files_at_most(64 * 1024))
     assert out.returncode == 0, out.stderr
     assert out.stdout == "queen\n"
     assert "warning: cannot write the cache" in out.stderr and "from memory" in out.stderr

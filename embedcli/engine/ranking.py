@@ -105,18 +105,28 @@ def _scores_add(model: Model, mean: np.ndarray, clip: int) -> np.ndarray:
 
 def mul_scores(model: Model, terms: list[tuple[int, str, float]], clip: int) -> np.ndarray:
     """3CosMul's score of each of the first ``clip`` rows (see the module's notes)."""
-    pos = [i for i, _, w in terms if w > 0]
-    neg = [i for i, _, w in terms if w < 0]
+    rows, positive = _signed_rows(terms)
     # one matrix product for all terms, then gensim's formula
-    return _cosmul(model.dot(model.rows(pos + neg).T, clip), len(pos))
+    return _cosmul(model.dot(model.rows(rows).T, clip), positive)
 
 
-def mul_score_of(model: Model, terms: list[tuple[int, str, float]], row: int) -> float:
-    """3CosMul's score of one row, a vocabulary word's or a subword vector's."""
-    pos = [i for i, _, w in terms if w > 0]
-    neg = [i for i, _, w in terms if w < 0]
-    cos = model.rows([row]) @ model.rows(pos + neg).T  # (1, terms), as a row of dot's
-    return float(_cosmul(cos, len(pos))[0])
+def mul_score_at(model: Model, terms: list[tuple[int, str, float]], row: int,
+                 scores: np.ndarray) -> np.floating:
+    """3CosMul's float32 score of ``row``, in the rounding of the rows' one product:
+    ``scores`` (the first ``len(scores)`` rows') where it is among them, else a product of
+    the rows up to it; a subword vector's (past the vocabulary) on its own."""
+    if row < len(scores):
+        return scores[row]
+    if row < len(model):
+        return mul_scores(model, terms, row + 1)[row]
+    rows, positive = _signed_rows(terms)
+    return _cosmul(model.rows([row]) @ model.rows(rows).T, positive)[0]  # as a row of dot's
+
+
+def _signed_rows(terms: list[tuple[int, str, float]]) -> tuple[list[int], int]:
+    """The terms' rows, the positive ones first, and how many those are."""
+    positive = [i for i, _, w in terms if w > 0]
+    return positive + [i for i, _, w in terms if w < 0], len(positive)
 
 
 def _cosmul(cos: np.ndarray, positive: int) -> np.ndarray:
@@ -242,8 +252,7 @@ def rank_plan(model: Model, plan: Plan) -> Ranking:
         margin = 0.0
 
         def score_of(i: int) -> float:
-            return float(mul_scores(model, plan.terms, len(model))[i]) if i >= clip else float(
-                scores[i])
+            return float(mul_score_at(model, plan.terms, i, scores))
     selected = select(scores, plan.top, plan.skip, exact, margin)
     best = selected.best
     excluded = []
